@@ -1,0 +1,5 @@
+import { echoPlugin } from '../echo/plugin.js';
+import type { ServerPlugin } from '../shared/plugin.js';
+
+/** The example servers the host knows by name. */
+export const builtinPlugins: ReadonlyMap<string, ServerPlugin> = new Map([[echoPlugin.name, echoPlugin]]);

@@ -1,0 +1,117 @@
+import { ErrorCodes, PorticoError } from '../../framework/index.js';
+
+/** A command-line flag / config option of an example server. */
+export interface FlagSpec {
+  readonly name: string;
+  readonly kind: 'string' | 'integer' | 'duration' | 'boolean' | 'choice';
+  readonly description: string;
+  readonly default?: string | number | boolean;
+  readonly choices?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+}
+
+export type FlagValue = string | number | boolean;
+export type FlagValues = Readonly<Record<string, FlagValue | undefined>>;
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "250", "250ms", "30s", "5m" → milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (match === null) throw new Error(`not a duration: "${text}" (use e.g. 500ms, 30s, 5m; a bare number is ms)`);
+  return Math.round(Number(match[1]) * durationUnits[match[2] ?? 'ms']!);
+}
+
+/** Convert one raw value (from argv or JSON config) to the flag's type, or throw a clear error. */
+export function coerceFlag(spec: FlagSpec, raw: unknown): FlagValue {
+  const fail = (why: string): never => {
+    throw new PorticoError(ErrorCodes.CONFIG, 'host', `--${spec.name}: ${why}`);
+  };
+  switch (spec.kind) {
+    case 'boolean':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      return fail(`expected true or false, got ${JSON.stringify(raw)}`);
+    case 'string':
+      if (typeof raw !== 'string' || raw.length === 0) return fail(`expected a non-empty string, got ${JSON.stringify(raw)}`);
+      return raw;
+    case 'choice':
+      if (typeof raw !== 'string' || !spec.choices?.includes(raw)) return fail(`expected one of ${spec.choices?.join(', ')}, got ${JSON.stringify(raw)}`);
+      return raw;
+    case 'integer':
+    case 'duration': {
+      let n: number;
+      if (typeof raw === 'number') n = raw;
+      else if (typeof raw === 'string' && spec.kind === 'duration') {
+        try {
+          n = parseDuration(raw);
+        } catch (error) {
+          return fail((error as Error).message);
+        }
+      } else if (typeof raw === 'string' && /^-?\d+$/.test(raw.trim())) n = Number(raw);
+      else return fail(`expected ${spec.kind === 'duration' ? 'a duration' : 'an integer'}, got ${JSON.stringify(raw)}`);
+      if (!Number.isInteger(n)) return fail(`expected an integer, got ${n}`);
+      if (spec.min !== undefined && n < spec.min) return fail(`must be >= ${spec.min}, got ${n}`);
+      if (spec.max !== undefined && n > spec.max) return fail(`must be <= ${spec.max}, got ${n}`);
+      return n;
+    }
+  }
+}
+
+/** Apply defaults and types to raw options; unknown names are errors. */
+export function resolveFlags(specs: readonly FlagSpec[], raw: Readonly<Record<string, unknown>>): Record<string, FlagValue | undefined> {
+  const known = new Map(specs.map((s) => [s.name, s]));
+  for (const name of Object.keys(raw)) {
+    if (!known.has(name)) {
+      throw new PorticoError(ErrorCodes.CONFIG, 'host', `unknown option --${name} (known: ${specs.map((s) => s.name).join(', ')})`);
+    }
+  }
+  const out: Record<string, FlagValue | undefined> = {};
+  for (const spec of specs) {
+    const value = raw[spec.name];
+    out[spec.name] = value === undefined ? spec.default : coerceFlag(spec, value);
+  }
+  return out;
+}
+
+/** `--help` text: usage, summary and every flag with its default. */
+export function helpText(command: string, summary: string, specs: readonly FlagSpec[], extra = ''): string {
+  const rows = specs.map((s) => {
+    const arg = s.kind === 'boolean' ? '' : s.kind === 'choice' ? ` <${s.choices?.join('|')}>` : s.kind === 'duration' ? ' <duration>' : s.kind === 'integer' ? ' <n>' : ' <value>';
+    const def = s.default === undefined ? '' : ` (default: ${String(s.default)})`;
+    return [`  --${s.name}${arg}`, `${s.description}${def}`] as const;
+  });
+  rows.push(['  --help', 'show this help and exit']);
+  const width = Math.max(...rows.map(([a]) => a.length)) + 2;
+  const lines = rows.map(([a, b]) => a.padEnd(width) + b);
+  return `Usage: ${command} [options]\n\n${summary}\n\nOptions:\n${lines.join('\n')}\n${extra ? `\n${extra}\n` : ''}`;
+}
+
+/** Parse `--name value`, `--name=value` and bare boolean flags. Returns raw strings / booleans. */
+export function parseArgv(specs: readonly FlagSpec[], argv: readonly string[]): { help: boolean; raw: Record<string, unknown> } {
+  const known = new Map(specs.map((s) => [s.name, s]));
+  const raw: Record<string, unknown> = {};
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) throw new PorticoError(ErrorCodes.CONFIG, 'host', `unexpected argument "${arg}" (see --help)`);
+    const eq = arg.indexOf('=');
+    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    const spec = known.get(name);
+    if (spec === undefined) throw new PorticoError(ErrorCodes.CONFIG, 'host', `unknown option --${name} (see --help)`);
+    if (eq >= 0) raw[name] = arg.slice(eq + 1);
+    else if (spec.kind === 'boolean') raw[name] = true;
+    else {
+      const value = argv[++i];
+      if (value === undefined) throw new PorticoError(ErrorCodes.CONFIG, 'host', `--${name} needs a value`);
+      raw[name] = value;
+    }
+  }
+  return { help, raw };
+}

@@ -1,0 +1,62 @@
+import { PorticoError } from '../../framework/index.js';
+import { helpText, parseArgv, resolveFlags } from './flags.js';
+import { readyLine, type ServerPlugin, type StartedServer } from './plugin.js';
+
+/**
+ * Run several plugins (or one) as a process with the portico server contract: one JSON ready line per
+ * server on stdout, SIGTERM/SIGINT → graceful drain → exit 0; a second signal forces exit 130.
+ */
+export async function runServers(starts: readonly { plugin: ServerPlugin; start: () => Promise<StartedServer> }[]): Promise<void> {
+  const started: { plugin: ServerPlugin; server: StartedServer }[] = [];
+  try {
+    for (const { plugin, start } of starts) {
+      const server = await start();
+      started.push({ plugin, server });
+      process.stdout.write(readyLine(plugin.name, server.host, server.port) + '\n');
+    }
+  } catch (error) {
+    await Promise.all(started.map(({ server }) => server.stop()));
+    throw error;
+  }
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.stderr.write(`portico: second ${signal}, exiting now\n`);
+      process.exit(130);
+    }
+    stopping = true;
+    void Promise.all(
+      started.map(async ({ plugin, server }) => {
+        const { aborted } = await server.stop();
+        process.stdout.write(JSON.stringify({ event: 'stopped', server: plugin.name, aborted }) + '\n');
+      }),
+    ).then(() => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      process.exitCode = 0;
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/** `main` of a single-server binary: parse argv against the plugin's flags, then run it. */
+export async function serverMain(plugin: ServerPlugin, command: string, argv = process.argv.slice(2)): Promise<void> {
+  try {
+    const { help, raw } = parseArgv(plugin.flags, argv);
+    if (help) {
+      process.stdout.write(helpText(command, plugin.summary, plugin.flags, 'Prints {"event":"listening",...} on stdout when ready; SIGTERM or SIGINT drains and exits 0.'));
+      return;
+    }
+    const options = resolveFlags(plugin.flags, raw);
+    await runServers([{ plugin, start: () => plugin.start(options) }]);
+  } catch (error) {
+    failAndExit(command, error);
+  }
+}
+
+export function failAndExit(command: string, error: unknown): never {
+  const message = error instanceof PorticoError ? `${error.message} [${error.code}]` : error instanceof Error ? error.message : String(error);
+  process.stderr.write(`${command}: ${message}\n`);
+  process.exit(error instanceof PorticoError && error.code === 'PORTICO_ERR_CONFIG' ? 2 : 1);
+}

@@ -1,0 +1,81 @@
+import { ErrorCodes, PorticoError } from '../core/errors.js';
+import { type BufferReturn, PooledBuffer } from './pooled-buffer.js';
+
+export interface BufferPoolOptions {
+  /** Capacity of each buffer in bytes (the size of one posted read). Default 65536, Node's read size. */
+  bufferSize: number;
+  /** Free buffers kept for reuse; extra ones are dropped for the GC. Default 1024. */
+  maxPooled: number;
+}
+
+export interface BufferPoolStats {
+  /** Buffers lent and not yet released. Zero when nothing leaks. */
+  outstanding: number;
+  /** Most buffers lent at once. */
+  highWater: number;
+  /** Free buffers waiting for reuse. */
+  pooled: number;
+  /** Buffers ever allocated. */
+  created: number;
+  /** Lends served from the free list. */
+  reused: number;
+}
+
+/** A pool of fixed-size read buffers with leak accounting. */
+export class BufferPool implements BufferReturn {
+  readonly bufferSize: number;
+  readonly maxPooled: number;
+  #free: PooledBuffer[] = [];
+  #stats: BufferPoolStats = { outstanding: 0, highWater: 0, pooled: 0, created: 0, reused: 0 };
+
+  constructor(options: Partial<BufferPoolOptions> = {}) {
+    const bufferSize = options.bufferSize ?? 65536;
+    const maxPooled = options.maxPooled ?? 1024;
+    if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > 16 * 1024 * 1024) {
+      throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'buffers', `bufferSize must be an integer in [1, 16 MiB], got ${bufferSize}`);
+    }
+    if (!Number.isInteger(maxPooled) || maxPooled < 0) {
+      throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'buffers', `maxPooled must be a non-negative integer, got ${maxPooled}`);
+    }
+    this.bufferSize = bufferSize;
+    this.maxPooled = maxPooled;
+  }
+
+  get stats(): Readonly<BufferPoolStats> {
+    return { ...this.#stats, pooled: this.#free.length };
+  }
+
+  get outstanding(): number {
+    return this.#stats.outstanding;
+  }
+
+  /** Lend a buffer (owner count 1, length 0). */
+  acquire(): PooledBuffer {
+    let buffer = this.#free.pop();
+    if (buffer === undefined) {
+      buffer = new PooledBuffer(Buffer.allocUnsafeSlow(this.bufferSize), this);
+      this.#stats.created++;
+    } else {
+      this.#stats.reused++;
+    }
+    if (++this.#stats.outstanding > this.#stats.highWater) this.#stats.highWater = this.#stats.outstanding;
+    return buffer.lend();
+  }
+
+  /** Lend a buffer holding a copy of `data` (which must fit). */
+  acquireCopy(data: Uint8Array): PooledBuffer {
+    if (data.length > this.bufferSize) {
+      throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'buffers', `${data.length} bytes do not fit a ${this.bufferSize}-byte buffer`);
+    }
+    const buffer = this.acquire();
+    buffer.bytes.set(data, 0);
+    buffer.length = data.length;
+    return buffer;
+  }
+
+  /** @internal */
+  giveBack(buffer: PooledBuffer): void {
+    this.#stats.outstanding--;
+    if (this.#free.length < this.maxPooled) this.#free.push(buffer);
+  }
+}

@@ -1,0 +1,64 @@
+import { ErrorCodes, PorticoError } from '../core/errors.js';
+
+/** Whoever a pooled buffer goes back to when its last owner releases it. */
+export interface BufferReturn {
+  /** @internal */
+  giveBack(buffer: PooledBuffer): void;
+}
+
+/**
+ * A fixed-capacity buffer lent by a pool. Ownership is explicit (tokio-uring's rule): a buffer handed
+ * to a read belongs to the framework until the completion hands it to the handler, which then owns it
+ * and must `release()` it, or pass it to `write()` (which releases it once written).
+ */
+export class PooledBuffer {
+  /** The whole backing memory; valid data is `bytes[0, length)`. */
+  readonly bytes: Buffer;
+  /** Bytes of valid data. */
+  length = 0;
+  /** Read sequence number stamped by the connection (debug aid, Holgate's sequenced buffers). */
+  sequence = 0;
+  #owners = 0;
+  readonly #home: BufferReturn;
+
+  /** @internal */
+  constructor(bytes: Buffer, home: BufferReturn) {
+    this.bytes = bytes;
+    this.#home = home;
+  }
+
+  get capacity(): number {
+    return this.bytes.length;
+  }
+
+  /** The valid bytes, as a view (no copy). Do not keep it after `release()`. */
+  get data(): Buffer {
+    return this.bytes.subarray(0, this.length);
+  }
+
+  /** Current owner count (0 while pooled). */
+  get owners(): number {
+    return this.#owners;
+  }
+
+  /** @internal Called by the pool on lend. */
+  lend(): this {
+    this.#owners = 1;
+    this.length = 0;
+    this.sequence = 0;
+    return this;
+  }
+
+  /** Add an owner; each owner releases once. */
+  retain(): this {
+    if (this.#owners <= 0) throw new PorticoError(ErrorCodes.BUFFER_RELEASED, 'buffers', 'retain() on a buffer that was already released');
+    this.#owners++;
+    return this;
+  }
+
+  /** Drop one ownership; the last one returns the buffer to its pool. Releasing twice throws. */
+  release(): void {
+    if (this.#owners <= 0) throw new PorticoError(ErrorCodes.BUFFER_RELEASED, 'buffers', 'release() on a buffer that was already released');
+    if (--this.#owners === 0) this.#home.giveBack(this);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * One error class for the whole framework, with stable string codes and the layer that raised it
+ * (the ws / undici pattern). Callers switch on `code`, never on the message.
+ */
+export const ErrorCodes = {
+  CALLBACK_THREW: 'PORTICO_ERR_CALLBACK_THREW',
+  CONNECTION_RESET: 'PORTICO_ERR_CONNECTION_RESET',
+  SOCKET: 'PORTICO_ERR_SOCKET',
+  CONNECT_REFUSED: 'PORTICO_ERR_CONNECT_REFUSED',
+  CONNECT_TIMEOUT: 'PORTICO_ERR_CONNECT_TIMEOUT',
+  CONNECT_FAILED: 'PORTICO_ERR_CONNECT_FAILED',
+  IDLE_TIMEOUT: 'PORTICO_ERR_IDLE_TIMEOUT',
+  LINGER_TIMEOUT: 'PORTICO_ERR_LINGER_TIMEOUT',
+  MAX_CONNECTIONS: 'PORTICO_ERR_MAX_CONNECTIONS',
+  DRAIN_DEADLINE: 'PORTICO_ERR_DRAIN_DEADLINE',
+  INVALID_STATE: 'PORTICO_ERR_INVALID_STATE',
+  INVALID_ARGUMENT: 'PORTICO_ERR_INVALID_ARGUMENT',
+  BUFFER_RELEASED: 'PORTICO_ERR_BUFFER_RELEASED',
+  LISTEN: 'PORTICO_ERR_LISTEN',
+  WRITE_AFTER_SHUTDOWN: 'PORTICO_ERR_WRITE_AFTER_SHUTDOWN',
+  CONFIG: 'PORTICO_ERR_CONFIG',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** The architectural layer an error was raised in. */
+export type ErrorLayer = 'dispatcher' | 'buffers' | 'transport' | 'connection' | 'server' | 'connector' | 'sync' | 'protocol' | 'host';
+
+const brand = Symbol.for('portico.error');
+
+export class PorticoError extends Error {
+  readonly code: ErrorCode;
+  readonly layer: ErrorLayer;
+
+  constructor(code: ErrorCode, layer: ErrorLayer, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PorticoError';
+    this.code = code;
+    this.layer = layer;
+  }
+
+  get [brand](): true {
+    return true;
+  }
+
+  /** `instanceof` that also works across duplicate installs of the package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+  }
+}
+
+/** Wrap anything thrown into a PorticoError, keeping the original as `cause`. */
+export function toPorticoError(error: unknown, code: ErrorCode, layer: ErrorLayer): PorticoError {
+  if (error instanceof PorticoError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new PorticoError(code, layer, message, { cause: error });
+}
+
+/** Map a Node system error from a socket to a PorticoError with the right code. */
+export function fromSocketError(error: NodeJS.ErrnoException, layer: ErrorLayer): PorticoError {
+  switch (error.code) {
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return new PorticoError(ErrorCodes.CONNECTION_RESET, layer, `connection reset by peer (${error.code})`, { cause: error });
+    case 'ECONNREFUSED':
+      return new PorticoError(ErrorCodes.CONNECT_REFUSED, layer, `connection refused (${error.message})`, { cause: error });
+    default:
+      return new PorticoError(ErrorCodes.SOCKET, layer, `socket error: ${error.message}`, { cause: error });
+  }
+}

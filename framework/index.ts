@@ -1,0 +1,36 @@
+/**
+ * portico — a completion-driven (IOCP-style) socket server framework.
+ * Public exports only; everything else is internal.
+ */
+export { ErrorCodes, PorticoError, type ErrorCode, type ErrorLayer } from './core/errors.js';
+export { type Clock, systemClock, ManualClock } from './core/clock.js';
+export {
+  CompletionDispatcher,
+  DispatchSlot,
+  sharedDispatcher,
+  defaultDispatcherOptions,
+  type CompletionTarget,
+  type Completion,
+  type DispatcherOptions,
+  type DispatcherStats,
+} from './core/dispatcher.js';
+export { TimerWheel, type TimerWheelOptions, type WheelTimer } from './core/timer-wheel.js';
+export { Fifo } from './core/fifo.js';
+export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './buffers/buffer-pool.js';
+export { PooledBuffer } from './buffers/pooled-buffer.js';
+export type { Transport, TransportSink, SocketEndpoint } from './transport/transport.js';
+export { TcpTransport, type TcpReadMode } from './transport/tcp-transport.js';
+export { MemoryTransport } from './transport/memory-transport.js';
+export {
+  Connection,
+  defaultConnectionOptions,
+  type ConnectionContext,
+  type ConnectionOptions,
+  type ConnectionStats,
+  type IdleTimeouts,
+  type WriteStatus,
+} from './connection/connection.js';
+export type { ConnectionCallbacks, CloseReason, IdleKind } from './connection/callbacks.js';
+export { Shut, type ShutFlag, type ShutdownStateView } from './connection/shutdown-state.js';
+export { Server, type ServerOptions, type ServerCallbacks, type ServerStats, type StopResult, type HandlerSource } from './server/server.js';
+export { connect, type ConnectOptions } from './server/connector.js';

@@ -1,0 +1,78 @@
+import { BufferPool } from '../buffers/buffer-pool.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { type CompletionDispatcher, sharedDispatcher } from '../core/dispatcher.js';
+import { ErrorCodes, PorticoError, fromSocketError } from '../core/errors.js';
+import { TimerWheel } from '../core/timer-wheel.js';
+import type { ConnectionCallbacks } from '../connection/callbacks.js';
+import { Connection, type ConnectionOptions } from '../connection/connection.js';
+import { TcpTransport, type TcpReadMode } from '../transport/tcp-transport.js';
+
+export interface ConnectOptions<U> {
+  host: string;
+  port: number;
+  /** Give up after this many ms (PORTICO_ERR_CONNECT_TIMEOUT). Default 10000. */
+  timeoutMs?: number;
+  handler: ConnectionCallbacks<U> | ((conn: Connection<U>) => ConnectionCallbacks<U>);
+  user?: U;
+  /** Told why the connection could not be made (the promise rejects with the same error). */
+  onConnectionFailed?: (error: PorticoError) => void;
+  connection?: Partial<ConnectionOptions>;
+  noDelay?: boolean;
+  pool?: BufferPool;
+  dispatcher?: CompletionDispatcher;
+  wheel?: TimerWheel;
+  clock?: Clock;
+  readMode?: TcpReadMode;
+}
+
+let defaultPool: BufferPool | null = null;
+let defaultWheel: TimerWheel | null = null;
+
+/**
+ * Open an outgoing connection with the same callback surface as accepted ones. Resolves once
+ * connected (after which `onConnectionEstablished` runs); rejects with a PorticoError whose code says
+ * why: PORTICO_ERR_CONNECT_REFUSED, PORTICO_ERR_CONNECT_TIMEOUT or PORTICO_ERR_CONNECT_FAILED.
+ */
+export function connect<U = undefined>(options: ConnectOptions<U>): Promise<Connection<U>> {
+  const pool = options.pool ?? (defaultPool ??= new BufferPool());
+  const clock = options.clock ?? systemClock;
+  const wheel = options.wheel ?? (defaultWheel ??= new TimerWheel({ clock }));
+  const dispatcher = options.dispatcher ?? sharedDispatcher();
+  const timeoutMs = options.timeoutMs ?? 10000;
+  const where = `${options.host}:${options.port}`;
+  return new Promise((resolve, reject) => {
+    const transport = TcpTransport.connect({ host: options.host, port: options.port }, pool, options.readMode ?? 'onread');
+    const socket = transport.socket;
+    let settled = false;
+    const fail = (error: PorticoError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      options.onConnectionFailed?.(error);
+      reject(error);
+    };
+    const timer = setTimeout(() => {
+      fail(new PorticoError(ErrorCodes.CONNECT_TIMEOUT, 'connector', `connect to ${where} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const mapped = fromSocketError(error, 'connector');
+      fail(
+        mapped.code === ErrorCodes.CONNECT_REFUSED
+          ? new PorticoError(ErrorCodes.CONNECT_REFUSED, 'connector', `connection to ${where} refused`, { cause: error })
+          : new PorticoError(ErrorCodes.CONNECT_FAILED, 'connector', `connect to ${where} failed: ${error.code ?? error.message}`, { cause: error }),
+      );
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.off('error', onError);
+      if (options.noDelay ?? true) socket.setNoDelay(true);
+      const conn = new Connection<U>(transport, options.handler, options.user as U, { dispatcher, wheel, clock, pool }, options.connection ?? {});
+      conn.start();
+      resolve(conn);
+    });
+  });
+}

@@ -1,0 +1,44 @@
+import type { PorticoError } from '../core/errors.js';
+import type { PooledBuffer } from '../buffers/pooled-buffer.js';
+
+/** One end of a connection, as addresses. */
+export interface SocketEndpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly family: 'IPv4' | 'IPv6' | 'memory';
+}
+
+/** What a transport tells the layer above it (HAProxy's xprt → upper layer wake-ups). */
+export interface TransportSink {
+  /** Bytes arrived; ownership of `buffer` passes to the sink. Return true to keep reading. */
+  onData(buffer: PooledBuffer): boolean;
+  /** The peer sent FIN: no more data will arrive. Writing may continue (half-close). */
+  onEnd(): void;
+  /** The connection failed (RST, I/O error). `onClosed` follows. */
+  onError(error: PorticoError): void;
+  /** The handle is closed; nothing else follows. */
+  onClosed(): void;
+}
+
+/**
+ * A byte transport: TCP, TLS or an in-memory pair. Reading is started and stopped by the layer
+ * above; data is delivered in pooled buffers; writes complete through their callback.
+ */
+export interface Transport {
+  readonly kind: 'tcp' | 'tls' | 'memory';
+  readonly remote: SocketEndpoint;
+  readonly local: SocketEndpoint;
+  /** Bytes accepted by `write` and not yet handed to the kernel. */
+  readonly writeQueueSize: number;
+  attach(sink: TransportSink): void;
+  /** Start (or keep) delivering data to the sink. May deliver synchronously. Idempotent. */
+  resumeReading(): void;
+  /** Queue bytes; `done` runs once they are written or the write failed. Do not modify `data` until then. */
+  write(data: Uint8Array, done: (error?: Error | null) => void): void;
+  /** Send FIN once queued writes are flushed. */
+  shutdownWrite(): void;
+  /** Close the handle now (FIN if not yet sent). */
+  destroy(): void;
+  /** Abortive close: RST now, queued writes dropped, no TIME_WAIT on this side. */
+  reset(): void;
+}
