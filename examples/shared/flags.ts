@@ -71,7 +71,7 @@ export function resolveFlags(specs: readonly FlagSpec[], raw: Readonly<Record<st
   const out: Record<string, FlagValue | undefined> = {};
   for (const spec of specs) {
     const value = raw[spec.name];
-    out[spec.name] = value === undefined ? spec.default : coerceFlag(spec, value);
+    out[spec.name] = value === undefined ? (spec.default === undefined ? undefined : coerceFlag(spec, spec.default)) : coerceFlag(spec, value);
   }
   return out;
 }

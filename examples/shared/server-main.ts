@@ -8,24 +8,11 @@ import { readyLine, type ServerPlugin, type StartedServer } from './plugin.js';
  */
 export async function runServers(starts: readonly { plugin: ServerPlugin; start: () => Promise<StartedServer> }[]): Promise<void> {
   const started: { plugin: ServerPlugin; server: StartedServer }[] = [];
-  try {
-    for (const { plugin, start } of starts) {
-      const server = await start();
-      started.push({ plugin, server });
-      process.stdout.write(readyLine(plugin.name, server.host, server.port) + '\n');
-    }
-  } catch (error) {
-    await Promise.all(started.map(({ server }) => server.stop()));
-    throw error;
-  }
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      process.stderr.write(`portico: second ${signal}, exiting now\n`);
-      process.exit(130);
-    }
-    stopping = true;
-    void Promise.all(
+  let signalled = false;
+  let startupDone = false;
+  let stopping: Promise<void> | null = null;
+  const stopAll = (): Promise<void> =>
+    (stopping ??= Promise.all(
       started.map(async ({ plugin, server }) => {
         const { aborted } = await server.stop();
         process.stdout.write(JSON.stringify({ event: 'stopped', server: plugin.name, aborted }) + '\n');
@@ -34,10 +21,33 @@ export async function runServers(starts: readonly { plugin: ServerPlugin; start:
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       process.exitCode = 0;
-    });
+    }));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      process.stderr.write(`portico: second ${signal}, exiting now\n`);
+      process.exit(130);
+    }
+    signalled = true;
+    if (startupDone) void stopAll();
   };
+  // Installed before the first ready line: a supervisor may signal the moment it reads it.
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  try {
+    for (const { plugin, start } of starts) {
+      if (signalled) break;
+      const server = await start();
+      started.push({ plugin, server });
+      process.stdout.write(readyLine(plugin.name, server.host, server.port) + '\n');
+    }
+  } catch (error) {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    await Promise.all(started.map(({ server }) => server.stop()));
+    throw error;
+  }
+  startupDone = true;
+  if (signalled) await stopAll();
 }
 
 /** `main` of a single-server binary: parse argv against the plugin's flags, then run it. */

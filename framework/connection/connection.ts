@@ -241,7 +241,8 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
 
   /** @internal Server drain deadline passed. */
   abortForDrain(error: PorticoError): void {
-    this.#setReason({ kind: 'drain', error });
+    // Overrides a graceful 'drain' reason recorded earlier: this connection did not finish in time.
+    if (this.#reason === null || this.#reason.kind === 'drain') this.#reason = { kind: 'drain', error };
     this.abort(error);
   }
 
@@ -346,7 +347,8 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #beginClose(reason: CloseReason): void {
     if (this.#closing || this.#shut.flags & (Shut.Closed | Shut.AbortWanted)) return;
     this.#closing = true;
-    this.#setReason(reason);
+    // Closing in answer to the peer's FIN: the peer initiated it.
+    this.#setReason(this.#peerEnded && reason.kind === 'local-close' ? { kind: 'peer-close' } : reason);
     this.#readPosted = false;
     this.#releaseStaged();
     this.shutdownWrite();

@@ -77,6 +77,7 @@ export class CompletionDispatcher {
   readonly stats: DispatcherStats = { inline: 0, queued: 0, maxDepth: 0, yields: 0, maxQueue: 0, errors: 0 };
 
   #depth = 0;
+  #ran = 0;
   #ready = new Fifo<DispatchSlot>();
   #targets = new WeakMap<DispatchSlot, CompletionTarget>();
   #queuedNow = 0;
@@ -109,6 +110,11 @@ export class CompletionDispatcher {
     return this.#depth;
   }
 
+  /** Completions run so far (inline or from a queue). */
+  get completionsRun(): number {
+    return this.#ran;
+  }
+
   /** Completions queued and not yet run, across all targets. */
   get queuedNow(): number {
     return this.#queuedNow;
@@ -137,6 +143,7 @@ export class CompletionDispatcher {
   }
 
   #run(target: CompletionTarget, fn: Completion<unknown>, arg: unknown): void {
+    this.#ran++;
     const depth = ++this.#depth;
     if (depth > this.stats.maxDepth) this.stats.maxDepth = depth;
     try {
@@ -162,7 +169,9 @@ export class CompletionDispatcher {
     this.#draining = true;
     const { maxCompletionsPerTurn, maxPerTargetPerTurn, turnBudgetMs, clock } = this.options;
     const t0 = clock.now();
-    let done = 0;
+    // The budget counts every completion run in this turn, including those nested inline below a
+    // queued one, so a turn is bounded however deep the chains go.
+    const ranAtStart = this.#ran;
     try {
       while (this.#ready.length > 0) {
         const slot = this.#ready.shift()!;
@@ -181,8 +190,7 @@ export class CompletionDispatcher {
           slot.inReady = false;
           this.#targets.delete(slot);
         }
-        done += n;
-        if (done >= maxCompletionsPerTurn || clock.now() - t0 >= turnBudgetMs) break;
+        if (this.#ran - ranAtStart >= maxCompletionsPerTurn || clock.now() - t0 >= turnBudgetMs) break;
       }
     } finally {
       this.#draining = false;

@@ -65,8 +65,10 @@ export class TimerWheel {
   schedule(deadline: number, callback: (now: number) => void): WheelTimer {
     // An idle wheel's position is stale: catch it up before placing the entry.
     if (this.#size === 0) this.#lastTick = Math.max(this.#lastTick, this.#tickOf(this.options.clock.now()) - 1);
-    // A deadline at or before the last processed tick goes into the next tick's bucket.
-    const tick = Math.max(this.#tickOf(deadline), this.#lastTick + 1);
+    // Bucket k is processed once the clock reaches k × tickMs, so round the deadline *up*: a bucket
+    // processed before its entries are due would hold them for a whole turn of the wheel. A deadline
+    // at or before the last processed tick goes into the next tick's bucket.
+    const tick = Math.max(Math.ceil(deadline / this.options.tickMs), this.#lastTick + 1);
     const bucket = this.#buckets[tick % this.options.slots]!;
     const entry = new Entry(this, deadline, callback, bucket);
     bucket.add(entry);

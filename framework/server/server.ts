@@ -78,6 +78,7 @@ export class Server<U = unknown> {
   #connectionOptions: Readonly<ConnectionOptions>;
   #net: net.Server;
   #connections = new Set<Connection<U>>();
+  #refusing = new Set<net.Socket>();
   #state: ServerState = 'new';
   #address: SocketEndpoint | null = null;
   #stopping: Promise<StopResult> | null = null;
@@ -91,6 +92,10 @@ export class Server<U = unknown> {
     this.dispatcher = options.dispatcher ?? sharedDispatcher();
     this.wheel = options.wheel ?? new TimerWheel({ clock: this.clock });
     this.#connectionOptions = resolveConnectionOptions(options.connection ?? {});
+    const drain = options.drainDeadlineMs ?? 5000;
+    if (typeof drain !== 'number' || !Number.isFinite(drain) || drain < 0) {
+      throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'server', `drainDeadlineMs must be a non-negative number, got ${String(drain)}`);
+    }
     const max = options.maxConnections ?? 0;
     if (!Number.isInteger(max) || max < 0) {
       throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'server', `maxConnections must be a non-negative integer, got ${max}`);
@@ -158,8 +163,21 @@ export class Server<U = unknown> {
       this.stats.overLimit++;
       const peer: SocketEndpoint = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, family: socket.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' };
       this.#options.callbacks?.onMaximumConnections?.(peer);
-      if ((this.#options.overLimit ?? 'reset') === 'reset') socket.resetAndDestroy();
-      else socket.end();
+      if ((this.#options.overLimit ?? 'reset') === 'reset') {
+        socket.resetAndDestroy();
+        return;
+      }
+      // FIN, then read (and drop) until the peer's FIN so the socket can close; RST if it lingers.
+      this.#refusing.add(socket);
+      const linger = setTimeout(() => socket.resetAndDestroy(), this.#connectionOptions.lingerMs);
+      socket.on('data', () => {});
+      socket.on('error', () => {});
+      socket.once('close', () => {
+        clearTimeout(linger);
+        this.#refusing.delete(socket);
+      });
+      socket.end();
+      socket.resume();
       return;
     }
     let transport: TcpTransport;
@@ -208,6 +226,7 @@ export class Server<U = unknown> {
     this.#state = 'stopping';
     const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
     if (wasListening) this.#options.callbacks?.onStopAccepting?.();
+    for (const socket of this.#refusing) socket.resetAndDestroy();
     const before = this.#connections.size;
     for (const conn of [...this.#connections]) conn.beginDrain();
     let aborted = 0;

@@ -1,0 +1,37 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+let ticksPerSecond: number | null = null;
+
+/** USER_HZ, the unit of /proc/<pid>/stat times; 100 on practically every Linux if getconf is missing. */
+export function clockTicks(): number {
+  if (ticksPerSecond === null) {
+    try {
+      const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+      ticksPerSecond = Number.isInteger(n) && n > 0 ? n : 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/**
+ * CPU seconds (user + system) a live process has used so far. Read from outside the process so the
+ * measurement costs the server nothing and covers every thread (libuv pool, GC helpers) alike.
+ */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Field 2 (comm) is parenthesised and may contain spaces; count fields after its closing paren.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]); // field 14
+  const stime = Number(fields[12]); // field 15
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`cannot parse /proc/${pid}/stat`);
+  return (utime + stime) / clockTicks();
+}
+
+/** Peak resident set size (VmHWM) in MiB, or null where /proc does not say. */
+export function peakRssMiB(pid: number): number | null {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match === null ? null : Number(match[1]) / 1024;
+}

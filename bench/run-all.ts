@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench [-- flags]`: the dispatcher micro-benchmarks, then the echo comparison.
+ * One argv serves both, so each bench skips the other's flags; anything neither knows is still an error
+ * (checked up front, before minutes of benchmarking).
+ */
+import { dispatcherBenchFlags, runDispatcherBench } from './dispatcher-bench.js';
+import { echoBenchFlags, runEchoBench } from './echo-bench.js';
+import { exitWithError } from './fail.js';
+import { flagsHelp, parseIntFlags } from './flags.js';
+
+async function main(argv: readonly string[]): Promise<void> {
+  const all = [...dispatcherBenchFlags, ...echoBenchFlags];
+  if (parseIntFlags(argv, all).help) {
+    process.stdout.write(flagsHelp('npm run bench -- [options]', all));
+    return;
+  }
+  await runDispatcherBench(argv, { ignoreUnknown: true });
+  await runEchoBench(argv, { ignoreUnknown: true });
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => exitWithError('bench', error));

@@ -1,0 +1,155 @@
+/**
+ * The `portico` host binary: help, a config running two echo servers, config errors and signals,
+ * as a real child process over real sockets on 127.0.0.1.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { SocketProbe, connectTo, echoOnce, echoRoundTrip, hostBinary, occupyPort, parseReadyLine, runNode, spawnServer, type AfterHook } from '../helpers/spawn-server.js';
+
+const T = { timeout: 30_000 };
+
+const hasReadyLine = (stdout: string): boolean => stdout.split('\n').some((l) => parseReadyLine(l) !== null);
+
+/** Write `content` (a string as is, anything else as JSON) to a fresh temp file removed after the test. */
+function configFile(t: AfterHook, content: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-host-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'portico.json');
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+test('--help lists the config format and the echo server, exits 0', T, async () => {
+  const r = await runNode(hostBinary, ['--help']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /^Usage: portico \[options\]/);
+  assert.match(r.stdout, /^\s+--config <value>/m);
+  assert.match(r.stdout, /^\s+--help\b/m);
+  // The config format, as an example that is itself valid JSON.
+  const example = /^Config: (\{.*\})$/m.exec(r.stdout);
+  assert.ok(example, 'a "Config: {...}" line');
+  const parsed = JSON.parse(example[1]!) as { servers: { server: string }[] };
+  assert.equal(parsed.servers[0]!.server, 'echo');
+  // The known servers.
+  assert.match(r.stdout, /^Servers:\n\s+echo\s+portico-echo: /m);
+  assert.ok(!hasReadyLine(r.stdout));
+});
+
+test('a config with two echo servers prints two ready lines and both echo; SIGTERM exits 0', T, async (t) => {
+  const config = configFile(t, { servers: [{ server: 'echo', port: 0 }, { server: 'echo', port: 0 }] });
+  const host = await spawnServer({ script: hostBinary, args: ['--config', config], readyCount: 2, t });
+  assert.equal(host.ready.length, 2);
+  for (const r of host.ready) {
+    assert.deepEqual(Object.keys(r), ['event', 'server', 'host', 'port']);
+    assert.equal(r.server, 'echo');
+    assert.equal(r.host, '127.0.0.1');
+    assert.ok(Number.isInteger(r.port) && r.port > 0, `real port ${r.port}`);
+  }
+  const [a, b] = host.ready.map((r) => r.port);
+  assert.notEqual(a, b, 'two servers, two ports');
+  assert.equal(host.stdoutLines.length, 2, 'nothing but the two ready lines');
+
+  assert.equal((await echoRoundTrip(a!, Buffer.from('to the first'))).toString(), 'to the first');
+  assert.equal((await echoRoundTrip(b!, Buffer.from('to the second'))).toString(), 'to the second');
+
+  // Both at once, with a connection to each open.
+  const sa = await connectTo(a!);
+  const sb = await connectTo(b!);
+  t.after(() => {
+    sa.destroy();
+    sb.destroy();
+  });
+  const pa = new SocketProbe(sa);
+  const pb = new SocketProbe(sb);
+  const [ra, rb] = await Promise.all([echoOnce(pa, Buffer.alloc(100_000, 1)), echoOnce(pb, Buffer.alloc(100_000, 2))]);
+  assert.ok(ra.equals(Buffer.alloc(100_000, 1)));
+  assert.ok(rb.equals(Buffer.alloc(100_000, 2)));
+  sa.end();
+  sb.end();
+  await pa.until(() => pa.closed, 5_000, 'first closed');
+  await pb.until(() => pb.closed, 5_000, 'second closed');
+
+  assert.equal(await host.stop('SIGTERM'), 0, host.stderr);
+  const stopped = host.stdoutLines.filter((l) => l.includes('"event":"stopped"')).map((l) => JSON.parse(l) as unknown);
+  assert.deepEqual(stopped, [
+    { event: 'stopped', server: 'echo', aborted: 0 },
+    { event: 'stopped', server: 'echo', aborted: 0 },
+  ]);
+  for (const port of [a!, b!]) {
+    await assert.rejects(connectTo(port, { timeoutMs: 2_000 }), (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED');
+  }
+});
+
+test('per-server options from the config are applied (max-connections)', T, async (t) => {
+  const config = configFile(t, { servers: [{ server: 'echo', host: '127.0.0.1', port: 0, options: { 'max-connections': 1, 'over-limit': 'close' } }] });
+  const host = await spawnServer({ script: hostBinary, args: ['--config', config], t });
+  const first = await connectTo(host.port);
+  t.after(() => first.destroy());
+  const p1 = new SocketProbe(first);
+  await echoOnce(p1, Buffer.from('one'));
+  const second = await connectTo(host.port);
+  t.after(() => second.destroy());
+  const p2 = new SocketProbe(second);
+  await p2.until(() => p2.ended || p2.closed, 5_000, 'over-limit connection refused');
+  assert.equal(p2.received, 0);
+  assert.equal((await echoOnce(p1, Buffer.from('two'))).toString(), 'two');
+  assert.equal(await host.stop('SIGTERM'), 0);
+});
+
+test('SIGINT exits 0', T, async (t) => {
+  const config = configFile(t, { servers: [{ server: 'echo', port: 0 }] });
+  const host = await spawnServer({ script: hostBinary, args: ['--config', config], t });
+  assert.equal((await echoRoundTrip(host.port, Buffer.from('up'))).toString(), 'up');
+  assert.equal(await host.stop('SIGINT'), 0, host.stderr);
+  assert.ok(host.stdoutLines.includes('{"event":"stopped","server":"echo","aborted":0}'));
+});
+
+test('bad configs exit 2 with a message naming the problem', T, async (t) => {
+  const cases: { name: string; content: unknown; message: RegExp }[] = [
+    { name: 'invalid JSON', content: '{"servers": [', message: /portico\.json is not valid JSON/ },
+    { name: 'not an object', content: '[1, 2]', message: /expected \{"servers": \[ \.\.\. \]\}/ },
+    { name: 'no servers', content: { servers: [] }, message: /"servers" is empty/ },
+    { name: 'entry without a name', content: { servers: [{ port: 0 }] }, message: /servers\[0\] needs a "server" name/ },
+    { name: 'unknown server name', content: { servers: [{ server: 'nope', port: 0 }] }, message: /servers\[0\]: unknown server "nope" \(known: echo\)/ },
+    { name: 'unknown option', content: { servers: [{ server: 'echo', port: 0, options: { bogus: 1 } }] }, message: /servers\[0\] \(echo\): unknown option --bogus/ },
+    { name: 'port out of range', content: { servers: [{ server: 'echo', port: 70000 }] }, message: /servers\[0\] \(echo\): --port: must be <= 65535, got 70000/ },
+    { name: 'negative port', content: { servers: [{ server: 'echo', port: -1 }] }, message: /--port: must be >= 0, got -1/ },
+    { name: 'bad option value', content: { servers: [{ server: 'echo', port: 0 }, { server: 'echo', port: 0, options: { 'idle-timeout': 'later' } }] }, message: /servers\[1\] \(echo\): --idle-timeout: not a duration/ },
+  ];
+  for (const c of cases) {
+    const path = configFile(t, c.content);
+    const r = await runNode(hostBinary, ['--config', path]);
+    assert.equal(r.code, 2, `${c.name}: exit ${r.code}, stderr ${r.stderr}`);
+    assert.match(r.stderr, /^portico: /, c.name);
+    assert.match(r.stderr, c.message, `${c.name}: ${r.stderr}`);
+    assert.ok(!hasReadyLine(r.stdout), `${c.name}: no server may start: ${r.stdout}`);
+  }
+});
+
+test('a missing config file or an unknown flag exits 2', T, async (t) => {
+  const dir = configFile(t, '{}').replace(/portico\.json$/, '');
+  const missing = join(dir, 'missing.json');
+  const r1 = await runNode(hostBinary, ['--config', missing]);
+  assert.equal(r1.code, 2);
+  assert.match(r1.stderr, new RegExp(`cannot read config ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  const r2 = await runNode(hostBinary, ['--bogus']);
+  assert.equal(r2.code, 2);
+  assert.match(r2.stderr, /^portico: unknown option --bogus/);
+});
+
+test('a server whose port is taken: exit non-zero naming the port, no server left running', T, async (t) => {
+  const busy = await occupyPort();
+  t.after(() => busy.release());
+  const config = configFile(t, { servers: [{ server: 'echo', port: 0 }, { server: 'echo', port: busy.port }] });
+  const r = await runNode(hostBinary, ['--config', config]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`^portico: cannot listen on 127\\.0\\.0\\.1:${busy.port}: EADDRINUSE`));
+  // The first server did start; the process still exited (it was stopped, not leaked).
+  const first = r.stdout.split('\n').map(parseReadyLine).find((x) => x !== null);
+  assert.ok(first, r.stdout);
+  await assert.rejects(connectTo(first.port, { timeoutMs: 2_000 }), (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED');
+});
