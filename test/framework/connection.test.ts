@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BufferPool, type CloseReason, ErrorCodes, PorticoError, Shut } from '../../framework/index.js';
+import { memoryConnection, until } from '../helpers/memory-connection.js';
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test('posting a second read while one is pending is an error', () => {
+  const { conn } = memoryConnection({ onReadCompleted: (_c, b) => b.release() });
+  conn.start();
+  conn.read();
+  assert.throws(() => conn.read(), { code: ErrorCodes.INVALID_STATE });
+});
+
+test('bytes received with no read posted are staged and complete at once when a read is posted', async () => {
+  const seen: string[] = [];
+  const { conn, transport } = memoryConnection({ onReadCompleted: (_c, b) => (seen.push(b.data.toString()), b.release()) });
+  conn.start();
+  transport.push(Buffer.from('early')); // not reading yet: the transport holds it
+  conn.read();
+  assert.deepEqual(seen, ['early'], 'completed inline inside read()');
+});
+
+test('leftover bytes from a lower layer are the first read completions, in order', () => {
+  const pool = new BufferPool({ bufferSize: 16 });
+  const seen: string[] = [];
+  const { conn } = memoryConnection({ onReadCompleted: (c, b) => (seen.push(b.data.toString()), b.release(), c.read()) }, { pool });
+  conn.start([pool.acquireCopy(Buffer.from('one')), pool.acquireCopy(Buffer.from('two'))]);
+  conn.read();
+  assert.deepEqual(seen, ['one', 'two']);
+  assert.equal(conn.stats.maxStaged, 2);
+});
+
+test('write reports over-high-water, then onWritable once the queue drains to the low-water mark', async () => {
+  let writable = 0;
+  const { conn } = memoryConnection(
+    { onReadCompleted: (_c, b) => b.release(), onWritable: () => writable++ },
+    { options: { highWaterMark: 10, lowWaterMark: 0 } },
+  );
+  conn.start();
+  assert.equal(conn.write(Buffer.alloc(6)), 'queued');
+  assert.equal(conn.write(Buffer.alloc(6)), 'over-high-water');
+  assert.equal(conn.queuedBytes, 12);
+  await tick();
+  assert.equal(conn.queuedBytes, 0);
+  assert.equal(writable, 1);
+  assert.equal(conn.stats.bytesWritten, 12);
+  assert.equal(conn.stats.maxQueuedBytes, 12);
+});
+
+test('a pooled buffer passed to write is released once written; writes after shutdown are refused and released', async () => {
+  const pool = new BufferPool({ bufferSize: 16 });
+  const { conn, peer } = memoryConnection({ onReadCompleted: (_c, b) => b.release() }, { pool });
+  const received: string[] = [];
+  peer.attach({ onData: (b) => (received.push(b.data.toString()), b.release(), true), onEnd: () => received.push('FIN'), onError: () => {}, onClosed: () => {} });
+  peer.resumeReading();
+  conn.start();
+  assert.equal(conn.write(pool.acquireCopy(Buffer.from('hello'))), 'queued');
+  conn.shutdownWrite();
+  assert.ok(conn.shutdown.has(Shut.WriteWanted) && conn.shutdown.has(Shut.WriteDone));
+  assert.equal(conn.write(pool.acquireCopy(Buffer.from('late'))), 'closed');
+  await tick();
+  assert.deepEqual(received, ['hello', 'FIN']);
+  assert.equal(pool.outstanding, 0);
+});
+
+test('graceful close waits for the peer FIN, then aborts after lingerMs', async () => {
+  let reason: CloseReason | null = null;
+  const { conn, clock, wheel, peer } = memoryConnection(
+    { onReadCompleted: (_c, b) => b.release(), onConnectionClosed: (_c, r) => (reason = r) },
+    { options: { lingerMs: 1000 } },
+  );
+  peer.attach({ onData: (b) => (b.release(), true), onEnd: () => {}, onError: () => {}, onClosed: () => {} });
+  conn.start();
+  conn.close();
+  clock.advance(900);
+  wheel.advance();
+  await tick();
+  assert.equal(reason, null, 'still lingering');
+  clock.advance(200);
+  wheel.advance();
+  await until(() => reason !== null, 1000, 'close');
+  assert.equal((reason as CloseReason | null)?.kind, 'local-close');
+  assert.ok(conn.shutdown.has(Shut.AbortWanted), 'the linger deadline aborted it');
+});
+
+test('idle timeouts (read / write / all) follow the injected clock through one wheel', async () => {
+  for (const which of ['read', 'write', 'all'] as const) {
+    let reason: CloseReason | null = null;
+    const idle = { readMs: 0, writeMs: 0, allMs: 0, [`${which}Ms`]: 500 };
+    const { conn, clock, wheel, transport } = memoryConnection(
+      { onConnectionEstablished: (c) => c.read(), onReadCompleted: (c, b) => (b.release(), c.read()), onConnectionClosed: (_c, r) => (reason = r) },
+      { options: { idle } },
+    );
+    conn.start();
+    clock.advance(300);
+    wheel.advance();
+    transport.push(Buffer.from('x')); // a read: resets read and all idleness, not write
+    conn.write(Buffer.from('y'));
+    await tick(); // the write completes: resets write and all idleness
+    clock.advance(300);
+    wheel.advance();
+    await tick();
+    assert.equal(reason, null, `${which}: activity at 300 ms keeps it alive at 600 ms`);
+    clock.advance(300);
+    wheel.advance();
+    await until(() => reason !== null, 1000, `${which} idle`);
+    assert.deepEqual(reason, { kind: 'idle', which });
+  }
+});
+
+test('a throwing onConnectionClosed is contained and reported, not rethrown', async () => {
+  const errors: PorticoError[] = [];
+  const { conn, peer } = memoryConnection({
+    onReadCompleted: (_c, b) => b.release(),
+    onConnectionClosed: () => {
+      throw new Error('closed handler bug');
+    },
+  });
+  // Capture what the dispatcher reports for this connection.
+  const original = conn.completionFailed.bind(conn);
+  conn.completionFailed = (e) => (errors.push(e), original(e));
+  conn.start();
+  peer.reset();
+  await until(() => errors.length === 1, 1000, 'reported error');
+  assert.equal(errors[0]!.code, ErrorCodes.CALLBACK_THREW);
+});
+
+test('PorticoError: stable code, layer, cause; instanceof by brand', () => {
+  const cause = new Error('root');
+  const e = new PorticoError(ErrorCodes.SOCKET, 'transport', 'wrapped', { cause });
+  assert.ok(e instanceof PorticoError);
+  assert.ok(e instanceof Error);
+  assert.equal(e.cause, cause);
+  assert.equal(e.layer, 'transport');
+  assert.ok(!(new Error('plain') instanceof PorticoError));
+});
