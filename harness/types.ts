@@ -1,0 +1,196 @@
+/**
+ * The shapes shared by the harness modules: scenario in, report out. Every module of the harness
+ * (launcher, flood, TIME_WAIT sampler, memory cap, lock and leak collectors, report writer) reads
+ * or fills one part of these.
+ */
+
+/** A point of a time series; `t` is ms since the run started. */
+export interface Sample {
+  readonly t: number;
+  readonly value: number;
+}
+
+export type FloodProtocol = 'echo' | 'owserver' | 'websocket';
+
+/** What the flood does (EchoServerTest's knobs). */
+export interface FloodOptions {
+  readonly protocol: FloodProtocol;
+  readonly host: string;
+  readonly port: number;
+  /** Connections to make in total. */
+  readonly connections: number;
+  /** Connections open at once. */
+  readonly concurrency: number;
+  /** Messages per connection. */
+  readonly messages: number;
+  /** Bytes per message. */
+  readonly size: number;
+  /** Wait for each reply before sending the next message (else pipeline all messages). Default true. */
+  readonly sendAfterReceive: boolean;
+  /** New connections per second at most; 0 = as fast as possible. */
+  readonly connectRate: number;
+  /** Hard cap on the whole flood, ms. */
+  readonly durationCapMs: number;
+  /** Per-connection deadline for connect + all its messages, ms. */
+  readonly connectionTimeoutMs: number;
+  /** Protocol-specific knobs, e.g. owserver { persistent: true, path: '/10.67C6697351FF/temperature' }. */
+  readonly protocolOptions?: Readonly<Record<string, string | number | boolean>>;
+}
+
+export interface LatencySummary {
+  readonly count: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+export interface FloodResult {
+  readonly protocol: FloodProtocol;
+  readonly connectionsPlanned: number;
+  readonly connectionsMade: number;
+  /** Connect failed (refused, timeout). */
+  readonly connectionsFailed: number;
+  /** Reset by the server (ECONNRESET / EPIPE) after connecting. */
+  readonly connectionsReset: number;
+  /** Finished with a wrong or missing reply. */
+  readonly connectionsBad: number;
+  readonly messagesSent: number;
+  readonly messagesReceived: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  /** Error code → count (ECONNREFUSED, ETIMEDOUT, MISMATCH, ...). */
+  readonly errors: Readonly<Record<string, number>>;
+  /** Per-message round-trip latency, ms. */
+  readonly latencyMs: LatencySummary;
+  readonly durationMs: number;
+  /** Stopped by the duration cap before finishing. */
+  readonly cappedByDuration: boolean;
+  /** Connections completed per second, sampled each second. */
+  readonly connectionsPerSecond: readonly Sample[];
+  /** p50/p99 latency per second. */
+  readonly latencyOverTime: readonly { readonly t: number; readonly p50: number; readonly p99: number }[];
+}
+
+/** Live progress, for the terminal line. */
+export interface FloodProgress {
+  readonly elapsedMs: number;
+  readonly connectionsDone: number;
+  readonly connectionsPlanned: number;
+  readonly open: number;
+  readonly messagesReceived: number;
+  readonly errors: number;
+}
+
+export interface TimeWaitCounts {
+  /** Local port = server port: TIME_WAIT held by the server's end. */
+  readonly server: number;
+  /** Remote port = server port: held by the clients' ends. */
+  readonly client: number;
+}
+
+export interface TimeWaitResult {
+  readonly port: number;
+  readonly before: TimeWaitCounts;
+  readonly after: TimeWaitCounts;
+  readonly peak: TimeWaitCounts;
+  readonly samples: readonly ({ readonly t: number } & TimeWaitCounts)[];
+  /** Ran inside a fresh network namespace (exact counts), else the host's (loopback reuse saturates counts). */
+  readonly netns: boolean;
+  readonly note?: string;
+}
+
+export type MemoryCapMethod = 'cgroup-v1' | 'rss-poll' | 'none';
+
+export interface MemoryResult {
+  readonly capBytes: number | null;
+  readonly method: MemoryCapMethod;
+  readonly peakRssBytes: number;
+  readonly killedByCap: boolean;
+  /** RSS over time, bytes. */
+  readonly samples: readonly Sample[];
+  readonly note?: string;
+}
+
+/** One lock-order report from a server's detector (framework/sync, PORTICO_LOCKDEP=1). */
+export interface LockFinding {
+  readonly kind: 'inversion' | 'recursive-acquire' | 'deadlock';
+  /** Lock class names around the cycle, first repeated at the end: ["a", "b", "a"]. */
+  readonly cycle: readonly string[];
+  readonly singleTask: boolean;
+  /** The TSan-shaped text report with both acquisition stacks. */
+  readonly text: string;
+}
+
+/** What still kept the server alive after SIGTERM (from the harness preload). */
+export interface LeakFinding {
+  /** process.getActiveResourcesInfo() at report time, e.g. ["TCPServerWrap", "Timeout"]. */
+  readonly resources: readonly string[];
+  /** why-is-node-running's text, when available. */
+  readonly detail: string;
+}
+
+export interface ServerExit {
+  readonly code: number | null;
+  readonly signal: string | null;
+  /** Exited by itself with code 0 within the deadline after SIGTERM. */
+  readonly clean: boolean;
+  /** ms from SIGTERM to exit. */
+  readonly stopMs: number;
+  /** Had to be SIGKILLed. */
+  readonly killed: boolean;
+  readonly stderrTail: string;
+}
+
+export interface CheckResult {
+  readonly name: string;
+  readonly pass: boolean;
+  readonly detail: string;
+}
+
+/** Pass/fail thresholds of a run. */
+export interface Thresholds {
+  /** Failed + reset + bad connections allowed, as a fraction of planned (0.01 = 1 %). Default 0. */
+  readonly errorBudget: number;
+  /** Peak server-side TIME_WAIT sockets allowed; null = not checked. */
+  readonly timeWaitBudget: number | null;
+  /** Must exit 0 by itself within stopDeadlineMs of SIGTERM. Default true. */
+  readonly mustExitClean: boolean;
+  readonly stopDeadlineMs: number;
+  /** Fail on single-task lock inversions too (LID's -skipSingleThread off). Default true. */
+  readonly failOnSingleTaskInversion: boolean;
+}
+
+/** A harness run: which server, which load, which checks. Scenario files under ci/ are these. */
+export interface Scenario {
+  readonly name: string;
+  /** Shell-free argv of the server, e.g. ["node", "dist/examples/echo/main.js"]; `--port 0` is appended unless a port is named. */
+  readonly server: readonly string[];
+  readonly flood: Omit<FloodOptions, 'host' | 'port'>;
+  /** e.g. 256 MiB; null = no cap. */
+  readonly memoryCapBytes: number | null;
+  readonly lockOrder: boolean;
+  readonly leakCheck: boolean;
+  readonly netns: boolean;
+  readonly readyTimeoutMs: number;
+  readonly thresholds: Thresholds;
+}
+
+export interface RunReport {
+  readonly scenario: string;
+  readonly serverCommand: readonly string[];
+  readonly ready: { readonly server: string; readonly host: string; readonly port: number } | null;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly flood: FloodResult | null;
+  readonly timeWait: TimeWaitResult | null;
+  readonly memory: MemoryResult | null;
+  readonly locks: readonly LockFinding[];
+  readonly leaks: readonly LeakFinding[];
+  readonly exit: ServerExit | null;
+  readonly checks: readonly CheckResult[];
+  readonly pass: boolean;
+  /** Set when the run could not happen at all (server never ready, bad scenario). */
+  readonly error?: string;
+}
