@@ -34,3 +34,14 @@ export type { ConnectionCallbacks, CloseReason, IdleKind } from './connection/ca
 export { Shut, type ShutFlag, type ShutdownStateView } from './connection/shutdown-state.js';
 export { Server, type ServerOptions, type ServerCallbacks, type ServerStats, type StopResult, type HandlerSource } from './server/server.js';
 export { connect, type ConnectOptions } from './server/connector.js';
+export { AsyncMutex, type AsyncMutexOptions, type WithLockOptions } from './sync/async-mutex.js';
+export { LockClass } from './sync/lock-class.js';
+export {
+  LockOrderDetector,
+  processLockOrderDetector,
+  type LockOrderDetectorOptions,
+  type HeldLock,
+  type TrackedMutex,
+  type AcquireTicket,
+} from './sync/lock-order.js';
+export { formatLockReport, lockReportJson, cycleNames, type LockOrderReport, type LockCycleEdge, type LockEdgeSite } from './sync/lock-report.js';
