@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- flags]`: the dispatcher micro-benchmarks, then the echo comparison.
+ * `npm run bench [-- flags]`: the dispatcher and mutex micro-benchmarks, then the echo comparison.
  * One argv serves both, so each bench skips the other's flags; anything neither knows is still an error
  * (checked up front, before minutes of benchmarking).
  */
@@ -8,14 +8,16 @@ import { dispatcherBenchFlags, runDispatcherBench } from './dispatcher-bench.js'
 import { echoBenchFlags, runEchoBench } from './echo-bench.js';
 import { exitWithError } from './fail.js';
 import { flagsHelp, parseIntFlags } from './flags.js';
+import { mutexBenchFlags, runMutexBench } from './mutex-bench.js';
 
 async function main(argv: readonly string[]): Promise<void> {
-  const all = [...dispatcherBenchFlags, ...echoBenchFlags];
+  const all = [...dispatcherBenchFlags, ...echoBenchFlags].concat(mutexBenchFlags.filter((f) => !dispatcherBenchFlags.some((d) => d.name === f.name)));
   if (parseIntFlags(argv, all).help) {
     process.stdout.write(flagsHelp('npm run bench -- [options]', all));
     return;
   }
   await runDispatcherBench(argv, { ignoreUnknown: true });
+  await runMutexBench(argv, { ignoreUnknown: true });
   await runEchoBench(argv, { ignoreUnknown: true });
 }
 

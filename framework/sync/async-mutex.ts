@@ -52,30 +52,63 @@ export class AsyncMutex {
   }
 
   /** Run `fn` holding the mutex; released however `fn` ends. */
-  async withLock<T>(fn: () => T | Promise<T>, options: WithLockOptions = {}): Promise<T> {
+  withLock<T>(fn: () => T | Promise<T>, options: WithLockOptions = {}): Promise<T> {
     const detector = this.#detector;
-    if (detector === null) {
-      await this.#acquire(options);
-      try {
-        return await fn();
-      } finally {
-        this.#release();
+    try {
+      if (detector === null) {
+        const wait = this.#acquire(options);
+        return wait === undefined ? this.#runHeld(fn) : wait.then(() => this.#runHeld(fn));
       }
-    }
-    const ticket = detector.beforeAcquire(this);
-    try {
-      await this.#acquire(options);
+      const ticket = detector.beforeAcquire(this);
+      const run = (): Promise<T> => {
+        const entry = detector.acquired(ticket);
+        return detector.runHolding(ticket, entry, () => this.#runHeld(fn, detector));
+      };
+      let wait: Promise<void> | void;
+      try {
+        wait = this.#acquire(options);
+      } catch (error) {
+        detector.abandoned(ticket);
+        throw error;
+      }
+      if (wait === undefined) return run();
+      return wait.then(run, (error: unknown) => {
+        detector.abandoned(ticket);
+        throw error;
+      });
     } catch (error) {
-      detector.abandoned(ticket);
-      throw error;
+      return Promise.reject(error);
     }
-    const entry = detector.acquired(ticket);
+  }
+
+  /** Run the critical section; a synchronous body costs no extra microtask turn. */
+  #runHeld<T>(fn: () => T | Promise<T>, detector: LockOrderDetector | null = null): Promise<T> {
+    let result: T | Promise<T>;
     try {
-      return await detector.runHolding(ticket, entry, fn);
-    } finally {
-      detector.released(this);
-      this.#release();
+      result = fn();
+    } catch (error) {
+      this.#unlock(detector);
+      return Promise.reject(error);
     }
+    if (typeof (result as PromiseLike<T> | null)?.then === 'function') {
+      return Promise.resolve(result).then(
+        (value) => {
+          this.#unlock(detector);
+          return value;
+        },
+        (error: unknown) => {
+          this.#unlock(detector);
+          throw error;
+        },
+      );
+    }
+    this.#unlock(detector);
+    return Promise.resolve(result);
+  }
+
+  #unlock(detector: LockOrderDetector | null): void {
+    detector?.released(this);
+    this.#release();
   }
 
   #acquire(options: WithLockOptions): Promise<void> | void {
