@@ -26,7 +26,11 @@ function testFiles(path: string): string[] {
 }
 
 const targets = process.argv.slice(2);
-const files = (targets.length > 0 ? targets : [join(root, 'dist/test')]).flatMap((t) => testFiles(resolve(t)));
+// The unit, interop and package tests first, then the acceptance suite (every example server
+// through the harness), as The Server Framework's build ran its black-box server tests last.
+const isAcceptance = (file: string): boolean => file.includes(`${join('dist', 'test', 'acceptance')}`);
+const found = (targets.length > 0 ? targets : [join(root, 'dist/test')]).flatMap((t) => testFiles(resolve(t)));
+const files = [...found.filter((f) => !isAcceptance(f)), ...found.filter(isAcceptance)];
 if (files.length === 0) {
   process.stderr.write('run-tests: no test files found; run `npm run build` first\n');
   process.exit(1);

@@ -1,0 +1,19 @@
+/** Picks the protocol client for a flood; protocols still to come fail here, before any socket. */
+import type { FloodOptions } from '../types.js';
+import { EchoProtocolClient } from './echo-client.js';
+import type { FloodProtocolClient } from './protocol-client.js';
+
+/** Builds the client for `options.protocol`, or throws when that protocol has no client yet. */
+export function createProtocolClient(options: FloodOptions): FloodProtocolClient {
+  switch (options.protocol) {
+    case 'echo':
+      return new EchoProtocolClient(options.size);
+    case 'owserver':
+    case 'websocket':
+      throw new Error(`flood protocol "${options.protocol}" not implemented yet (only "echo" is)`);
+    default: {
+      const unknown: never = options.protocol;
+      throw new Error(`unknown flood protocol "${String(unknown)}"`);
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * One flood connection from connect to close: send the messages (ping-pong or pipelined), check
+ * every reply, then close with FIN first — the client closes first so TIME_WAIT lands on the client,
+ * as with real clients, and a server that leaves its own TIME_WAIT behind stands out.
+ */
+import * as net from 'node:net';
+import type { FloodProtocolSession } from './protocol-client.js';
+
+/** How a connection ended; `code` is what FloodResult.errors counts. */
+export type ConnectionOutcome =
+  | { readonly kind: 'ok' }
+  /** Never connected: refused, timed out. */
+  | { readonly kind: 'failed'; readonly code: string }
+  /** Reset (ECONNRESET, EPIPE) after connecting. */
+  | { readonly kind: 'reset'; readonly code: string }
+  /** Wrong or missing reply, or closed early by the server. */
+  | { readonly kind: 'bad'; readonly code: string; readonly detail: string }
+  /** Stopped by the flood (duration cap or abort), not by the server. */
+  | { readonly kind: 'aborted' };
+
+/** What a connection reports while it runs (all optional work is the listener's). */
+export interface ConnectionEvents {
+  connected(): void;
+  sent(bytes: number): void;
+  received(bytes: number): void;
+  reply(latencyMs: number): void;
+  /** An error code worth counting that does not change the outcome (e.g. CLOSE_TIMEOUT). */
+  note(code: string): void;
+}
+
+export interface ConnectionPlan {
+  readonly host: string;
+  readonly port: number;
+  readonly session: FloodProtocolSession;
+  readonly messages: number;
+  readonly sendAfterReceive: boolean;
+  /** Deadline for connect + every message + the close handshake. */
+  readonly timeoutMs: number;
+  readonly now: () => number;
+}
+
+/** A started connection: its outcome, and a way to stop it at once. */
+export interface RunningConnection {
+  readonly outcome: Promise<ConnectionOutcome>;
+  abort(): void;
+}
+
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+export function startConnection(plan: ConnectionPlan, events: ConnectionEvents): RunningConnection {
+  let abort: () => void = () => {};
+  const outcome = new Promise<ConnectionOutcome>((resolve) => {
+    const socket = net.connect({ host: plan.host, port: plan.port });
+    let phase: 'connecting' | 'exchanging' | 'closing' = 'connecting';
+    let settled = false;
+    let nextToSend = 0;
+    let repliesLeft = plan.messages;
+    /** Send times of requests still waiting for their reply, oldest first. */
+    const sentAt: number[] = [];
+
+    const settle = (result: ConnectionOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      socket.destroy();
+      resolve(result);
+    };
+    abort = () => settle({ kind: 'aborted' });
+
+    const deadline = setTimeout(() => {
+      if (phase === 'connecting') settle({ kind: 'failed', code: 'ETIMEDOUT' });
+      else if (phase === 'exchanging') {
+        settle({ kind: 'bad', code: 'REPLY_TIMEOUT', detail: `${repliesLeft} of ${plan.messages} replies missing after ${plan.timeoutMs} ms` });
+      } else {
+        // Every reply arrived; only the server's FIN is missing. Worth counting, not a bad exchange.
+        events.note('CLOSE_TIMEOUT');
+        settle({ kind: 'ok' });
+      }
+    }, plan.timeoutMs);
+
+    const send = (): void => {
+      const bytes = plan.session.frameRequest(nextToSend++);
+      sentAt.push(plan.now());
+      socket.write(bytes);
+      events.sent(bytes.length);
+    };
+
+    const startClosing = (): void => {
+      phase = 'closing';
+      socket.end();
+    };
+
+    socket.on('connect', () => {
+      phase = 'exchanging';
+      socket.setNoDelay(true);
+      events.connected();
+      if (plan.messages === 0) return startClosing();
+      if (plan.sendAfterReceive) return send();
+      socket.cork();
+      while (nextToSend < plan.messages) send();
+      socket.uncork();
+    });
+
+    socket.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      events.received(chunk.length);
+      for (const check of plan.session.receive(chunk)) {
+        if (!check.ok) return settle({ kind: 'bad', code: check.code, detail: check.detail });
+        events.reply(plan.now() - (sentAt.shift() ?? plan.now()));
+        repliesLeft--;
+        if (repliesLeft === 0) startClosing();
+        else if (plan.sendAfterReceive) send();
+      }
+    });
+
+    socket.on('end', () => {
+      if (phase === 'exchanging') {
+        settle({ kind: 'bad', code: 'EARLY_CLOSE', detail: `server closed with ${repliesLeft} of ${plan.messages} replies missing` });
+      }
+    });
+
+    socket.on('close', () => {
+      if (phase === 'closing') settle({ kind: 'ok' });
+      else settle({ kind: 'bad', code: 'EARLY_CLOSE', detail: `connection closed during ${phase}` });
+    });
+
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      const code = error.code ?? 'ERROR';
+      if (RESET_CODES.has(code)) {
+        // A reset needs a completed handshake: a server that accepts and resets at once makes the
+        // connect itself end in ECONNRESET, before 'connect' is emitted. It was made, then reset.
+        if (phase === 'connecting') events.connected();
+        settle({ kind: 'reset', code });
+      } else if (phase === 'connecting') settle({ kind: 'failed', code });
+      else settle({ kind: 'bad', code, detail: error.message });
+    });
+  });
+  return { outcome, abort: () => abort() };
+}

@@ -1,0 +1,122 @@
+/**
+ * The report's text sections (header, checks, flood totals, lock-order and leak findings, server
+ * exit), each a function from its part of the RunReport to an HTML fragment. All report text goes
+ * through escapeHtml; null parts render as "not measured".
+ */
+import type { CheckResult, FloodResult, LeakFinding, LockFinding, RunReport, ServerExit } from '../types.js';
+import { escapeHtml } from './escape-html.js';
+import { formatBytes, formatCommand, formatCount, formatDuration, formatLatency, reportPassed } from './format.js';
+
+function badge(pass: boolean): string {
+  return pass ? '<span class="badge pass">PASS</span>' : '<span class="badge fail">FAIL</span>';
+}
+
+function section(id: string, title: string, body: string): string {
+  return `<section id="${id}"><h2>${escapeHtml(title)}</h2>${body}</section>`;
+}
+
+const notMeasured = '<p class="missing">not measured</p>';
+
+/** Rows of label → already-formatted value, as a two-column table. */
+function keyValueTable(rows: readonly (readonly [string, string])[]): string {
+  const body = rows.map(([key, value]) => `<tr><th scope="row">${escapeHtml(key)}</th><td>${escapeHtml(value)}</td></tr>`).join('');
+  return `<table class="kv"><tbody>${body}</tbody></table>`;
+}
+
+function pre(text: string): string {
+  return text === '' ? '<p class="missing">(empty)</p>' : `<pre>${escapeHtml(text)}</pre>`;
+}
+
+export function headerSection(report: RunReport): string {
+  const ready = report.ready === null ? 'never became ready' : `${report.ready.server} on ${report.ready.host}:${report.ready.port}`;
+  const facts = keyValueTable([
+    ['server command', formatCommand(report.serverCommand)],
+    ['listening', ready],
+    ['started at', report.startedAt],
+    ['run time', formatDuration(report.durationMs)],
+  ]);
+  const error = report.error === undefined ? '' : `<div class="alert"><strong>The run could not complete:</strong>${pre(report.error)}</div>`;
+  return `<header><h1>${badge(reportPassed(report))} ${escapeHtml(report.scenario)}</h1>${facts}${error}</header>`;
+}
+
+export function checksSection(checks: readonly CheckResult[]): string {
+  if (checks.length === 0) return section('checks', 'Checks', '<p class="missing">no checks recorded</p>');
+  const rows = checks
+    .map((check) => `<tr class="${check.pass ? 'pass' : 'fail'}"><td>${escapeHtml(check.name)}</td><td>${badge(check.pass)}</td><td>${escapeHtml(check.detail)}</td></tr>`)
+    .join('');
+  return section(
+    'checks',
+    'Checks',
+    `<table class="grid"><thead><tr><th>check</th><th>result</th><th>detail</th></tr></thead><tbody>${rows}</tbody></table>`,
+  );
+}
+
+export function floodSection(flood: FloodResult | null): string {
+  if (flood === null) return section('flood', 'Flood totals', notMeasured);
+  const totals = keyValueTable([
+    ['protocol', flood.protocol],
+    ['connections planned', formatCount(flood.connectionsPlanned)],
+    ['connections made', formatCount(flood.connectionsMade)],
+    ['connect failed', formatCount(flood.connectionsFailed)],
+    ['reset by server', formatCount(flood.connectionsReset)],
+    ['bad reply', formatCount(flood.connectionsBad)],
+    ['messages sent', formatCount(flood.messagesSent)],
+    ['messages received', formatCount(flood.messagesReceived)],
+    ['bytes sent', `${formatCount(flood.bytesSent)} (${formatBytes(flood.bytesSent)})`],
+    ['bytes received', `${formatCount(flood.bytesReceived)} (${formatBytes(flood.bytesReceived)})`],
+    ['duration', `${formatDuration(flood.durationMs)}${flood.cappedByDuration ? ' — stopped by the duration cap' : ''}`],
+  ]);
+  const l = flood.latencyMs;
+  const latency = `<table class="grid"><thead><tr><th>samples</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>mean</th></tr></thead><tbody><tr>${[
+    formatCount(l.count),
+    formatLatency(l.p50),
+    formatLatency(l.p90),
+    formatLatency(l.p99),
+    formatLatency(l.max),
+    formatLatency(l.mean),
+  ]
+    .map((cell) => `<td>${escapeHtml(cell)}</td>`)
+    .join('')}</tr></tbody></table>`;
+  const errorEntries = Object.entries(flood.errors).sort((a, b) => b[1] - a[1]);
+  const errors =
+    errorEntries.length === 0
+      ? '<p>No errors.</p>'
+      : `<table class="grid"><thead><tr><th>error</th><th>count</th></tr></thead><tbody>${errorEntries
+          .map(([code, count]) => `<tr><td>${escapeHtml(code)}</td><td>${escapeHtml(formatCount(count))}</td></tr>`)
+          .join('')}</tbody></table>`;
+  return section('flood', 'Flood totals', `${totals}<h3>Round-trip latency</h3>${latency}<h3>Errors</h3>${errors}`);
+}
+
+export function locksSection(locks: readonly LockFinding[]): string {
+  if (locks.length === 0) return section('locks', 'Lock-order findings', '<p>None reported.</p>');
+  const items = locks
+    .map((lock) => {
+      const scope = lock.singleTask ? 'single task' : 'across tasks';
+      return `<article class="finding"><h3>${escapeHtml(lock.kind)} (${scope}): ${escapeHtml(lock.cycle.join(' → '))}</h3>${pre(lock.text)}</article>`;
+    })
+    .join('');
+  return section('locks', `Lock-order findings (${locks.length})`, items);
+}
+
+export function leaksSection(leaks: readonly LeakFinding[]): string {
+  if (leaks.length === 0) return section('leaks', 'Leak findings', '<p>None reported.</p>');
+  const items = leaks
+    .map((leak) => {
+      const resources = leak.resources.length === 0 ? '(none listed)' : leak.resources.join(', ');
+      return `<article class="finding"><h3>Still active after SIGTERM: ${escapeHtml(resources)}</h3>${pre(leak.detail)}</article>`;
+    })
+    .join('');
+  return section('leaks', `Leak findings (${leaks.length})`, items);
+}
+
+export function exitSection(exit: ServerExit | null): string {
+  if (exit === null) return section('exit', 'Server exit', notMeasured);
+  const how = exit.killed ? 'SIGKILLed after the stop deadline' : exit.clean ? 'exited cleanly' : 'exited, not cleanly';
+  const facts = keyValueTable([
+    ['outcome', how],
+    ['exit code', exit.code === null ? 'none' : String(exit.code)],
+    ['signal', exit.signal ?? 'none'],
+    ['time from SIGTERM to exit', formatDuration(exit.stopMs)],
+  ]);
+  return section('exit', 'Server exit', `${badge(exit.clean)}${facts}<h3>stderr (tail)</h3>${pre(exit.stderrTail)}`);
+}

@@ -1,0 +1,64 @@
+/**
+ * The run report as a few lines of plain text for the terminal (and CI logs): every check with its
+ * verdict, the figures one looks at first, and a last line a script can grep for.
+ */
+import type { RunReport } from '../types.js';
+import { formatBytes, formatCommand, formatCount, formatDuration, formatLatency, reportPassed } from './format.js';
+
+/** Check details may carry newlines (stacks); a summary line must stay one line. */
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
+/** Plain-text summary of a run, ending with `RESULT: PASS` or `RESULT: FAIL`. */
+export function formatSummary(report: RunReport): string {
+  const lines: string[] = [];
+  lines.push(`scenario: ${report.scenario}`);
+  lines.push(`server:   ${formatCommand(report.serverCommand)}`);
+  if (report.error !== undefined) lines.push(`error:    ${oneLine(report.error)}`);
+
+  const nameWidth = Math.max(0, ...report.checks.map((check) => oneLine(check.name).length));
+  for (const check of report.checks) {
+    lines.push(`${check.pass ? 'PASS' : 'FAIL'}  ${oneLine(check.name).padEnd(nameWidth)}  ${oneLine(check.detail)}`.trimEnd());
+  }
+  if (report.checks.length === 0) lines.push('(no checks recorded)');
+
+  const flood = report.flood;
+  if (flood === null) {
+    lines.push('connections: not measured');
+  } else {
+    lines.push(
+      `connections: ${formatCount(flood.connectionsMade)} made of ${formatCount(flood.connectionsPlanned)} planned, ` +
+        `${formatCount(flood.connectionsFailed)} failed, ${formatCount(flood.connectionsReset)} reset, ${formatCount(flood.connectionsBad)} bad` +
+        (flood.cappedByDuration ? ' (stopped by the duration cap)' : ''),
+    );
+    lines.push(`messages:    ${formatCount(flood.messagesSent)} sent, ${formatCount(flood.messagesReceived)} received`);
+    lines.push(`latency:     p50 ${formatLatency(flood.latencyMs.p50)}, p99 ${formatLatency(flood.latencyMs.p99)}, max ${formatLatency(flood.latencyMs.max)}`);
+  }
+
+  const timeWait = report.timeWait;
+  lines.push(
+    timeWait === null
+      ? 'TIME_WAIT:   not measured'
+      : `TIME_WAIT:   peak server ${formatCount(timeWait.peak.server)}, client ${formatCount(timeWait.peak.client)}${timeWait.netns ? '' : ' (host namespace)'}`,
+  );
+
+  const memory = report.memory;
+  if (memory === null) {
+    lines.push('RSS:         not measured');
+  } else {
+    const cap = memory.capBytes === null ? 'no cap' : `cap ${formatBytes(memory.capBytes)}`;
+    lines.push(`RSS:         peak ${formatBytes(memory.peakRssBytes)}, ${cap}${memory.killedByCap ? ' — KILLED BY CAP' : ''}`);
+  }
+
+  if (report.locks.length > 0) lines.push(`lock order:  ${report.locks.length} finding(s): ${report.locks.map((l) => l.cycle.join(' -> ')).join('; ')}`);
+  if (report.leaks.length > 0) lines.push(`leaks:       ${report.leaks.map((l) => l.resources.join(', ') || '(unnamed)').join('; ')}`);
+  if (report.exit !== null) {
+    const exit = report.exit;
+    const how = exit.killed ? 'SIGKILLed' : `code ${exit.code === null ? 'none' : exit.code}, signal ${exit.signal ?? 'none'}`;
+    lines.push(`exit:        ${how}, ${formatDuration(exit.stopMs)} after SIGTERM${exit.clean ? ' (clean)' : ''}`);
+  }
+
+  lines.push(`RESULT: ${reportPassed(report) ? 'PASS' : 'FAIL'}`);
+  return lines.join('\n');
+}
