@@ -1,0 +1,115 @@
+import { ErrorCodes, PorticoError, Server, TimerWheel } from '../../framework/index.js';
+import { listenFlags, type ServerPlugin } from '../shared/plugin.js';
+import type { FlagValues } from '../shared/flags.js';
+import type { OwBus } from './bus/bus.js';
+import { SimulatedBus } from './bus/simulated-bus.js';
+import { DEFAULT_PORT } from './protocol/constants.js';
+import { OwserverConnection, type OwserverContext, type OwserverStats } from './server/owserver-connection.js';
+import { PersistenceLedger } from './server/persistence.js';
+import { UpstreamForwarder } from './server/upstream.js';
+
+/** owserver's `-p` value: "PORT", "HOST:PORT" or "[IPv6]:PORT". */
+export function parseListenSpec(spec: string): { host: string | null; port: number } {
+  const match = /^(?:\[([^\]]+)\]:|([^:]+):)?(\d+)$/.exec(spec.trim());
+  if (match === null) throw new PorticoError(ErrorCodes.CONFIG, 'host', `-p: expected PORT or HOST:PORT, got "${spec}"`);
+  const port = Number(match[3]);
+  if (port > 65535) throw new PorticoError(ErrorCodes.CONFIG, 'host', `-p: port ${port} out of range`);
+  return { host: match[1] ?? match[2] ?? null, port };
+}
+
+export interface OwserverHandle {
+  readonly server: Server;
+  readonly stats: OwserverStats;
+  readonly ledger: PersistenceLedger;
+  readonly bus: OwBus;
+  readonly upstream: UpstreamForwarder | null;
+}
+
+/** Build an owserver on the framework (used by the plugin and by tests). */
+export function createOwserver(options: FlagValues, bus?: OwBus): OwserverHandle {
+  let host = options['host'] as string;
+  let port = options['port'] as number;
+  const listen = options['listen'] as string | undefined;
+  if (listen !== undefined) {
+    const parsed = parseListenSpec(listen);
+    if (parsed.host !== null) host = parsed.host;
+    port = parsed.port;
+  }
+  const seconds = (name: string): number => (options[name] as number) * 1000;
+  const ledger = new PersistenceLedger({
+    enabled: !(options['no_persistence'] as boolean),
+    clientsLow: options['clients_persistent_low'] as number,
+    clientsHigh: options['clients_persistent_high'] as number,
+    timeoutLowMs: seconds('timeout_persistent_low'),
+    timeoutHighMs: seconds('timeout_persistent_high'),
+  });
+  const theBus =
+    bus ??
+    SimulatedBus.fake(options['fake'] as string, {
+      ...(options['seed'] !== undefined ? { seed: options['seed'] as number } : {}),
+      latencyMs: options['latency'] as number,
+    });
+  const wheel = new TimerWheel({ tickMs: 50 });
+  const stats: OwserverStats = { requests: 0, framingErrors: 0, receiveTimeouts: 0, persistentTimeouts: 0, pings: 0, loopsDropped: 0 };
+  const upstreamSpec = options['upstream'] as string | undefined;
+  let upstream: UpstreamForwarder | null = null;
+  if (upstreamSpec !== undefined) {
+    const parsed = parseListenSpec(upstreamSpec);
+    upstream = new UpstreamForwarder({ host: parsed.host ?? '127.0.0.1', port: parsed.port });
+  }
+  const ctx: OwserverContext = {
+    bus: theBus,
+    upstream,
+    ledger,
+    wheel,
+    clock: wheel.options.clock,
+    timeouts: { receiveIdleMs: seconds('timeout_server'), messageDeadlineMs: options['message-deadline'] as number, pingMs: 1000 },
+    stats,
+  };
+  const server = new Server({
+    host,
+    port,
+    wheel,
+    handler: () => new OwserverConnection(ctx),
+    maxConnections: options['max-connections'] as number,
+    drainDeadlineMs: options['drain-timeout'] as number,
+    bufferSize: 16384,
+    connection: { lingerMs: 2000 },
+  });
+  return { server, stats, ledger, bus: theBus, upstream };
+}
+
+export const owserverPlugin: ServerPlugin = {
+  name: 'owserver',
+  summary: 'portico-owserver: an owserver (OWFS 1-Wire protocol) server with persistent connections, on a simulated bus.',
+  flags: [
+    ...listenFlags.map((f) => (f.name === 'port' ? { ...f, description: `TCP port; 0 picks a free one (owserver's is ${DEFAULT_PORT})` } : f)),
+    { name: 'listen', kind: 'string', description: "owserver's -p: PORT or HOST:PORT (overrides --host/--port)" },
+    { name: 'upstream', kind: 'string', description: "proxy mode: answer from this owserver (HOST:PORT), like owserver's -s" },
+    { name: 'fake', kind: 'string', description: 'simulated devices, as owserver --fake: family codes or ids', default: '10.67C6697351FF,28.4AEC29CDBAAB,05.F2FBE3467CC2' },
+    { name: 'seed', kind: 'integer', description: 'seed for simulated values (deterministic runs); default random', min: 0 },
+    { name: 'latency', kind: 'duration', description: 'simulated time per bus transaction', default: 0, min: 0 },
+    { name: 'no_persistence', kind: 'boolean', description: 'never grant persistent connections', default: false },
+    { name: 'clients_persistent_low', kind: 'integer', description: 'below this many persistent clients, idle ones get the long timeout', default: 10, min: 0 },
+    { name: 'clients_persistent_high', kind: 'integer', description: 'at most this many persistent clients', default: 20, min: 0 },
+    { name: 'timeout_persistent_low', kind: 'integer', description: 'seconds a persistent connection may idle (short)', default: 600, min: 0 },
+    { name: 'timeout_persistent_high', kind: 'integer', description: 'seconds a persistent connection may idle (long)', default: 3600, min: 0 },
+    { name: 'timeout_server', kind: 'integer', description: 'seconds of silence allowed while a message is being received', default: 10, min: 1 },
+    { name: 'message-deadline', kind: 'duration', description: 'a whole request must arrive within this (drops trickling peers); 0 = off', default: '30s', min: 0 },
+    { name: 'max-connections', kind: 'integer', description: 'open connections allowed; 0 = unlimited', default: 0, min: 0 },
+    { name: 'drain-timeout', kind: 'duration', description: 'on SIGTERM, abort connections still open after this', default: '5s', min: 0 },
+  ],
+  async start(options) {
+    const { server, upstream } = createOwserver(options);
+    const address = await server.listen();
+    return {
+      host: address.address,
+      port: address.port,
+      stop: async () => {
+        const { aborted } = await server.stop();
+        upstream?.close();
+        return { aborted };
+      },
+    };
+  },
+};

@@ -1,0 +1,242 @@
+import type { Clock, Connection, ConnectionCallbacks, PooledBuffer, TimerWheel, WheelTimer } from '../../../framework/index.js';
+import { ErrorCodes, PorticoError } from '../../../framework/index.js';
+import type { OwBus } from '../bus/bus.js';
+import { Sg } from '../protocol/constants.js';
+import { RequestReader } from '../protocol/message-reader.js';
+import { parseRequest } from '../protocol/request.js';
+import type { PersistenceLedger } from './persistence.js';
+import { executeRequest } from './request-executor.js';
+import { PING } from './response.js';
+import type { UpstreamForwarder } from './upstream.js';
+
+export interface OwserverTimeouts {
+  /** --timeout_server: silence allowed while a message is being received (owserver's idle rule). */
+  readonly receiveIdleMs: number;
+  /** Beyond owserver: a whole message must arrive within this, so a trickling peer is dropped. 0 = off. */
+  readonly messageDeadlineMs: number;
+  /** Keep-alive ping when a request has produced no output for this long, then at this interval. */
+  readonly pingMs: number;
+}
+
+export const defaultTimeouts: OwserverTimeouts = Object.freeze({ receiveIdleMs: 10_000, messageDeadlineMs: 30_000, pingMs: 1000 });
+
+export interface OwserverContext {
+  readonly bus: OwBus;
+  /** Proxy mode: answer from this upstream owserver instead of the bus. */
+  readonly upstream: UpstreamForwarder | null;
+  readonly ledger: PersistenceLedger;
+  readonly wheel: TimerWheel;
+  readonly clock: Clock;
+  readonly timeouts: OwserverTimeouts;
+  /** Requests answered, framing errors, ... (for /statistics and tests). */
+  readonly stats: OwserverStats;
+}
+
+export interface OwserverStats {
+  requests: number;
+  framingErrors: number;
+  receiveTimeouts: number;
+  persistentTimeouts: number;
+  pings: number;
+  loopsDropped: number;
+}
+
+type Phase = 'awaiting' | 'receiving' | 'processing' | 'closing';
+
+/**
+ * One owserver connection: reads requests (pipelined ones are answered in order), answers each from
+ * the bus, grants or refuses persistence per request, and enforces the timeouts of reference §1/§5.
+ * One lazily re-armed wheel timer per connection: activity only moves timestamps.
+ */
+export class OwserverConnection implements ConnectionCallbacks {
+  readonly #ctx: OwserverContext;
+  readonly #reader = new RequestReader();
+  #conn: Connection | null = null;
+  #phase: Phase = 'awaiting';
+  #granted = false;
+  #lastByteAt = 0;
+  #messageStartAt = 0;
+  #idleSince = 0;
+  #lastPingAt = 0;
+  #shortWaitPassed = false;
+  #timer: WheelTimer | null = null;
+  #readPaused = false;
+  #peerFinished = false;
+
+  constructor(ctx: OwserverContext) {
+    this.#ctx = ctx;
+  }
+
+  onConnectionEstablished(conn: Connection): void {
+    this.#conn = conn;
+    this.#idleSince = this.#ctx.clock.now();
+    this.#arm();
+    conn.read();
+  }
+
+  onReadCompleted(conn: Connection, buffer: PooledBuffer): void {
+    const now = this.#ctx.clock.now();
+    this.#lastByteAt = now;
+    if (this.#phase === 'awaiting') {
+      this.#phase = 'receiving';
+      this.#messageStartAt = now;
+      this.#arm();
+    }
+    this.#reader.push(buffer.data);
+    buffer.release();
+    this.#pump();
+    if (this.#phase === 'closing') return;
+    // Backpressure: while a request is being answered, hold at most one more full message.
+    if (this.#phase === 'processing' && this.#reader.buffered > 2 * 100_050) this.#readPaused = true;
+    else conn.read();
+  }
+
+  onClientClose(conn: Connection): void {
+    // The peer is done sending; answer what is already here, then close.
+    this.#peerFinished = true;
+    if (this.#phase !== 'processing') {
+      this.#phase = 'closing';
+      conn.close();
+    }
+  }
+
+  onConnectionClosed(): void {
+    this.#timer?.cancel();
+    this.#timer = null;
+    if (this.#granted) {
+      this.#granted = false;
+      this.#ctx.ledger.release();
+    }
+    this.#phase = 'closing';
+  }
+
+  #pump(): void {
+    if (this.#phase === 'processing' || this.#phase === 'closing') return;
+    const message = this.#reader.next();
+    if (message === null) {
+      if (this.#reader.error !== null) {
+        this.#ctx.stats.framingErrors++;
+        this.#fail(new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'protocol', `owserver framing error: ${this.#reader.error.kind}`));
+      } else if (!this.#reader.inMessage && this.#phase === 'receiving') {
+        this.#phase = 'awaiting';
+        this.#idleSince = this.#ctx.clock.now();
+      }
+      return;
+    }
+    this.#phase = 'processing';
+    this.#lastPingAt = this.#ctx.clock.now();
+    this.#arm();
+    const request = parseRequest(message);
+    const upstream = this.#ctx.upstream;
+    if (upstream !== null && upstream.isLoop(request)) {
+      // Our own anti-loop token came back: drop it without a reply, as owserver does.
+      this.#ctx.stats.loopsDropped++;
+      this.#phase = 'closing';
+      this.#conn?.close();
+      return;
+    }
+    const requested = (request.header.sg & Sg.PERSISTENT) !== 0;
+    const keepOpen = this.#ctx.ledger.decide(requested, this.#granted);
+    this.#granted = keepOpen;
+    this.#ctx.stats.requests++;
+    const answer = upstream !== null ? upstream.forward(request, keepOpen) : executeRequest(request, this.#ctx.bus, keepOpen);
+    answer.then(
+      (response) => this.#answered(response, keepOpen),
+      (error: unknown) => this.#fail(new PorticoError(ErrorCodes.CALLBACK_THREW, 'protocol', `owserver request failed: ${String(error)}`, { cause: error })),
+    );
+  }
+
+  #answered(response: Buffer, keepOpen: boolean): void {
+    const conn = this.#conn;
+    if (conn === null || conn.isClosed) return;
+    conn.write(response);
+    if (!keepOpen || this.#peerFinished) {
+      this.#phase = 'closing';
+      conn.close();
+      return;
+    }
+    const now = this.#ctx.clock.now();
+    this.#idleSince = now;
+    this.#shortWaitPassed = false;
+    this.#phase = this.#reader.inMessage ? 'receiving' : 'awaiting';
+    if (this.#phase === 'receiving') this.#messageStartAt = this.#lastByteAt = now;
+    this.#pump();
+    this.#arm();
+    const phase = this.#phase as Phase; // #pump may have moved it on
+    if (this.#readPaused && phase !== 'processing' && phase !== 'closing') {
+      this.#readPaused = false;
+      conn.read();
+    }
+  }
+
+  #fail(error: PorticoError): void {
+    this.#phase = 'closing';
+    this.#conn?.abort(error);
+  }
+
+  // ---- timeouts: one lazily re-armed wheel timer ------------------------------------------------
+
+  /** Make sure a timer fires by the current phase's deadline (an earlier existing one is kept). */
+  #arm(): void {
+    if (this.#phase === 'closing') return;
+    const due = this.#nextDue();
+    if (due === null) return;
+    if (this.#timer !== null) {
+      if (this.#timer.deadline <= due) return;
+      this.#timer.cancel();
+    }
+    this.#timer = this.#ctx.wheel.schedule(due, this.#onTimer);
+  }
+
+  #nextDue(): number | null {
+    const { timeouts, ledger } = this.#ctx;
+    switch (this.#phase) {
+      case 'awaiting':
+        if (!this.#granted) return this.#idleSince + timeouts.receiveIdleMs;
+        return this.#idleSince + (this.#shortWaitPassed ? ledger.options.timeoutHighMs : ledger.options.timeoutLowMs);
+      case 'receiving': {
+        const idle = this.#lastByteAt + timeouts.receiveIdleMs;
+        return timeouts.messageDeadlineMs > 0 ? Math.min(idle, this.#messageStartAt + timeouts.messageDeadlineMs) : idle;
+      }
+      case 'processing':
+        return this.#lastPingAt + timeouts.pingMs;
+      default:
+        return null;
+    }
+  }
+
+  readonly #onTimer = (now: number): void => {
+    this.#timer = null;
+    const conn = this.#conn;
+    if (conn === null || conn.isClosed || this.#phase === 'closing') return;
+    const due = this.#nextDue();
+    if (due !== null && now < due) {
+      this.#arm();
+      return;
+    }
+    const { ledger, stats } = this.#ctx;
+    switch (this.#phase) {
+      case 'processing':
+        stats.pings++;
+        this.#lastPingAt = now;
+        conn.write(PING);
+        break;
+      case 'receiving':
+        stats.receiveTimeouts++;
+        this.#phase = 'closing';
+        conn.close(); // partial message then silence: closed without a reply, as owserver does
+        return;
+      case 'awaiting':
+        if (this.#granted && !this.#shortWaitPassed && ledger.keepAfterShortWait() && ledger.options.timeoutHighMs > ledger.options.timeoutLowMs) {
+          this.#shortWaitPassed = true;
+          break;
+        }
+        if (this.#granted) stats.persistentTimeouts++;
+        else stats.receiveTimeouts++;
+        this.#phase = 'closing';
+        conn.close();
+        return;
+    }
+    this.#arm();
+  };
+}
