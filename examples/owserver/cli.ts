@@ -119,6 +119,12 @@ async function run(p: Parsed): Promise<void> {
   }
 }
 
+// `portico-ow dir / | head`: a reader that goes away is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 try {
   const parsed = parse(process.argv.slice(2));
   if (parsed === 'help') process.stdout.write(usage);
