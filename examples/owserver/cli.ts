@@ -108,7 +108,7 @@ async function run(p: Parsed): Promise<void> {
         process.stdout.write((await client.present(path)) ? '1' : '0');
         break;
       case 'get': {
-        const answer = await client.get(path, p.slash ? { sg: p.sg } : {});
+        const answer = await client.get(path, { slash: p.slash });
         if (answer.kind === 'dir') for (const entry of answer.entries) process.stdout.write(`${entry}\n`);
         else process.stdout.write(answer.value);
         break;

@@ -96,7 +96,7 @@ export class OwClient {
   }
 
   /** GET: a directory's entries, or a property's value (as ow-shell's owget: DIRALL, then READ on -20). */
-  async get(path: string, options: { sg?: number } = {}): Promise<{ kind: 'dir'; entries: string[] } | { kind: 'file'; value: Buffer }> {
+  async get(path: string, options: { slash?: boolean; sg?: number } = {}): Promise<{ kind: 'dir'; entries: string[] } | { kind: 'file'; value: Buffer }> {
     try {
       return { kind: 'dir', entries: await this.dir(path, options) };
     } catch (error) {

@@ -1,7 +1,7 @@
 import type { Clock, Connection, ConnectionCallbacks, PooledBuffer, TimerWheel, WheelTimer } from '../../../framework/index.js';
 import { ErrorCodes, PorticoError } from '../../../framework/index.js';
 import type { OwBus } from '../bus/bus.js';
-import { Sg } from '../protocol/constants.js';
+import { MessageType, Sg } from '../protocol/constants.js';
 import { RequestReader } from '../protocol/message-reader.js';
 import { parseRequest } from '../protocol/request.js';
 import type { PersistenceLedger } from './persistence.js';
@@ -91,22 +91,16 @@ export class OwserverConnection implements ConnectionCallbacks {
     else conn.read();
   }
 
-  onClientClose(conn: Connection): void {
+  onClientClose(): void {
     // The peer is done sending; answer what is already here, then close.
     this.#peerFinished = true;
-    if (this.#phase !== 'processing') {
-      this.#phase = 'closing';
-      conn.close();
-    }
+    if (this.#phase !== 'processing') this.#closeNow();
   }
 
   onConnectionClosed(): void {
     this.#timer?.cancel();
     this.#timer = null;
-    if (this.#granted) {
-      this.#granted = false;
-      this.#ctx.ledger.release();
-    }
+    this.#releaseGrant();
     this.#phase = 'closing';
   }
 
@@ -127,12 +121,17 @@ export class OwserverConnection implements ConnectionCallbacks {
     this.#lastPingAt = this.#ctx.clock.now();
     this.#arm();
     const request = parseRequest(message);
+    if (request.header.type === MessageType.WRITE && request.header.size >= request.header.payload && request.header.payload > 0) {
+      // No room for a path: owserver closes without a reply.
+      this.#ctx.stats.framingErrors++;
+      this.#closeNow();
+      return;
+    }
     const upstream = this.#ctx.upstream;
     if (upstream !== null && upstream.isLoop(request)) {
       // Our own anti-loop token came back: drop it without a reply, as owserver does.
       this.#ctx.stats.loopsDropped++;
-      this.#phase = 'closing';
-      this.#conn?.close();
+      this.#closeNow();
       return;
     }
     const requested = (request.header.sg & Sg.PERSISTENT) !== 0;
@@ -151,8 +150,7 @@ export class OwserverConnection implements ConnectionCallbacks {
     if (conn === null || conn.isClosed) return;
     conn.write(response);
     if (!keepOpen || this.#peerFinished) {
-      this.#phase = 'closing';
-      conn.close();
+      this.#closeNow();
       return;
     }
     const now = this.#ctx.clock.now();
@@ -171,7 +169,22 @@ export class OwserverConnection implements ConnectionCallbacks {
 
   #fail(error: PorticoError): void {
     this.#phase = 'closing';
+    this.#releaseGrant();
     this.#conn?.abort(error);
+  }
+
+  /** Close gracefully. The grant is given back now, not when the socket finally closes: the next
+   *  connection's idle check must see the count as owserver's does. */
+  #closeNow(): void {
+    this.#phase = 'closing';
+    this.#releaseGrant();
+    this.#conn?.close();
+  }
+
+  #releaseGrant(): void {
+    if (!this.#granted) return;
+    this.#granted = false;
+    this.#ctx.ledger.release();
   }
 
   // ---- timeouts: one lazily re-armed wheel timer ------------------------------------------------
@@ -223,8 +236,7 @@ export class OwserverConnection implements ConnectionCallbacks {
         break;
       case 'receiving':
         stats.receiveTimeouts++;
-        this.#phase = 'closing';
-        conn.close(); // partial message then silence: closed without a reply, as owserver does
+        this.#closeNow(); // partial message then silence: closed without a reply, as owserver does
         return;
       case 'awaiting':
         if (this.#granted && !this.#shortWaitPassed && ledger.keepAfterShortWait() && ledger.options.timeoutHighMs > ledger.options.timeoutLowMs) {
@@ -233,8 +245,7 @@ export class OwserverConnection implements ConnectionCallbacks {
         }
         if (this.#granted) stats.persistentTimeouts++;
         else stats.receiveTimeouts++;
-        this.#phase = 'closing';
-        conn.close();
+        this.#closeNow();
         return;
     }
     this.#arm();

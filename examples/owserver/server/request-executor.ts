@@ -1,5 +1,5 @@
 import type { OwBus } from '../bus/bus.js';
-import { MAX_PAYLOAD, MessageType, Ret } from '../protocol/constants.js';
+import { MAX_PAYLOAD, MessageType, PATH_MAX, Ret } from '../protocol/constants.js';
 import type { OwRequest } from '../protocol/request.js';
 import { ResponseBuilder } from './response.js';
 
@@ -12,6 +12,16 @@ const needsPath = new Set<number>([
   MessageType.DIRALL,
   MessageType.GET,
   MessageType.DIRALLSLASH,
+  MessageType.GETSLASH,
+]);
+
+/** Types whose handlers refuse a payload of PATH_MAX bytes or more (owserver's read.c, dir.c, dirall.c). */
+const payloadLimited = new Set<number>([
+  MessageType.READ,
+  MessageType.DIR,
+  MessageType.DIRALL,
+  MessageType.DIRALLSLASH,
+  MessageType.GET,
   MessageType.GETSLASH,
 ]);
 
@@ -31,6 +41,11 @@ export async function executeRequest(request: OwRequest, bus: OwBus, keepOpen: b
   if (request.parseError !== null) return out.error(request.parseError).build();
   const path = request.path;
   if (path === null) return out.error(Ret.EBADMSG).build();
+  if (payloadLimited.has(type) && header.payload >= PATH_MAX) {
+    // Checked after the path parses: an unknown path still answers its own error.
+    const kind = await bus.stat(path, flags);
+    return out.error(kind.ok ? Ret.EMSGSIZE : kind.error).build();
+  }
 
   switch (type) {
     case MessageType.READ:
