@@ -1,6 +1,7 @@
 /** Picks the protocol client for a flood; protocols still to come fail here, before any socket. */
 import type { FloodOptions } from '../types.js';
 import { EchoProtocolClient } from './echo-client.js';
+import { OwserverProtocolClient } from './owserver-client.js';
 import type { FloodProtocolClient } from './protocol-client.js';
 
 /** Builds the client for `options.protocol`, or throws when that protocol has no client yet. */
@@ -9,8 +10,9 @@ export function createProtocolClient(options: FloodOptions): FloodProtocolClient
     case 'echo':
       return new EchoProtocolClient(options.size);
     case 'owserver':
+      return new OwserverProtocolClient(options);
     case 'websocket':
-      throw new Error(`flood protocol "${options.protocol}" not implemented yet (only "echo" is)`);
+      throw new Error(`flood protocol "${options.protocol}" not implemented yet (only "echo" and "owserver" are)`);
     default: {
       const unknown: never = options.protocol;
       throw new Error(`unknown flood protocol "${String(unknown)}"`);

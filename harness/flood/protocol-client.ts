@@ -7,13 +7,23 @@ import type { FloodProtocol } from '../types.js';
 
 /** The fate of one reply. */
 export type ReplyCheck =
-  | { readonly ok: true }
+  | {
+      readonly ok: true;
+      /**
+       * The server closes the connection after this reply (owserver without a persistence grant):
+       * the flood connection goes on with its remaining messages on a new TCP connection, and sends
+       * again the ones already written but not answered.
+       */
+      readonly serverCloses?: boolean;
+      /** An information-only code counted in FloodResult.errors (e.g. PERSISTENCE_REFUSED); the reply is still good. */
+      readonly note?: string;
+    }
   /** `code` lands in FloodResult.errors (e.g. MISMATCH); the connection is then counted bad. */
   | { readonly ok: false; readonly code: string; readonly detail: string };
 
 /** One connection's framing state (replies may arrive split or coalesced). */
 export interface FloodProtocolSession {
-  /** The wire bytes of message `messageIndex` (0-based) of this connection. */
+  /** The wire bytes of message `messageIndex` (0-based) of this connection (called again for a message re-sent after `serverCloses`). */
   frameRequest(messageIndex: number): Uint8Array;
   /**
    * Feeds received bytes; returns one check per reply completed by them, in order. After a failed

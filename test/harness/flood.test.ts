@@ -212,8 +212,7 @@ test('localhost is allowed; non-loopback hosts are refused before any connection
   assert.equal(ok.connectionsMade, 1);
 });
 
-test('owserver and websocket floods are refused as not implemented yet', async () => {
-  await assert.rejects(runFlood(options(1, { protocol: 'owserver' })), /protocol "owserver" not implemented yet/);
+test('websocket floods are refused as not implemented yet', async () => {
   await assert.rejects(runFlood(options(1, { protocol: 'websocket' })), /protocol "websocket" not implemented yet/);
 });
 
