@@ -1,8 +1,9 @@
-/** Picks the protocol client for a flood; protocols still to come fail here, before any socket. */
+/** Picks the protocol client for a flood; bad protocol options fail here, before any socket. */
 import type { FloodOptions } from '../types.js';
 import { EchoProtocolClient } from './echo-client.js';
 import { OwserverProtocolClient } from './owserver-client.js';
 import type { FloodProtocolClient } from './protocol-client.js';
+import { WebSocketProtocolClient } from './websocket-client.js';
 
 /** Builds the client for `options.protocol`, or throws when that protocol has no client yet. */
 export function createProtocolClient(options: FloodOptions): FloodProtocolClient {
@@ -12,7 +13,7 @@ export function createProtocolClient(options: FloodOptions): FloodProtocolClient
     case 'owserver':
       return new OwserverProtocolClient(options);
     case 'websocket':
-      throw new Error(`flood protocol "${options.protocol}" not implemented yet (only "echo" and "owserver" are)`);
+      return new WebSocketProtocolClient(options);
     default: {
       const unknown: never = options.protocol;
       throw new Error(`unknown flood protocol "${String(unknown)}"`);

@@ -212,8 +212,9 @@ test('localhost is allowed; non-loopback hosts are refused before any connection
   assert.equal(ok.connectionsMade, 1);
 });
 
-test('websocket floods are refused as not implemented yet', async () => {
-  await assert.rejects(runFlood(options(1, { protocol: 'websocket' })), /protocol "websocket" not implemented yet/);
+test('websocket floods refuse unknown protocol options before connecting', async () => {
+  await assert.rejects(runFlood(options(1, { protocol: 'websocket', protocolOptions: { bogus: 1 } })), /unknown protocolOptions\.bogus/);
+  await assert.rejects(runFlood(options(1, { protocol: 'websocket', protocolOptions: { version: 7 } })), /version must be 13 or 8/);
 });
 
 test('bad options are refused with the option named', async () => {
