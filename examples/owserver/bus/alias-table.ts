@@ -9,9 +9,24 @@ const RESERVED = new Set(['alarm', 'interface', 'settings', 'simultaneous', 'sta
  * id whether or not the request sets ALIAS_REQUEST; only /settings/alias/unaliased turns that off.
  */
 export class AliasTable {
-  /** /settings/alias/unaliased: list ids even for aliased devices. */
-  unaliased = false;
   readonly #byAddress = new Map<string, string>();
+  #unaliased = false;
+  #revision = 0;
+
+  /** Bumped by every change, so whoever caches what paths resolve to knows when to forget it. */
+  get revision(): number {
+    return this.#revision;
+  }
+
+  /** /settings/alias/unaliased: list ids even for aliased devices. */
+  get unaliased(): boolean {
+    return this.#unaliased;
+  }
+
+  set unaliased(value: boolean) {
+    this.#unaliased = value;
+    this.#revision++;
+  }
 
   get(rom: RomId): string {
     return this.#byAddress.get(rom.addressHex) ?? '';
@@ -19,17 +34,19 @@ export class AliasTable {
 
   /** The alias a listing shows instead of the id, if any. */
   displayName(rom: RomId): string | undefined {
-    return this.unaliased ? undefined : this.#byAddress.get(rom.addressHex);
+    return this.#unaliased ? undefined : this.#byAddress.get(rom.addressHex);
   }
 
   /** Set (or with '' clear) a device's alias; 0 or -22 for a name that cannot be a path segment. */
   set(rom: RomId, name: string): number {
     if (name === '') {
       this.#byAddress.delete(rom.addressHex);
+      this.#revision++;
       return 0;
     }
     if (name.includes('/') || RESERVED.has(name) || /^bus\.\d+$/.test(name)) return OwReturnCode.EINVAL;
     this.#byAddress.set(rom.addressHex, name);
+    this.#revision++;
     return 0;
   }
 

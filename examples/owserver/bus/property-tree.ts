@@ -42,6 +42,7 @@ export interface PropertyNode {
 
 export interface DirNode {
   readonly kind: 'dir';
+  /** Fixed once built: resolved paths and listings are cached on that basis. */
   readonly children: ReadonlyMap<string, TreeNode>;
 }
 
@@ -86,8 +87,17 @@ export interface ListedName {
   readonly isDir: boolean;
 }
 
+// Directories never change shape once built, so each is sorted and expanded once.
+const listed = new WeakMap<DirNode, readonly ListedName[]>();
+
 /** A directory's children as owserver lists them: sorted, arrays expanded to .ALL then each element. */
-export function listNames(node: DirNode): ListedName[] {
+export function listNames(node: DirNode): readonly ListedName[] {
+  let names = listed.get(node);
+  if (names === undefined) listed.set(node, (names = Object.freeze(expandNames(node))));
+  return names;
+}
+
+function expandNames(node: DirNode): ListedName[] {
   const names: ListedName[] = [];
   for (const name of [...node.children.keys()].sort(byteOrder)) {
     const child = node.children.get(name)!;
@@ -103,5 +113,5 @@ export function listNames(node: DirNode): ListedName[] {
       }
     }
   }
-  return names;
+  return names.map((entry) => Object.freeze(entry));
 }

@@ -11,6 +11,9 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex').to
 export class RomId {
   /** The 8 ROM bytes in owserver's PRESENT order: family, id, crc. */
   readonly bytes: Buffer;
+  // Listings and alias lookups print the same id over and over; each spelling is worked out once.
+  #addressHex: string | undefined;
+  readonly #formatted = new Map<DeviceFormat, string>();
 
   private constructor(bytes: Buffer) {
     this.bytes = bytes;
@@ -57,7 +60,7 @@ export class RomId {
 
   /** All 16 hex digits, `address`. */
   get addressHex(): string {
-    return hex(this.bytes);
+    return (this.#addressHex ??= hex(this.bytes));
   }
 
   get reversedAddressHex(): string {
@@ -66,6 +69,12 @@ export class RomId {
 
   /** The name owserver lists for this device under the request's device-format flag. */
   format(style: DeviceFormat): string {
+    let name = this.#formatted.get(style);
+    if (name === undefined) this.#formatted.set(style, (name = this.#spell(style)));
+    return name;
+  }
+
+  #spell(style: DeviceFormat): string {
     const f = this.familyHex;
     const i = this.idHex;
     const c = this.crcHex;

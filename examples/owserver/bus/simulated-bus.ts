@@ -2,13 +2,14 @@ import { randomInt } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AsyncMutex } from '../../../framework/sync/async-mutex.js';
 import { AliasTable } from './alias-table.js';
-import { BusStatistics, type QueryKind } from './bus-statistics.js';
+import { BusStatistics } from './bus-statistics.js';
 import type { DirEntry, OwBus, OwRequestFlags, OwResult } from './bus.js';
 import { DEFAULT_DEVICES, buildRoster, splitFakeSpec } from './device-roster.js';
 import { DirFlag, type DeviceServices, type SimulatedRange } from './device-family.js';
 import { deviceFamilies } from './families.js';
 import { GlibcRandom } from './glibc-random.js';
 import { AdapterSettings, interfaceTree } from './interface-tree.js';
+import { ResolvedPathCache } from './path-cache.js';
 import { resolvePath, type PathScope, type PathTarget } from './path-resolver.js';
 import { formatProperty, parseWrite } from './property-io.js';
 import { dir, listNames, type DirNode } from './property-tree.js';
@@ -52,7 +53,7 @@ export class SimulatedBus implements OwBus {
   readonly #startedAt: number;
   readonly #aliases = new AliasTable();
   readonly #stats = new BusStatistics();
-  readonly #scope: PathScope;
+  readonly #paths: ResolvedPathCache;
   readonly #dirFlags: number;
 
   /** A bus from owserver's `--fake=` syntax: "10,28,05" or "10.67C6697351FF,28.4AEC29CDBAAB,...". */
@@ -90,12 +91,14 @@ export class SimulatedBus implements OwBus {
       ['simultaneous', simultaneous],
       ['alarm', alarm],
     ]);
-    this.#scope = {
+    const scope: PathScope = {
       findDevice: (segment) => this.#findDevice(segment),
       deviceEcho: (device, typed) => this.#aliases.displayName(device.rom) ?? typed,
       rootTrees,
       busTrees,
     };
+    // Aliases are all that can change what a path names (or how a listing echoes it).
+    this.#paths = new ResolvedPathCache((path) => resolvePath(path, scope), () => this.#aliases.revision);
   }
 
   /** The ROM ids on the bus, in listing order. */
@@ -104,73 +107,101 @@ export class SimulatedBus implements OwBus {
   }
 
   async stat(path: string, _flags: OwRequestFlags): Promise<OwResult<'dir' | 'file'>> {
-    const target = resolvePath(path, this.#scope);
-    return this.#counted(target.ok ? ok(target.value.kind === 'property' ? 'file' : 'dir') : target);
+    const target = this.#paths.resolve(path);
+    return this.#counted(target.ok ? ok(target.value.kind === 'property' ? 'file' : 'dir') : fail(target.error));
   }
 
   async dir(path: string, flags: OwRequestFlags): Promise<OwResult<Listing>> {
-    const end = this.#stats.begin('directory');
+    const stats = this.#stats;
+    stats.begin('directory');
     try {
-      const target = resolvePath(path, this.#scope);
-      if (!target.ok) return this.#counted(target);
+      const target = this.#paths.resolve(path);
+      if (!target.ok) return this.#counted(fail(target.error));
       const value = target.value;
       if (value.kind === 'property') return this.#counted(fail(OwReturnCode.ENOTDIR));
       if (value.kind === 'bus') {
         // Listing the bus is a search: a bus transaction.
         const listing = await this.#transaction(() => this.#busListing(value, flags));
-        this.#stats.add('directory/bus/calls');
-        this.#stats.add('directory/bus/entries', listing.entries.length);
+        stats.directoryBus.listed(listing.entries.length);
         return this.#counted(ok(listing));
       }
       const entries = listNames(value.node).map(({ name, isDir }) => ({ path: `${value.echo}/${name}`, isDir }));
-      this.#stats.add('directory/device/calls');
-      this.#stats.add('directory/device/entries', entries.length);
+      stats.directoryDevice.listed(entries.length);
       return this.#counted(ok({ entries, dirFlags: 0 }));
     } finally {
-      end();
+      stats.end('directory');
     }
   }
 
+  /**
+   * Reads and writes keep owserver's accounting in order — thread counters, then calls, then the
+   * query, then success and bytes — and wait only when the query is a bus transaction.
+   */
   async read(path: string, flags: OwRequestFlags): Promise<OwResult<Buffer>> {
-    return this.#query('read', async () => {
-      const target = resolvePath(path, this.#scope);
-      if (!target.ok) return target;
-      const value = target.value;
-      if (value.kind !== 'property') return fail(OwReturnCode.EISDIR);
-      const read = (): Buffer => formatProperty(value.selected, flags);
-      return ok(value.device === undefined ? read() : await this.#transaction(read));
-    });
+    const stats = this.#stats;
+    stats.begin('read');
+    try {
+      stats.read.call();
+      const pending = this.#readValue(path, flags);
+      const result = pending instanceof Promise ? await pending : pending;
+      if (result.ok) stats.read.succeeded(result.value.length);
+      return this.#counted(result);
+    } finally {
+      stats.end('read');
+    }
   }
 
   async write(path: string, data: Buffer, flags: OwRequestFlags): Promise<OwResult<number>> {
-    return this.#query('write', async () => {
-      const target = resolvePath(path, this.#scope);
-      if (!target.ok) return target;
-      const value = target.value;
-      if (value.kind !== 'property') return fail(OwReturnCode.EISDIR);
-      const { node } = value.selected;
-      const store = node.write;
-      if (store === undefined) return fail(OwReturnCode.EOPNOTSUPP);
-      // Values are parsed before the bus is touched, as owfs does.
-      const parsed = parseWrite(value.selected, data, flags);
-      if (!parsed.ok) return parsed;
-      const apply = (): number => {
-        for (const { index, value: element } of parsed.value.values) {
-          const code = store(index, element);
-          if (code < 0) return code;
-        }
-        return 0;
-      };
-      const code = value.device === undefined ? apply() : await this.#transaction(apply);
-      return code < 0 ? fail(code) : ok(parsed.value.accepted);
-    });
+    const stats = this.#stats;
+    stats.begin('write');
+    try {
+      stats.write.call();
+      const pending = this.#writeValue(path, data, flags);
+      const result = pending instanceof Promise ? await pending : pending;
+      if (result.ok) stats.write.succeeded(result.value);
+      return this.#counted(result);
+    } finally {
+      stats.end('write');
+    }
   }
 
   async present(path: string, _flags: OwRequestFlags): Promise<OwResult<Buffer>> {
-    const target = resolvePath(path, this.#scope);
-    if (!target.ok) return this.#counted(target);
+    const target = this.#paths.resolve(path);
+    if (!target.ok) return this.#counted(fail(target.error));
     const device = target.value.kind === 'bus' ? undefined : target.value.device;
     return this.#counted(ok(device === undefined ? Buffer.from(NO_ROM) : Buffer.from(device.rom.bytes)));
+  }
+
+  /** A READ's value: at once for the bus's own files, through a transaction for a device's. */
+  #readValue(path: string, flags: OwRequestFlags): OwResult<Buffer> | Promise<OwResult<Buffer>> {
+    const target = this.#paths.resolve(path);
+    if (!target.ok) return fail(target.error);
+    const value = target.value;
+    if (value.kind !== 'property') return fail(OwReturnCode.EISDIR);
+    const { selected } = value;
+    if (value.device === undefined) return ok(formatProperty(selected, flags));
+    return this.#transaction(() => ok(formatProperty(selected, flags)));
+  }
+
+  /** A WRITE's outcome: values are parsed before the bus is touched, as owfs does. */
+  #writeValue(path: string, data: Buffer, flags: OwRequestFlags): OwResult<number> | Promise<OwResult<number>> {
+    const target = this.#paths.resolve(path);
+    if (!target.ok) return fail(target.error);
+    const value = target.value;
+    if (value.kind !== 'property') return fail(OwReturnCode.EISDIR);
+    const store = value.selected.node.write;
+    if (store === undefined) return fail(OwReturnCode.EOPNOTSUPP);
+    const parsed = parseWrite(value.selected, data, flags);
+    if (!parsed.ok) return parsed;
+    const { values, accepted } = parsed.value;
+    const apply = (): OwResult<number> => {
+      for (const { index, value: element } of values) {
+        const code = store(index, element);
+        if (code < 0) return fail(code);
+      }
+      return ok(accepted);
+    };
+    return value.device === undefined ? apply() : this.#transaction(apply);
   }
 
   #findDevice(segment: string): SimulatedDevice | undefined {
@@ -200,36 +231,39 @@ export class SimulatedBus implements OwBus {
     return { entries, dirFlags: this.#dirFlags };
   }
 
-  /** One bus transaction: serialized with every other, holding the bus for the configured latency. */
+  /**
+   * One bus transaction: serialized with every other under the bus mutex, holding the bus for the
+   * configured latency. With no latency the body is synchronous, so the mutex runs it on the spot when
+   * the bus is free rather than a few microtask turns later.
+   */
   #transaction<T>(body: () => T): Promise<T> {
-    return this.#mutex.withLock(async () => {
-      this.#stats.add('interface/locks');
-      this.#stats.add('interface/resets');
-      const started = this.#clock();
-      try {
-        if (this.#latencyMs > 0) await holdFor(this.#latencyMs);
-        return body();
-      } finally {
-        this.#stats.busSeconds += Math.max(0, this.#clock() - started) / 1000;
-        this.#stats.add('interface/unlocks');
-      }
-    });
+    return this.#mutex.withLock(this.#latencyMs > 0 ? () => this.#holdingFor(this.#latencyMs, body) : () => this.#holding(body));
   }
 
-  /** Run a read or write with owserver's call/success/bytes and thread accounting. */
-  async #query<T extends Buffer | number>(kind: Exclude<QueryKind, 'directory'>, run: () => Promise<OwResult<T>>): Promise<OwResult<T>> {
-    const end = this.#stats.begin(kind);
+  #holding<T>(body: () => T): T {
+    this.#stats.transactions.opened();
+    const started = this.#clock();
     try {
-      this.#stats.add(`${kind}/calls`);
-      const result = await run();
-      if (result.ok) {
-        this.#stats.add(`${kind}/success`);
-        this.#stats.add(`${kind}/bytes`, typeof result.value === 'number' ? result.value : result.value.length);
-      }
-      return this.#counted(result);
+      return body();
     } finally {
-      end();
+      this.#closeTransaction(started);
     }
+  }
+
+  async #holdingFor<T>(ms: number, body: () => T): Promise<T> {
+    this.#stats.transactions.opened();
+    const started = this.#clock();
+    try {
+      await holdFor(ms);
+      return body();
+    } finally {
+      this.#closeTransaction(started);
+    }
+  }
+
+  #closeTransaction(started: number): void {
+    this.#stats.busSeconds += Math.max(0, this.#clock() - started) / 1000;
+    this.#stats.transactions.closed();
   }
 
   #counted<T>(result: OwResult<T>): OwResult<T> {
