@@ -63,7 +63,12 @@ export function createOwserver(options: FlagValues, bus?: OwBus): OwserverHandle
     ledger,
     wheel,
     clock: wheel.options.clock,
-    timeouts: { receiveIdleMs: seconds('timeout_server'), messageDeadlineMs: options['message-deadline'] as number, pingMs: 1000 },
+    timeouts: {
+      receiveIdleMs: seconds('timeout_server'),
+      messageDeadlineMs: options['message-deadline'] as number,
+      pingMs: 1000,
+      closeGraceMs: options['close-grace'] as number,
+    },
     stats,
   };
   const server = new Server({
@@ -96,6 +101,7 @@ export const owserverPlugin: ServerPlugin = {
     { name: 'timeout_persistent_high', kind: 'integer', description: 'seconds a persistent connection may idle (long)', default: 3600, min: 0 },
     { name: 'timeout_server', kind: 'integer', description: 'seconds of silence allowed while a message is being received', default: 10, min: 1 },
     { name: 'message-deadline', kind: 'duration', description: 'a whole request must arrive within this (drops trickling peers); 0 = off', default: '30s', min: 0 },
+    { name: 'close-grace', kind: 'duration', description: 'after a non-persistent answer, wait this long for the client to close first (TIME_WAIT then lands on the client); 0 = close at once like owserver', default: '100ms', min: 0 },
     { name: 'max-connections', kind: 'integer', description: 'open connections allowed; 0 = unlimited', default: 0, min: 0 },
     { name: 'drain-timeout', kind: 'duration', description: 'on SIGTERM, abort connections still open after this', default: '5s', min: 0 },
   ],

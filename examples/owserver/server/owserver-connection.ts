@@ -16,9 +16,14 @@ export interface OwserverTimeouts {
   readonly messageDeadlineMs: number;
   /** Keep-alive ping when a request has produced no output for this long, then at this interval. */
   readonly pingMs: number;
+  /**
+   * After a non-persistent answer, wait this long for the client to close first, so TIME_WAIT lands
+   * on the client (Holgate's rule), then close. 0 = close at once, as owserver does.
+   */
+  readonly closeGraceMs: number;
 }
 
-export const defaultTimeouts: OwserverTimeouts = Object.freeze({ receiveIdleMs: 10_000, messageDeadlineMs: 30_000, pingMs: 1000 });
+export const defaultTimeouts: OwserverTimeouts = Object.freeze({ receiveIdleMs: 10_000, messageDeadlineMs: 30_000, pingMs: 1000, closeGraceMs: 100 });
 
 export interface OwserverContext {
   readonly bus: OwBus;
@@ -41,7 +46,8 @@ export interface OwserverStats {
   loopsDropped: number;
 }
 
-type Phase = 'awaiting' | 'receiving' | 'processing' | 'closing';
+/** `finishing`: a non-persistent answer is out; waiting briefly for the client's FIN (see closeGraceMs). */
+type Phase = 'awaiting' | 'receiving' | 'processing' | 'finishing' | 'closing';
 
 /**
  * One owserver connection: reads requests (pipelined ones are answered in order), answers each from
@@ -62,6 +68,7 @@ export class OwserverConnection implements ConnectionCallbacks {
   #timer: WheelTimer | null = null;
   #readPaused = false;
   #peerFinished = false;
+  #finishBy = 0;
 
   constructor(ctx: OwserverContext) {
     this.#ctx = ctx;
@@ -75,6 +82,11 @@ export class OwserverConnection implements ConnectionCallbacks {
   }
 
   onReadCompleted(conn: Connection, buffer: PooledBuffer): void {
+    if (this.#phase === 'finishing') {
+      buffer.release(); // after a non-persistent answer nothing more is served: read only to see FIN
+      conn.read();
+      return;
+    }
     const now = this.#ctx.clock.now();
     this.#lastByteAt = now;
     if (this.#phase === 'awaiting') {
@@ -149,8 +161,18 @@ export class OwserverConnection implements ConnectionCallbacks {
     const conn = this.#conn;
     if (conn === null || conn.isClosed) return;
     conn.write(response);
-    if (!keepOpen || this.#peerFinished) {
+    if (this.#peerFinished || (!keepOpen && this.#ctx.timeouts.closeGraceMs <= 0)) {
       this.#closeNow();
+      return;
+    }
+    if (!keepOpen) {
+      this.#phase = 'finishing';
+      this.#finishBy = this.#ctx.clock.now() + this.#ctx.timeouts.closeGraceMs;
+      this.#arm();
+      if (this.#readPaused) {
+        this.#readPaused = false;
+        conn.read();
+      }
       return;
     }
     const now = this.#ctx.clock.now();
@@ -213,6 +235,8 @@ export class OwserverConnection implements ConnectionCallbacks {
       }
       case 'processing':
         return this.#lastPingAt + timeouts.pingMs;
+      case 'finishing':
+        return this.#finishBy;
       default:
         return null;
     }
@@ -237,6 +261,9 @@ export class OwserverConnection implements ConnectionCallbacks {
       case 'receiving':
         stats.receiveTimeouts++;
         this.#closeNow(); // partial message then silence: closed without a reply, as owserver does
+        return;
+      case 'finishing':
+        this.#closeNow(); // the client did not close first: we do
         return;
       case 'awaiting':
         if (this.#granted && !this.#shortWaitPassed && ledger.keepAfterShortWait() && ledger.options.timeoutHighMs > ledger.options.timeoutLowMs) {

@@ -1,0 +1,59 @@
+/**
+ * Beyond owserver: after a non-persistent answer the portico server waits briefly (--close-grace)
+ * for the client's FIN, so TIME_WAIT lands on the client, as The Server Framework's TIME_WAIT advice
+ * has it; with --close-grace 0 it closes at once, like the real owserver.
+ */
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { test } from 'node:test';
+import { countTimeWait } from '../../harness/time-wait.js';
+import { startPortico } from '../helpers/owserver-portico.js';
+import { request, SG_OWSHELL, Type } from '../helpers/owserver-wire.js';
+
+const T = { timeout: 30_000 };
+const READ = request(Type.READ, '/settings/timeout/volatile', { sg: SG_OWSHELL, size: 65536 });
+
+/** One non-persistent READ; `clientCloses`: end our side as soon as the answer is in. Resolves with ms from answer to server FIN (or -1). */
+function singleShot(port: number, clientCloses: boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    let answeredAt = 0;
+    let got = 0;
+    socket.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+      if (got >= 36 && answeredAt === 0) {
+        answeredAt = performance.now();
+        if (clientCloses) socket.end();
+      }
+    });
+    socket.on('end', () => {
+      const ms = answeredAt === 0 ? -1 : performance.now() - answeredAt;
+      socket.end();
+      resolve(ms);
+    });
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => reject(new Error('no end')));
+    socket.write(READ);
+  });
+}
+
+test('single-shot clients that close first leave no TIME_WAIT on the server', T, async (t) => {
+  const server = await startPortico({}, { t });
+  for (let i = 0; i < 50; i++) await singleShot(server.port, true);
+  await new Promise((r) => setTimeout(r, 100));
+  const counts = countTimeWait(server.port);
+  assert.equal(counts.server, 0, `server-side TIME_WAIT ${counts.server}`);
+  assert.ok(counts.client > 0, 'the clients hold the TIME_WAIT');
+});
+
+test('a client that does not close is closed by the server after the grace; --close-grace 0 closes at once', T, async (t) => {
+  const graceful = await startPortico({ 'close-grace': '300ms' }, { t });
+  const waited = await singleShot(graceful.port, false);
+  assert.ok(waited >= 250 && waited < 1500, `server FIN ${waited.toFixed(0)} ms after the answer`);
+  const eager = await startPortico({ 'close-grace': 0 }, { t });
+  const immediate = await singleShot(eager.port, false);
+  assert.ok(immediate >= 0 && immediate < 100, `server FIN ${immediate.toFixed(0)} ms after the answer`);
+  for (let i = 0; i < 20; i++) await singleShot(eager.port, true);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(countTimeWait(eager.port).server > 0, 'closing first puts TIME_WAIT on the server');
+});
