@@ -51,7 +51,7 @@ test('npm pack → npm install → import { Server } from "portico" works, with 
   ]) {
     assert.ok(files.includes(f), `tarball has ${f}`);
   }
-  assert.deepEqual(files.filter((f) => f.startsWith('package/dist/test/') || f.startsWith('package/dist/bench/')), [], 'no tests or benches');
+  assert.deepEqual(files.filter((f) => f.startsWith('package/dist/test/') || f.startsWith('package/dist/harness/bench/')), [], 'no tests or benches');
   assert.deepEqual(files.filter((f) => f.endsWith('.map') || f.endsWith('.tsbuildinfo')), [], 'no source maps or build info');
   assert.deepEqual(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no TypeScript sources');
 

@@ -4,10 +4,10 @@
  * detector, with it (steady state: the chain is cached, so a Set lookup and an ALS scope), and a
  * nested pair (two classes) with it; plus a contended hand-over between two chains.
  *
- *   node dist/bench/mutex-bench.js [--time-ms 1000]
+ *   node dist/harness/bench/mutex-bench.js [--time-ms 1000]
  */
 import { Bench, type Task } from 'tinybench';
-import { AsyncMutex, LockOrderDetector } from '../framework/index.js';
+import { AsyncMutex, LockOrderDetector } from '../../framework/index.js';
 import { exitWithError } from './fail.js';
 import { flagsHelp, type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
 import { fmt, markdownTable } from './markdown.js';
@@ -66,7 +66,7 @@ function render(results: readonly Task[], names: readonly string[]): string {
 export async function runMutexBench(argv: readonly string[], parse: ParseOptions = {}): Promise<void> {
   const { help, values } = parseIntFlags(argv, mutexBenchFlags, parse);
   if (help) {
-    process.stdout.write(flagsHelp('node dist/bench/mutex-bench.js [options]', mutexBenchFlags));
+    process.stdout.write(flagsHelp('node dist/harness/bench/mutex-bench.js [options]', mutexBenchFlags));
     return;
   }
   const bench = new Bench({ time: values['time-ms'], warmupTime: Math.min(250, values['time-ms']), throws: true });

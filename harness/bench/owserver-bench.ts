@@ -4,7 +4,7 @@
  * example, each a fresh process per run, driven by the same load generator (bench/owserver-load.ts,
  * its own process) over 127.0.0.1 with READs of /28.4AEC29CDBAAB/temperature.
  *
- *   node dist/bench/owserver-bench.js [--rounds 1] [--duration-ms 3000] [--warmup-ms 500] [--stub-bus 1]
+ *   node dist/harness/bench/owserver-bench.js [--rounds 1] [--duration-ms 3000] [--warmup-ms 500] [--stub-bus 1]
  *
  * `--stub-bus 1` adds portico's owserver on a zero-cost bus (bench/owserver-stub-server.ts): the
  * framework and protocol cost alone, so the simulated bus's share of portico's figures shows.
@@ -23,8 +23,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { countTimeWait } from '../harness/time-wait.js';
-import type { TimeWaitCounts } from '../harness/types.js';
+import { countTimeWait } from '../time-wait.js';
+import type { TimeWaitCounts } from '../types.js';
 import { spawnNode, terminate } from './children.js';
 import { exitWithError } from './fail.js';
 import { flagsHelp, type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
@@ -253,7 +253,7 @@ function render(summary: readonly OwSummary[], ratioRows: readonly OwRatio[]): s
 export async function runOwserverBench(argv: readonly string[], parse: ParseOptions = {}): Promise<void> {
   const { help, values: flags } = parseIntFlags(argv, owserverBenchFlags, parse);
   if (help) {
-    process.stdout.write(flagsHelp('node dist/bench/owserver-bench.js [options]', owserverBenchFlags));
+    process.stdout.write(flagsHelp('node dist/harness/bench/owserver-bench.js [options]', owserverBenchFlags));
     return;
   }
   realOwserverBinary(); // fail now, not after half the runs, when the reference server is missing

@@ -3,7 +3,7 @@
  * Echo throughput and CPU cost: portico's echo example vs a plain node:net echo server, each in its own
  * process, driven by the echo-load process over loopback.
  *
- *   node dist/bench/echo-bench.js [--rounds 2] [--duration-ms 4000] [--warmup-ms 500] [--connections 100]
+ *   node dist/harness/bench/echo-bench.js [--rounds 2] [--duration-ms 4000] [--warmup-ms 500] [--connections 100]
  *
  * Servers alternate A/B/A/B so drift on this shared 2-core machine (other jobs, thermal, the load
  * generator competing for the same cores) lands on both sides. Client and server share the cores, so
@@ -167,7 +167,7 @@ function render(summary: readonly EchoSummary[], ratioRows: readonly EchoRatio[]
 export async function runEchoBench(argv: readonly string[], parse: ParseOptions = {}): Promise<void> {
   const { help, values: flags } = parseIntFlags(argv, echoBenchFlags, parse);
   if (help) {
-    process.stdout.write(flagsHelp('node dist/bench/echo-bench.js [options]', echoBenchFlags));
+    process.stdout.write(flagsHelp('node dist/harness/bench/echo-bench.js [options]', echoBenchFlags));
     return;
   }
   const runs: EchoRun[] = [];

@@ -1,9 +1,9 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as path from 'node:path';
 
-/** This file runs from dist/bench/, so the repository root is two levels up; children are the built .js files. */
+/** This file runs from dist/harness/bench/, so the repository root is three levels up; children are the built .js files. */
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
-export const repoRoot = path.resolve(benchDir, '..', '..');
+export const repoRoot = path.resolve(benchDir, '..', '..', '..');
 
 export const scripts = {
   porticoEcho: path.join(repoRoot, 'dist', 'examples', 'echo', 'main.js'),

@@ -7,7 +7,7 @@ import {
   MemoryTransport,
   systemClock,
   TimerWheel,
-} from '../framework/index.js';
+} from '../../framework/index.js';
 
 /**
  * The FILE_SKIP_COMPLETION_PORT_ON_SUCCESS case, end to end: a handler that posts its next read from

@@ -4,14 +4,14 @@
  * on requests arriving whole, in one big pipelined chunk, and trickled in 7-byte pieces; and the
  * response encoder.
  *
- *   node dist/bench/parser-bench.js [--time-ms 1000]
+ *   node dist/harness/bench/parser-bench.js [--time-ms 1000]
  */
 import { Bench } from 'tinybench';
-import { MessageType, Sg } from '../examples/owserver/protocol/constants.js';
-import { encodeRequest } from '../examples/owserver/protocol/header.js';
-import { RequestReader } from '../examples/owserver/protocol/message-reader.js';
-import { parseRequest } from '../examples/owserver/protocol/request.js';
-import { ResponseBuilder } from '../examples/owserver/server/response.js';
+import { MessageType, Sg } from '../../examples/owserver/protocol/constants.js';
+import { encodeRequest } from '../../examples/owserver/protocol/header.js';
+import { RequestReader } from '../../examples/owserver/protocol/message-reader.js';
+import { parseRequest } from '../../examples/owserver/protocol/request.js';
+import { ResponseBuilder } from '../../examples/owserver/server/response.js';
 import { exitWithError } from './fail.js';
 import { flagsHelp, type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
 import { fmt, markdownTable } from './markdown.js';
@@ -36,7 +36,7 @@ function drain(reader: RequestReader): void {
 export async function runParserBench(argv: readonly string[], parse: ParseOptions = {}): Promise<void> {
   const { help, values } = parseIntFlags(argv, parserBenchFlags, parse);
   if (help) {
-    process.stdout.write(flagsHelp('node dist/bench/parser-bench.js [options]', parserBenchFlags));
+    process.stdout.write(flagsHelp('node dist/harness/bench/parser-bench.js [options]', parserBenchFlags));
     return;
   }
   const bench = new Bench({ time: values['time-ms'], warmupTime: Math.min(250, values['time-ms']), throws: true });

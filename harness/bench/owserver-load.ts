@@ -2,7 +2,7 @@
 /**
  * owserver load generator, run as its own process so its CPU is not billed to the server under test:
  *
- *   node dist/bench/owserver-load.js --port P --concurrency 16 --persistent 1 --duration-ms 3000
+ *   node dist/harness/bench/owserver-load.js --port P --concurrency 16 --persistent 1 --duration-ms 3000
  *
  * C closed-loop workers each READ /28.4AEC29CDBAAB/temperature (size 65536, as owread asks) over and
  * over against 127.0.0.1:P until the window ends, then print one JSON line (OwLoadResult).
@@ -14,9 +14,9 @@
  */
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { HEADER_SIZE, MAX_PAYLOAD, MessageType, Sg } from '../examples/owserver/protocol/constants.js';
-import { encodeRequest } from '../examples/owserver/protocol/header.js';
-import { LatencyHistogram } from '../harness/flood/latency-histogram.js';
+import { HEADER_SIZE, MAX_PAYLOAD, MessageType, Sg } from '../../examples/owserver/protocol/constants.js';
+import { encodeRequest } from '../../examples/owserver/protocol/header.js';
+import { LatencyHistogram } from '../flood/latency-histogram.js';
 import { flagsHelp, type IntFlag, parseIntFlags } from './flags.js';
 import { isMain } from './paths.js';
 
@@ -238,7 +238,7 @@ function closeAll(sockets: readonly net.Socket[]): Promise<void> {
 async function main(): Promise<void> {
   const { help, values } = parseIntFlags(process.argv.slice(2), specs);
   if (help) {
-    process.stdout.write(flagsHelp('node dist/bench/owserver-load.js --port P [options]', specs));
+    process.stdout.write(flagsHelp('node dist/harness/bench/owserver-load.js --port P [options]', specs));
     return;
   }
   const durationMs = values['duration-ms'];

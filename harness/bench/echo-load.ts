@@ -2,7 +2,7 @@
 /**
  * Echo load generator, run as its own process so its CPU use is not billed to the server under test:
  *
- *   node dist/bench/echo-load.js --port P --connections 100 --size 64 --duration-ms 5000
+ *   node dist/harness/bench/echo-load.js --port P --connections 100 --size 64 --duration-ms 5000
  *
  * Opens C connections to 127.0.0.1:P; each does closed-loop ping-pong (write S bytes, wait for S bytes
  * back, repeat) until the window ends, then prints one JSON line {messages, bytes, seconds, errors}.
@@ -99,7 +99,7 @@ function closeAll(sockets: readonly net.Socket[]): Promise<void> {
 async function main(): Promise<void> {
   const { help, values } = parseIntFlags(process.argv.slice(2), specs);
   if (help) {
-    process.stdout.write(flagsHelp('node dist/bench/echo-load.js --port P [options]', specs));
+    process.stdout.write(flagsHelp('node dist/harness/bench/echo-load.js --port P [options]', specs));
     return;
   }
   const durationMs = values['duration-ms'];

@@ -21,7 +21,7 @@ export const FAKE_DEVICES = '10.67C6697351FF,28.4AEC29CDBAAB,05.F2FBE3467CC2';
 export const PERSISTENCE_FLAGS: readonly string[] = ['--clients_persistent_high=100', '--clients_persistent_low=100'];
 
 export const porticoOwserverScript = path.join(repoRoot, 'dist', 'examples', 'owserver', 'main.js');
-export const stubOwserverScript = path.join(repoRoot, 'dist', 'bench', 'owserver-stub-server.js');
+export const stubOwserverScript = path.join(repoRoot, 'dist', 'harness', 'bench', 'owserver-stub-server.js');
 
 export interface RunningOwserver {
   readonly name: OwServerName;

@@ -3,7 +3,7 @@
  * The baseline: the simplest correct node:net echo server, held to the portico server contract so the
  * bench drives both the same way — JSON ready line on stdout, SIGTERM → close → exit 0.
  *
- *   node dist/bench/plain-echo-server.js [--port N]
+ *   node dist/harness/bench/plain-echo-server.js [--port N]
  */
 import * as net from 'node:net';
 import { flagsHelp, parseIntFlags, type IntFlag } from './flags.js';
@@ -13,7 +13,7 @@ const specs: readonly IntFlag<'port'>[] = [{ name: 'port', description: 'TCP por
 
 const { help, values } = parseIntFlags(process.argv.slice(2), specs);
 if (help) {
-  process.stdout.write(flagsHelp('node dist/bench/plain-echo-server.js [options]', specs));
+  process.stdout.write(flagsHelp('node dist/harness/bench/plain-echo-server.js [options]', specs));
 } else {
   const sockets = new Set<net.Socket>();
   // noDelay: portico sets it on every accepted socket; the baseline must not lose to Nagle instead.

@@ -7,10 +7,10 @@
  *   - chained reads: a million reads re-posted from onReadCompleted over MemoryTransport, through
  *     Connection, i.e. the real recursion-breaking path.
  *
- *   node dist/bench/dispatcher-bench.js [--time-ms 1000] [--chain-reads 1000000] [--chain-iterations 5]
+ *   node dist/harness/bench/dispatcher-bench.js [--time-ms 1000] [--chain-reads 1000000] [--chain-iterations 5]
  */
 import { Bench, type Task } from 'tinybench';
-import { CompletionDispatcher, type Completion, type CompletionTarget, DispatchSlot } from '../framework/index.js';
+import { CompletionDispatcher, type Completion, type CompletionTarget, DispatchSlot } from '../../framework/index.js';
 import { type ChainOutcome, runChainedReads } from './chained-reads.js';
 import { exitWithError } from './fail.js';
 import { flagsHelp, type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
@@ -149,7 +149,7 @@ function renderRows(tasks: readonly Task[], rows: readonly Row[]): string {
 export async function runDispatcherBench(argv: readonly string[], parse: ParseOptions = {}): Promise<void> {
   const { help, values: flags } = parseIntFlags(argv, dispatcherBenchFlags, parse);
   if (help) {
-    process.stdout.write(flagsHelp('node dist/bench/dispatcher-bench.js [options]', dispatcherBenchFlags));
+    process.stdout.write(flagsHelp('node dist/harness/bench/dispatcher-bench.js [options]', dispatcherBenchFlags));
     return;
   }
   const rows: Row[] = [];

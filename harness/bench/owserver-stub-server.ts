@@ -5,10 +5,10 @@
  * protocol (this server) and the simulated bus (the difference to the real example binary).
  * Same flags and ready line as dist/examples/owserver/main.js.
  */
-import type { DirEntry, OwBus, OwResult } from '../examples/owserver/bus/bus.js';
-import { createOwserver, owserverPlugin } from '../examples/owserver/plugin.js';
-import type { ServerPlugin } from '../examples/shared/plugin.js';
-import { serverMain } from '../examples/shared/server-main.js';
+import type { DirEntry, OwBus, OwResult } from '../../examples/owserver/bus/bus.js';
+import { createOwserver, owserverPlugin } from '../../examples/owserver/plugin.js';
+import type { ServerPlugin } from '../../examples/shared/plugin.js';
+import { serverMain } from '../../examples/shared/server-main.js';
 
 const VALUE = Buffer.from('     12.3456', 'latin1');
 const ROM = Buffer.from([0x28, 0x4a, 0xec, 0x29, 0xcd, 0xba, 0xab, 0x00]);
