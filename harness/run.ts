@@ -23,9 +23,8 @@ import { type ReadFindings, readLeakFindings, readLockFindings } from './lock-re
 import { type MemoryCap, prepareMemoryCap } from './memory-cap.js';
 import { formatSummary } from './report/summary.js';
 import { writeReport } from './report/write-report.js';
-import type { HarnessScenario } from './scenario.js';
 import { TimeWaitSampler } from './time-wait.js';
-import type { CheckResult, FloodResult, LeakFinding, LockFinding, MemoryResult, RunReport, ServerExit, TimeWaitResult } from './types.js';
+import type { CheckResult, FloodResult, LeakFinding, LockFinding, MemoryResult, RunReport, Scenario, ServerExit, TimeWaitResult } from './types.js';
 
 export interface RunOptions {
   readonly reportDir: string;
@@ -72,7 +71,7 @@ function floodHost(readyHost: string): string {
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-export async function runScenario(scenario: HarnessScenario, options: RunOptions): Promise<RunOutcome> {
+export async function runScenario(scenario: Scenario, options: RunOptions): Promise<RunOutcome> {
   const startedAt = new Date();
   const t0 = performance.now();
   const serverCommand = withPortArgument(scenario.server);
@@ -178,7 +177,7 @@ export async function runScenario(scenario: HarnessScenario, options: RunOptions
 /** Run the flood, cut short if the server dies or the user interrupts. */
 async function floodWhileAlive(
   server: LaunchedServer,
-  scenario: HarnessScenario,
+  scenario: Scenario,
   ready: ReadyLine,
   options: RunOptions,
 ): Promise<{ flood: FloodResult; stoppedBecause: string | null }> {
@@ -213,7 +212,7 @@ const check = (name: string, pass: boolean, detail: string): CheckResult => ({ n
 const howExited = (e: ServerExit): string => (e.signal !== null ? `signal ${e.signal}` : `code ${e.code}`);
 
 /** Every check of a run, in report order; each says why it passed or failed. */
-export function judgeRun(scenario: HarnessScenario, facts: RunFacts): CheckResult[] {
+export function judgeRun(scenario: Scenario, facts: RunFacts): CheckResult[] {
   return [
     check('server ready', facts.ready !== null, facts.ready !== null ? `"${facts.ready.server}" listening on ${facts.ready.host}:${facts.ready.port} after ${facts.readyMs} ms` : 'no ready line (see error)'),
     judgeFlood(scenario, facts),
@@ -225,7 +224,7 @@ export function judgeRun(scenario: HarnessScenario, facts: RunFacts): CheckResul
   ];
 }
 
-function judgeFlood(scenario: HarnessScenario, facts: RunFacts): CheckResult {
+function judgeFlood(scenario: Scenario, facts: RunFacts): CheckResult {
   const name = 'flood errors';
   const f = facts.flood;
   if (f === null) return check(name, false, 'the flood did not run');
@@ -241,7 +240,7 @@ function judgeFlood(scenario: HarnessScenario, facts: RunFacts): CheckResult {
   return check(name, bad <= allowed, summary);
 }
 
-function judgeTimeWait(scenario: HarnessScenario, tw: TimeWaitResult | null): CheckResult {
+function judgeTimeWait(scenario: Scenario, tw: TimeWaitResult | null): CheckResult {
   const name = 'TIME_WAIT';
   const budget = scenario.thresholds.timeWaitBudget;
   if (tw === null) return check(name, budget === null, 'not sampled (the flood did not start)');
@@ -260,7 +259,7 @@ function judgeMemory(memory: MemoryResult | null): CheckResult {
   return check(name, true, `${peak} of ${mib(memory.capBytes)} cap (${how})`);
 }
 
-function judgeLocks(scenario: HarnessScenario, locks: ReadFindings<LockFinding>): CheckResult {
+function judgeLocks(scenario: Scenario, locks: ReadFindings<LockFinding>): CheckResult {
   const name = 'lock order';
   if (!scenario.lockOrder) return check(name, true, 'not enabled (lockOrder: false)');
   const tolerated = (f: LockFinding): boolean => f.kind === 'inversion' && f.singleTask && !scenario.thresholds.failOnSingleTaskInversion;
@@ -276,7 +275,7 @@ function judgeLocks(scenario: HarnessScenario, locks: ReadFindings<LockFinding>)
   return check(name, pass, parts.length > 0 ? parts.join('; ') : 'no findings (PORTICO_LOCKDEP=1)');
 }
 
-function judgeLeaks(scenario: HarnessScenario, facts: RunFacts): CheckResult {
+function judgeLeaks(scenario: Scenario, facts: RunFacts): CheckResult {
   const name = 'leaks';
   if (!scenario.leakCheck) return check(name, true, 'not enabled (leakCheck: false)');
   if (!facts.leakCheckPossible) return check(name, true, `skipped: "${scenario.server[0]}" is not node, so the preload cannot go in`);
@@ -292,7 +291,7 @@ function judgeLeaks(scenario: HarnessScenario, facts: RunFacts): CheckResult {
   return check(name, true, 'nothing kept the server alive after SIGTERM');
 }
 
-function judgeExit(scenario: HarnessScenario, facts: RunFacts): CheckResult {
+function judgeExit(scenario: Scenario, facts: RunFacts): CheckResult {
   const name = 'clean exit';
   const e = facts.exit;
   const t = scenario.thresholds;

@@ -8,23 +8,10 @@ import { basename, dirname } from 'node:path';
 import { parseSize } from './memory-cap.js';
 import type { FloodProtocol, Scenario, Thresholds } from './types.js';
 
-/**
- * Thresholds plus the one rule types.ts has no field for: a server with no SIGTERM handler of its
- * own (anything not built on portico) dies *by* the signal, so "exit 0" can never hold for it.
- * With `acceptSignalExit` such a death, inside the deadline and without SIGKILL, passes the
- * clean-exit check. `ServerExit.clean` in the report still says false: it records what happened.
- */
-export interface HarnessThresholds extends Thresholds {
-  readonly acceptSignalExit: boolean;
-}
-
-export interface HarnessScenario extends Scenario {
-  readonly thresholds: HarnessThresholds;
-}
 
 /** A scenario plus where its report goes. */
 export interface RunRequest {
-  readonly scenario: HarnessScenario;
+  readonly scenario: Scenario;
   readonly reportDir: string;
   /** No live progress line. */
   readonly quiet: boolean;
@@ -52,7 +39,7 @@ export const defaultFlood: Scenario['flood'] = {
   connectionTimeoutMs: 10_000,
 };
 
-export const defaultThresholds: HarnessThresholds = {
+export const defaultThresholds: Thresholds = {
   errorBudget: 0,
   timeWaitBudget: null,
   mustExitClean: true,
@@ -113,7 +100,7 @@ class Validator {
 }
 
 /** Validate a raw scenario (file contents merged with flag overrides) and fill in the defaults. */
-export function buildScenario(raw: unknown, where: string, nameHint?: string): HarnessScenario {
+export function buildScenario(raw: unknown, where: string, nameHint?: string): Scenario {
   const v: Validator = new Validator(where);
   if (!isObject(raw)) v.fail('(top level)', 'expected a JSON object');
   v.noUnknownKeys(raw, scenarioFields.top, '');
@@ -149,7 +136,7 @@ export function buildScenario(raw: unknown, where: string, nameHint?: string): H
   if (!isObject(thresholdsRaw)) v.fail('thresholds', 'expected an object');
   v.noUnknownKeys(thresholdsRaw, scenarioFields.thresholds, 'thresholds.');
   const d = defaultThresholds;
-  const thresholds: HarnessThresholds = {
+  const thresholds: Thresholds = {
     errorBudget: v.fraction(thresholdsRaw['errorBudget'], 'thresholds.errorBudget', d.errorBudget),
     timeWaitBudget: thresholdsRaw['timeWaitBudget'] == null ? null : v.integer(thresholdsRaw['timeWaitBudget'], 'thresholds.timeWaitBudget', 0, 0),
     mustExitClean: v.boolean(thresholdsRaw['mustExitClean'], 'thresholds.mustExitClean', d.mustExitClean),

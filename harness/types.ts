@@ -160,6 +160,12 @@ export interface Thresholds {
   readonly stopDeadlineMs: number;
   /** Fail on single-task lock inversions too (LID's -skipSingleThread off). Default true. */
   readonly failOnSingleTaskInversion: boolean;
+  /**
+   * A server with no SIGTERM handler of its own (anything not built on portico) dies *by* the
+   * signal, so "exit 0" can never hold for it: with this set, such a death inside the deadline and
+   * without SIGKILL passes the clean-exit check (`ServerExit.clean` still records false). Default false.
+   */
+  readonly acceptSignalExit: boolean;
 }
 
 /** A harness run: which server, which load, which checks. Scenario files under ci/ are these. */
