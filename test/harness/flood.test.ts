@@ -205,7 +205,9 @@ test('localhost is allowed; non-loopback hosts are refused before any connection
   t.after(() => server.close());
   const viaName = await runFlood(options(server.port, { host: 'localhost', connections: 2 }));
   assert.equal(viaName.messagesReceived, 6);
-  for (const host of ['10.0.0.1', '192.168.1.10', '8.8.8.8', '::2', 'example.com', '0.0.0.0']) {
+  // Denied targets: the guard refuses them before any socket or DNS lookup, so nothing is sent.
+  const deniedTargets = ['10.0.0.1', '192.168.1.10', '8.8.8.8', '::2', 'example.com', '0.0.0.0']; // deny-list under test
+  for (const host of deniedTargets) {
     await assert.rejects(runFlood(options(server.port, { host })), new RegExp(`refuses host "${host.replace(/\./g, '\\.')}".*only loopback`));
   }
   const ok = await runFlood(options(server.port, { host: '127.0.0.1', connections: 1 }));
