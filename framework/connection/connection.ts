@@ -96,8 +96,8 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #idleEnabled: boolean;
   #idleTimer: WheelTimer | null = null;
   #lingerTimer: WheelTimer | null = null;
-  #remote: SocketEndpoint;
-  #local: SocketEndpoint;
+  #remote: SocketEndpoint | null = null;
+  #local: SocketEndpoint | null = null;
 
   constructor(
     transport: Transport,
@@ -111,8 +111,6 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.user = user;
     this.#ctx = ctx;
     this.options = resolveConnectionOptions(options);
-    this.#remote = transport.remote;
-    this.#local = transport.local;
     this.#lastRead = this.#lastWrite = ctx.clock.now();
     const idle = this.options.idle;
     this.#idleEnabled = idle.readMs > 0 || idle.writeMs > 0 || idle.allMs > 0;
@@ -120,11 +118,12 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     if (typeof handler === 'function') this.#handler = handler(this);
   }
 
+  /** The peer's address, looked up on first use (a getpeername per connection costs on short ones). */
   get remote(): SocketEndpoint {
-    return this.#remote;
+    return (this.#remote ??= this.transport.remote);
   }
   get local(): SocketEndpoint {
-    return this.#local;
+    return (this.#local ??= this.transport.local);
   }
   get shutdown(): ShutdownStateView {
     return this.#shut;
@@ -225,6 +224,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   /** Abortive close: RST now, queued writes and staged input dropped, no TIME_WAIT on this side. */
   abort(error: PorticoError | null = null): void {
     if (this.#shut.has(Shut.Closed) || !this.#shut.set(Shut.AbortWanted)) return;
+    this.#keepEndpoints();
     this.#setReason({ kind: 'aborted', error });
     this.#readPosted = false;
     this.#releaseStaged();
@@ -275,6 +275,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   onEnd(): void {
+    this.#keepEndpoints();
     this.#peerEnded = true;
     this.#shut.set(Shut.ReadDone);
     if (this.#closing) return;
@@ -285,6 +286,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   onError(error: PorticoError): void {
+    this.#keepEndpoints();
     if (this.#shut.has(Shut.Closed) || this.#shut.has(Shut.AbortWanted)) return;
     this.#shut.set(Shut.Error);
     this.#setReason({ kind: 'reset', error });
@@ -304,6 +306,12 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   // ---- internals --------------------------------------------------------------------------------
+
+  /** The handle is about to go: remember the addresses while they can still be read. */
+  #keepEndpoints(): void {
+    this.#remote ??= this.transport.remote;
+    this.#local ??= this.transport.local;
+  }
 
   #stage(buffer: PooledBuffer): void {
     this.#staged.push(buffer);
@@ -451,7 +459,11 @@ function releaseUnclaimed(_conn: unknown, buffer: PooledBuffer): void {
   buffer.release();
 }
 
+const resolved = new WeakSet<object>();
+
 export function resolveConnectionOptions(options: Partial<ConnectionOptions>): Readonly<ConnectionOptions> {
+  // A server resolves once and hands the same frozen object to every connection.
+  if (resolved.has(options)) return options as Readonly<ConnectionOptions>;
   const merged: ConnectionOptions = {
     ...defaultConnectionOptions,
     ...options,
@@ -471,5 +483,7 @@ export function resolveConnectionOptions(options: Partial<ConnectionOptions>): R
   if (merged.lowWaterMark > merged.highWaterMark) {
     throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'connection', `lowWaterMark (${merged.lowWaterMark}) must not exceed highWaterMark (${merged.highWaterMark})`);
   }
-  return Object.freeze(merged);
+  const frozen = Object.freeze(merged);
+  resolved.add(frozen);
+  return frozen;
 }

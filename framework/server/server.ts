@@ -189,7 +189,7 @@ export class Server<U = unknown> {
       this.#options.callbacks?.onAcceptError?.(new PorticoError(ErrorCodes.SOCKET, 'server', 'cannot take over accepted socket', { cause: error }));
       return;
     }
-    if (this.#options.noDelay ?? true) transport.socket.setNoDelay(true);
+    // TCP_NODELAY was already set on this fd by net.Server's `noDelay` at accept: no second setsockopt.
     const user = this.#options.createUser ? this.#options.createUser() : (undefined as U);
     const conn = new Connection<U>(transport, this.#options.handler, user, this.#ctx, this.#connectionOptions);
     this.#connections.add(conn);
