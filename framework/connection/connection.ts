@@ -96,8 +96,8 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #idleEnabled: boolean;
   #idleTimer: WheelTimer | null = null;
   #lingerTimer: WheelTimer | null = null;
-  #remote: SocketEndpoint | null = null;
-  #local: SocketEndpoint | null = null;
+  readonly #remote: SocketEndpoint;
+  readonly #local: SocketEndpoint;
 
   constructor(
     transport: Transport,
@@ -111,6 +111,9 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.user = user;
     this.#ctx = ctx;
     this.options = resolveConnectionOptions(options);
+    // Read now: after an RST Node has already dropped the handle when it reports the error.
+    this.#remote = transport.remote;
+    this.#local = transport.local;
     this.#lastRead = this.#lastWrite = ctx.clock.now();
     const idle = this.options.idle;
     this.#idleEnabled = idle.readMs > 0 || idle.writeMs > 0 || idle.allMs > 0;
@@ -118,12 +121,11 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     if (typeof handler === 'function') this.#handler = handler(this);
   }
 
-  /** The peer's address, looked up on first use (a getpeername per connection costs on short ones). */
   get remote(): SocketEndpoint {
-    return (this.#remote ??= this.transport.remote);
+    return this.#remote;
   }
   get local(): SocketEndpoint {
-    return (this.#local ??= this.transport.local);
+    return this.#local;
   }
   get shutdown(): ShutdownStateView {
     return this.#shut;
@@ -224,7 +226,6 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   /** Abortive close: RST now, queued writes and staged input dropped, no TIME_WAIT on this side. */
   abort(error: PorticoError | null = null): void {
     if (this.#shut.has(Shut.Closed) || !this.#shut.set(Shut.AbortWanted)) return;
-    this.#keepEndpoints();
     this.#setReason({ kind: 'aborted', error });
     this.#readPosted = false;
     this.#releaseStaged();
@@ -275,7 +276,6 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   onEnd(): void {
-    this.#keepEndpoints();
     this.#peerEnded = true;
     this.#shut.set(Shut.ReadDone);
     if (this.#closing) return;
@@ -286,7 +286,6 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   onError(error: PorticoError): void {
-    this.#keepEndpoints();
     if (this.#shut.has(Shut.Closed) || this.#shut.has(Shut.AbortWanted)) return;
     this.#shut.set(Shut.Error);
     this.#setReason({ kind: 'reset', error });
@@ -306,12 +305,6 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   // ---- internals --------------------------------------------------------------------------------
-
-  /** The handle is about to go: remember the addresses while they can still be read. */
-  #keepEndpoints(): void {
-    this.#remote ??= this.transport.remote;
-    this.#local ??= this.transport.local;
-  }
 
   #stage(buffer: PooledBuffer): void {
     this.#staged.push(buffer);

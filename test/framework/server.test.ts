@@ -322,3 +322,20 @@ test('listen on a busy port rejects with PORTICO_ERR_LISTEN', async () => {
   await assert.rejects(second.listen(), (error: unknown) => error instanceof PorticoError && error.code === ErrorCodes.LISTEN && /EADDRINUSE/.test(error.message));
   await server.stop();
 });
+
+test('the peer address is still known in onConnectionClosed, after FIN and after RST', async () => {
+  const seen: string[] = [];
+  const { server, port } = await startServer({
+    handler: { ...echoHandler, onConnectionClosed: (c) => seen.push(`${c.remote.address}:${c.remote.port > 0}`) },
+  });
+  const polite = await connectClient(port, { allowHalfOpen: false });
+  const outcome = collect(polite);
+  polite.end('bye');
+  await outcome;
+  const rude = await connectClient(port);
+  await new Promise((r) => setTimeout(r, 20));
+  rude.resetAndDestroy();
+  await until(() => seen.length === 2, 5000, 'both closed');
+  assert.deepEqual(seen, ['127.0.0.1:true', '127.0.0.1:true']);
+  await server.stop();
+});
