@@ -55,7 +55,8 @@ test('npm pack → npm install → import { Server } from "portico" works, with 
   assert.deepEqual(files.filter((f) => f.endsWith('.map') || f.endsWith('.tsbuildinfo')), [], 'no source maps or build info');
   assert.deepEqual(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no TypeScript sources');
 
-  // 2. Install it into a scratch ESM project (no runtime dependencies, so offline works).
+  // 2. Install it into a scratch ESM project (offline: the harness's two runtime dependencies are in
+  //    the npm cache since `npm ci`).
   mkdirSync(project, { recursive: true });
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'portico-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
   const install = await runToExit(npm, ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: project, env, timeoutMs: 120_000, t });
@@ -65,7 +66,13 @@ test('npm pack → npm install → import { Server } from "portico" works, with 
   assert.ok(existsSync(join(installed, 'dist/framework/index.js')));
   const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { version: string; dependencies?: object };
   assert.equal(manifest.version, repoManifest.version);
-  assert.equal(manifest.dependencies, undefined, 'no runtime dependencies');
+  // Only the harness bin has runtime dependencies; the framework itself imports nothing but node: modules.
+  assert.deepEqual(Object.keys(manifest.dependencies ?? {}).sort(), ['execa', 'why-is-node-running']);
+  const frameworkImports = readdirSync(join(installed, 'dist/framework'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.js'))
+    .flatMap((f) => [...readFileSync(join(installed, 'dist/framework', f), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]!))
+    .filter((spec) => !spec.startsWith('.') && !spec.startsWith('node:'));
+  assert.deepEqual(frameworkImports, [], 'the framework has no third-party imports');
 
   // 3. A consumer server written against the package name.
   writeFileSync(
@@ -102,6 +109,16 @@ console.log(JSON.stringify({ event: 'listening', server: 'consumer', host: addre
   const echoHelp = await runToExit(echoBin, ['--help'], { cwd: project, env, timeoutMs: 10_000, t });
   assert.equal(echoHelp.code, 0, echoHelp.stderr);
   assert.match(echoHelp.stdout, /^Usage: portico-echo/);
+  // Every bin the package declares is there and answers --help (the harness needs its runtime dependencies).
+  for (const [bin, usage] of [
+    ['portico-owserver', /^Usage: portico-owserver/],
+    ['portico-ow', /^Usage: portico-ow /],
+    ['portico-harness', /^Usage: portico-harness/],
+  ] as const) {
+    const help = await runToExit(join(project, 'node_modules', '.bin', bin), ['--help'], { cwd: project, env, timeoutMs: 10_000, t });
+    assert.equal(help.code, 0, `${bin}: ${help.stderr}`);
+    assert.match(help.stdout, usage);
+  }
   const hostHelp = await runToExit(hostBin, ['--help'], { cwd: project, env, timeoutMs: 10_000, t });
   assert.equal(hostHelp.code, 0, hostHelp.stderr);
   // The default config the host points at ships inside the package.
