@@ -11,7 +11,7 @@
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { flagsHelp, parseIntFlags, type IntFlag } from './flags.js';
-import type { LoadResult } from './load-result.js';
+import { armWatchdog, type LoadResult } from './load-result.js';
 
 const HOST = '127.0.0.1';
 const MAX_DURATION_MS = 120_000;
@@ -103,11 +103,7 @@ async function main(): Promise<void> {
     return;
   }
   const durationMs = values['duration-ms'];
-  // Whatever goes wrong (a server that never answers, a FIN that never comes), this process ends.
-  setTimeout(() => {
-    process.stderr.write('echo-load: watchdog expired, exiting\n');
-    process.exit(3);
-  }, CONNECT_TIMEOUT_MS + durationMs + CLOSE_GRACE_MS + 5_000).unref();
+  armWatchdog('echo-load', CONNECT_TIMEOUT_MS + durationMs + CLOSE_GRACE_MS + 5_000);
 
   const tally: Tally = { phase: 'connecting', messages: 0, errors: 0 };
   const attempts = await Promise.all(Array.from({ length: values.connections }, () => connectOne(values.port)));

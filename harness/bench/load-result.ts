@@ -10,18 +10,33 @@ export interface LoadResult {
   readonly errors: number;
 }
 
-/** Parse and check the generator's line, so a crash or stray log line fails loudly instead of reading as 0 msg/s. */
-export function parseLoadResult(line: string): LoadResult {
+/**
+ * Parse a load generator's one JSON result line and check that `numbers` are finite numbers, so a
+ * crash or a stray log line fails loudly instead of reading as 0 msg/s.
+ */
+export function parseResultLine(line: string, who: string, numbers: readonly string[]): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
-    throw new Error(`load generator printed something that is not JSON: ${JSON.stringify(line.slice(0, 200))}`);
+    throw new Error(`${who} printed something that is not JSON: ${JSON.stringify(line.slice(0, 200))}`);
   }
   const record = value as Record<string, unknown> | null;
-  const fields = ['messages', 'bytes', 'seconds', 'errors'] as const;
-  if (record === null || typeof record !== 'object' || fields.some((f) => typeof record[f] !== 'number' || !Number.isFinite(record[f]))) {
-    throw new Error(`load generator result lacks ${fields.join('/')}: ${line.slice(0, 200)}`);
+  if (record === null || typeof record !== 'object' || numbers.some((f) => typeof record[f] !== 'number' || !Number.isFinite(record[f]))) {
+    throw new Error(`${who} result lacks ${numbers.join('/')}: ${line.slice(0, 200)}`);
   }
-  return { messages: record['messages'] as number, bytes: record['bytes'] as number, seconds: record['seconds'] as number, errors: record['errors'] as number };
+  return record;
+}
+
+export function parseLoadResult(line: string): LoadResult {
+  const r = parseResultLine(line, 'load generator', ['messages', 'bytes', 'seconds', 'errors']);
+  return { messages: r['messages'] as number, bytes: r['bytes'] as number, seconds: r['seconds'] as number, errors: r['errors'] as number };
+}
+
+/** Whatever goes wrong (a server that never answers, a FIN that never comes), a load process ends. */
+export function armWatchdog(name: string, ms: number): void {
+  setTimeout(() => {
+    process.stderr.write(`${name}: watchdog expired, exiting\n`);
+    process.exit(3);
+  }, ms).unref();
 }

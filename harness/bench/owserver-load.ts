@@ -18,6 +18,7 @@ import { HEADER_SIZE, MAX_PAYLOAD, MessageType, Sg } from '../../examples/owserv
 import { encodeRequest } from '../../examples/owserver/protocol/header.js';
 import { LatencyHistogram } from '../flood/latency-histogram.js';
 import { flagsHelp, type IntFlag, parseIntFlags } from './flags.js';
+import { armWatchdog, parseResultLine } from './load-result.js';
 import { isMain } from './paths.js';
 
 const HOST = '127.0.0.1';
@@ -61,19 +62,11 @@ export interface OwLoadResult {
   readonly maxMs: number;
 }
 
-/** Parse and check the generator's line, so a crash or a stray log line fails loudly. */
+/** Parse and check the generator's line (see parseResultLine). */
 export function parseOwLoadResult(line: string): OwLoadResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    throw new Error(`owserver load generator printed something that is not JSON: ${JSON.stringify(line.slice(0, 200))}`);
-  }
-  const record = value as Record<string, unknown> | null;
-  const numbers = ['requests', 'seconds', 'errors', 'refusals', 'connects', 'clientCpuSeconds', 'p50Ms', 'p99Ms', 'maxMs'] as const;
-  if (record === null || typeof record !== 'object' || numbers.some((f) => typeof record[f] !== 'number' || !Number.isFinite(record[f])) || typeof record['errorCodes'] !== 'object') {
-    throw new Error(`owserver load generator result lacks ${numbers.join('/')}/errorCodes: ${line.slice(0, 200)}`);
-  }
+  const numbers = ['requests', 'seconds', 'errors', 'refusals', 'connects', 'clientCpuSeconds', 'p50Ms', 'p99Ms', 'maxMs'];
+  const record = parseResultLine(line, 'owserver load generator', numbers);
+  if (typeof record['errorCodes'] !== 'object' || record['errorCodes'] === null) throw new Error(`owserver load generator result lacks errorCodes: ${line.slice(0, 200)}`);
   return record as unknown as OwLoadResult;
 }
 
@@ -242,11 +235,7 @@ async function main(): Promise<void> {
     return;
   }
   const durationMs = values['duration-ms'];
-  // Whatever goes wrong (a server that never answers, a FIN that never comes), this process ends.
-  setTimeout(() => {
-    process.stderr.write('owserver-load: watchdog expired, exiting\n');
-    process.exit(3);
-  }, durationMs + REQUEST_TIMEOUT_MS + CLOSE_GRACE_MS + 5_000).unref();
+  armWatchdog('owserver-load', durationMs + REQUEST_TIMEOUT_MS + CLOSE_GRACE_MS + 5_000);
 
   const persistent = values.persistent === 1;
   const sg = Sg.BUS_LIST | Sg.OWNET | (persistent ? Sg.PERSISTENT : 0);
