@@ -1,6 +1,7 @@
 /**
  * portico — a completion-driven (IOCP-style) socket server framework.
- * Public exports only; everything else is internal.
+ * What users need and no more; everything else is internal (and `@internal` members are stripped from
+ * the published declarations).
  */
 export { ErrorCodes, PorticoError, type ErrorCode, type ErrorLayer } from './core/errors.js';
 export { type Clock, systemClock, ManualClock } from './core/clock.js';
@@ -15,33 +16,20 @@ export {
   type DispatcherStats,
 } from './core/dispatcher.js';
 export { TimerWheel, type TimerWheelOptions, type WheelTimer } from './core/timer-wheel.js';
-export { Fifo } from './core/fifo.js';
 export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './buffers/buffer-pool.js';
 export { PooledBuffer } from './buffers/pooled-buffer.js';
 export type { Transport, TransportSink, SocketEndpoint } from './transport/transport.js';
 export { TcpTransport, type TcpReadMode } from './transport/tcp-transport.js';
-export { MemoryTransport } from './transport/memory-transport.js';
-export {
-  Connection,
-  defaultConnectionOptions,
-  type ConnectionContext,
-  type ConnectionOptions,
-  type ConnectionStats,
-  type IdleTimeouts,
-  type WriteStatus,
-} from './connection/connection.js';
+export { MemoryTransport, type MemoryTransportOptions } from './transport/memory-transport.js';
+export { Connection, type ConnectionContext, type ConnectionStats, type HandlerSource, type WriteStatus } from './connection/connection.js';
+export { defaultConnectionOptions, type ConnectionOptions, type ConnectionOptionsInput, type IdleTimeouts } from './connection/connection-options.js';
+export { connectionStateTable, type ConnectionAction, type ConnectionEvent, type Lifecycle } from './connection/connection-state.js';
 export type { ConnectionCallbacks, CloseReason, IdleKind } from './connection/callbacks.js';
 export { Shut, type ShutFlag, type ShutdownStateView } from './connection/shutdown-state.js';
-export { Server, type ServerOptions, type ServerCallbacks, type ServerStats, type StopResult, type HandlerSource } from './server/server.js';
+export { Server, type ServerOptions, type ServerCallbacks, type ServerStats, type StopResult } from './server/server.js';
+export type { AcceptMode } from './server/accept-handles.js';
 export { connect, type ConnectOptions } from './server/connector.js';
 export { AsyncMutex, type AsyncMutexOptions, type WithLockOptions } from './sync/async-mutex.js';
 export { LockClass } from './sync/lock-class.js';
-export {
-  LockOrderDetector,
-  processLockOrderDetector,
-  type LockOrderDetectorOptions,
-  type HeldLock,
-  type TrackedMutex,
-  type AcquireTicket,
-} from './sync/lock-order.js';
+export { LockOrderDetector, processLockOrderDetector, type LockOrderDetectorOptions } from './sync/lock-order.js';
 export { formatLockReport, lockReportJson, cycleNames, type LockOrderReport, type LockCycleEdge, type LockEdgeSite } from './sync/lock-report.js';

@@ -25,7 +25,7 @@ export interface BufferPoolStats {
 export class BufferPool implements BufferReturn {
   readonly bufferSize: number;
   readonly maxPooled: number;
-  #free: PooledBuffer[] = [];
+  #free: Buffer[] = [];
   #stats: BufferPoolStats = { outstanding: 0, highWater: 0, pooled: 0, created: 0, reused: 0 };
 
   constructor(options: Partial<BufferPoolOptions> = {}) {
@@ -51,15 +51,15 @@ export class BufferPool implements BufferReturn {
 
   /** Lend a buffer (owner count 1, length 0). */
   acquire(): PooledBuffer {
-    let buffer = this.#free.pop();
-    if (buffer === undefined) {
-      buffer = new PooledBuffer(Buffer.allocUnsafeSlow(this.bufferSize), this);
+    let bytes = this.#free.pop();
+    if (bytes === undefined) {
+      bytes = Buffer.allocUnsafeSlow(this.bufferSize);
       this.#stats.created++;
     } else {
       this.#stats.reused++;
     }
     if (++this.#stats.outstanding > this.#stats.highWater) this.#stats.highWater = this.#stats.outstanding;
-    return buffer.lend();
+    return new PooledBuffer(bytes, this);
   }
 
   /** Lend a buffer holding a copy of `data` (which must fit). */
@@ -74,8 +74,8 @@ export class BufferPool implements BufferReturn {
   }
 
   /** @internal */
-  giveBack(buffer: PooledBuffer): void {
+  giveBack(bytes: Buffer): void {
     this.#stats.outstanding--;
-    if (this.#free.length < this.maxPooled) this.#free.push(buffer);
+    if (this.#free.length < this.maxPooled) this.#free.push(bytes);
   }
 }

@@ -1,27 +1,30 @@
 import { ErrorCodes, PorticoError } from '../core/errors.js';
 
-/** Whoever a pooled buffer goes back to when its last owner releases it. */
+/** Whoever a pooled buffer's memory goes back to when its last owner releases it. */
 export interface BufferReturn {
   /** @internal */
-  giveBack(buffer: PooledBuffer): void;
+  giveBack(bytes: Buffer): void;
 }
 
 /**
- * A fixed-capacity buffer lent by a pool. Ownership is explicit (tokio-uring's rule): a buffer handed
- * to a read belongs to the framework until the completion hands it to the handler, which then owns it
- * and must `release()` it, or pass it to `write()` (which releases it once written).
+ * One loan of a fixed-capacity buffer from a pool. Ownership is explicit (tokio-uring's rule): a buffer
+ * handed to a read belongs to the framework until the completion hands it to the handler, which then
+ * owns it and must `release()` it, or pass it to `write()` (which releases it once written).
+ *
+ * Each loan is its own object over the pooled memory, so a stale `release()` — after the last owner
+ * released and the pool lent the memory out again — throws instead of freeing somebody else's buffer.
  */
 export class PooledBuffer {
-  /** The whole backing memory; valid data is `bytes[0, length)`. */
+  /** The whole backing memory; valid data is `bytes[0, length)`. Do not keep it after `release()`. */
   readonly bytes: Buffer;
   /** Bytes of valid data. */
   length = 0;
   /** Read sequence number stamped by the connection (debug aid, Holgate's sequenced buffers). */
   sequence = 0;
-  #owners = 0;
+  #owners = 1;
   readonly #home: BufferReturn;
 
-  /** @internal */
+  /** @internal Lent by a pool: one owner, no data. */
   constructor(bytes: Buffer, home: BufferReturn) {
     this.bytes = bytes;
     this.#home = home;
@@ -36,17 +39,9 @@ export class PooledBuffer {
     return this.bytes.subarray(0, this.length);
   }
 
-  /** Current owner count (0 while pooled). */
+  /** Current owner count (0 once released). */
   get owners(): number {
     return this.#owners;
-  }
-
-  /** @internal Called by the pool on lend. */
-  lend(): this {
-    this.#owners = 1;
-    this.length = 0;
-    this.sequence = 0;
-    return this;
   }
 
   /** Add an owner; each owner releases once. */
@@ -56,9 +51,9 @@ export class PooledBuffer {
     return this;
   }
 
-  /** Drop one ownership; the last one returns the buffer to its pool. Releasing twice throws. */
+  /** Drop one ownership; the last one returns the memory to its pool. Releasing once too often throws. */
   release(): void {
     if (this.#owners <= 0) throw new PorticoError(ErrorCodes.BUFFER_RELEASED, 'buffers', 'release() on a buffer that was already released');
-    if (--this.#owners === 0) this.#home.giveBack(this);
+    if (--this.#owners === 0) this.#home.giveBack(this.bytes);
   }
 }

@@ -7,33 +7,9 @@ import { Fifo } from '../core/fifo.js';
 import type { TimerWheel, WheelTimer } from '../core/timer-wheel.js';
 import type { SocketEndpoint, Transport, TransportSink } from '../transport/transport.js';
 import type { CloseReason, ConnectionCallbacks, IdleKind } from './callbacks.js';
+import { type Lifecycle, connectionStateTable } from './connection-state.js';
+import { resolveConnectionOptions, type ConnectionOptions, type ConnectionOptionsInput } from './connection-options.js';
 import { Shut, ShutdownState, type ShutdownStateView } from './shutdown-state.js';
-
-export interface IdleTimeouts {
-  /** No read completed for this long (ms, 0 = off). */
-  readMs: number;
-  /** No write completed (nor queued output drained) for this long (ms, 0 = off). */
-  writeMs: number;
-  /** Neither for this long (ms, 0 = off). */
-  allMs: number;
-}
-
-export interface ConnectionOptions {
-  /** `write` says 'over-high-water' once this many bytes are queued. Default 65536. */
-  highWaterMark: number;
-  /** `onWritable` fires when queued bytes fall to this. Default 16384. */
-  lowWaterMark: number;
-  idle: IdleTimeouts;
-  /** After a graceful `close()`, how long to wait for the peer's FIN before aborting. Default 5000. */
-  lingerMs: number;
-}
-
-export const defaultConnectionOptions: Readonly<ConnectionOptions> = Object.freeze({
-  highWaterMark: 65536,
-  lowWaterMark: 16384,
-  idle: Object.freeze({ readMs: 0, writeMs: 0, allMs: 0 }),
-  lingerMs: 5000,
-});
 
 /** What a connection needs from whoever created it (server or connector). */
 export interface ConnectionContext<U = unknown> {
@@ -60,15 +36,25 @@ export interface ConnectionStats {
   maxStaged: number;
 }
 
+/** One handler for every connection, or a factory called once per connection (inside the dispatcher). */
+export type HandlerSource<U> = ConnectionCallbacks<U> | ((conn: Connection<U>) => ConnectionCallbacks<U>);
+
 let nextConnectionId = 1;
+
+const unclaimed: ConnectionCallbacks<unknown> = {
+  onReadCompleted: (_conn, buffer) => buffer.release(),
+};
 
 /**
  * A connection with posted, completion-reported I/O. Post one `read` at a time and get
  * `onReadCompleted`; `write` queues and reports `onWriteCompleted`; the peer's FIN shows up as
  * `onClientClose` on a posted read; `onConnectionClosed` comes exactly once.
+ *
+ * What each operation, transport event and timer does is decided by `connectionStateTable`.
  */
 export class Connection<U = unknown> implements CompletionTarget, TransportSink {
   readonly id: number = nextConnectionId++;
+  /** @internal */
   readonly dispatchSlot = new DispatchSlot();
   readonly transport: Transport;
   readonly options: Readonly<ConnectionOptions>;
@@ -77,37 +63,42 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   user: U;
 
   #ctx: ConnectionContext<U>;
-  #handler: ConnectionCallbacks<U>;
+  #source: HandlerSource<U>;
+  #handler: ConnectionCallbacks<U> = unclaimed as ConnectionCallbacks<U>;
+  #life: Lifecycle = 'open';
   #shut = new ShutdownState();
+  // read side
   #readPosted = false;
   #staged = new Fifo<PooledBuffer>();
   #peerEnded = false;
-  #clientCloseDelivered = false;
-  #closing = false;
-  #draining = false;
-  #closedDelivered = false;
-  #reason: CloseReason | null = null;
+  #finReported = false;
+  // write side
   #queuedBytes = 0;
   #pendingWrites = 0;
   #overHigh = false;
+  #corks = 0;
+  // the rest
+  #draining = false;
+  #closedDelivered = false;
+  #reason: CloseReason | null = null;
   #readSequence = 0;
   #lastRead: number;
   #lastWrite: number;
+  // When onIdle last fired for each kind: after a handler keeps the connection, the next period
+  // counts from then (Netty's IdleStateHandler), not from the activity long past.
+  #idleMarkRead = -Infinity;
+  #idleMarkWrite = -Infinity;
+  #idleMarkAll = -Infinity;
   #idleEnabled: boolean;
   #idleTimer: WheelTimer | null = null;
   #lingerTimer: WheelTimer | null = null;
   readonly #remote: SocketEndpoint;
   readonly #local: SocketEndpoint;
 
-  constructor(
-    transport: Transport,
-    handler: ConnectionCallbacks<U> | ((conn: Connection<U>) => ConnectionCallbacks<U>),
-    user: U,
-    ctx: ConnectionContext<U>,
-    options: Partial<ConnectionOptions> = {},
-  ) {
+  constructor(transport: Transport, handler: HandlerSource<U>, user: U, ctx: ConnectionContext<U>, options: ConnectionOptionsInput = {}) {
     this.transport = transport;
-    this.#handler = typeof handler === 'function' ? { onReadCompleted: releaseUnclaimed } : handler;
+    this.#source = handler;
+    if (typeof handler !== 'function') this.#handler = handler;
     this.user = user;
     this.#ctx = ctx;
     this.options = resolveConnectionOptions(options);
@@ -118,7 +109,6 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     const idle = this.options.idle;
     this.#idleEnabled = idle.readMs > 0 || idle.writeMs > 0 || idle.allMs > 0;
     transport.attach(this);
-    if (typeof handler === 'function') this.#handler = handler(this);
   }
 
   get remote(): SocketEndpoint {
@@ -127,6 +117,11 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   get local(): SocketEndpoint {
     return this.#local;
   }
+  /** Lifecycle state: open, closing (graceful), aborting (RST asked for) or closed. */
+  get lifecycle(): Lifecycle {
+    return this.#life;
+  }
+  /** Shutdown flags per direction, wanted vs done. */
   get shutdown(): ShutdownStateView {
     return this.#shut;
   }
@@ -142,11 +137,15 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     return this.#readPosted;
   }
   get isClosed(): boolean {
-    return this.#shut.has(Shut.Closed);
+    return this.#life === 'closed';
   }
-  /** Waiting for the peer with nothing of ours in flight: safe to close on drain. */
+  /** Waiting for the peer with nothing of ours in flight: a read posted, nothing staged or queued. */
   get isIdle(): boolean {
     return this.#readPosted && this.#staged.length === 0 && this.#pendingWrites === 0;
+  }
+  /** The server is draining this connection. */
+  get isDraining(): boolean {
+    return this.#draining;
   }
   get closeReason(): CloseReason | null {
     return this.#reason;
@@ -164,36 +163,34 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   /**
    * Post one read. Exactly one `onReadCompleted` (or `onClientClose` at end of input) follows.
    * Completes at once when bytes are already staged — the dispatcher keeps that from recursing.
+   * Does nothing once the connection is closing; after `onClientClose` nothing more completes.
    */
   read(): void {
-    if (this.#shut.has(Shut.Closed) || this.#shut.has(Shut.AbortWanted) || this.#closing) return;
+    if (connectionStateTable[this.#life].read === 'ignore') return;
     if (this.#readPosted) throw new PorticoError(ErrorCodes.INVALID_STATE, 'connection', `connection ${this.id}: a read is already posted`);
-    const staged = this.#staged.shift();
-    if (staged !== undefined) {
-      this.#ctx.dispatcher.complete(this, this.#deliverRead, staged);
-      return;
-    }
-    if (this.#peerEnded) {
-      this.#deliverEndOnce();
-      return;
-    }
-    this.#readPosted = true;
-    if (this.#draining) this.#drainIfIdle();
-    else this.transport.resumeReading();
+    this.#postRead();
+  }
+
+  /** Post a read unless one is posted already (or the connection is closing). True if one is posted now. */
+  keepReading(): boolean {
+    if (connectionStateTable[this.#life].read === 'ignore' || this.#finReported) return false;
+    if (!this.#readPosted) this.#postRead();
+    return this.#readPosted;
   }
 
   /**
    * Queue bytes for writing. A `PooledBuffer` is owned by the connection from here on and released
-   * once written; a plain `Uint8Array` must not be modified until its `onWriteCompleted`.
-   * Returns 'over-high-water' when the caller should wait for `onWritable`, 'closed' if the bytes were dropped.
+   * once written; a plain `Uint8Array` must not be modified until its `onWriteCompleted`; a string is
+   * written as UTF-8. Returns 'over-high-water' when the caller should wait for `onWritable`, 'closed'
+   * if the bytes were dropped (closing, aborted, or the write side was shut).
    */
-  write(data: Uint8Array | PooledBuffer): WriteStatus {
+  write(data: Uint8Array | PooledBuffer | string): WriteStatus {
     const pooled = data instanceof PooledBuffer ? data : null;
-    if (this.#shut.flags & (Shut.Closed | Shut.AbortWanted | Shut.WriteWanted | Shut.Error)) {
+    if (connectionStateTable[this.#life].write === 'refuse-write' || this.#shut.flags & (Shut.WriteWanted | Shut.Error)) {
       pooled?.release();
       return 'closed';
     }
-    const bytes = pooled !== null ? pooled.data : (data as Uint8Array);
+    const bytes = pooled !== null ? pooled.data : typeof data === 'string' ? Buffer.from(data, 'utf8') : (data as Uint8Array);
     const length = bytes.length;
     if (length === 0) {
       pooled?.release();
@@ -210,45 +207,67 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     return 'queued';
   }
 
+  /**
+   * Hold writes until the matching `uncork`, then hand them to the kernel together (one `writev`):
+   * many small replies, one system call. Calls nest.
+   */
+  cork(): void {
+    if (this.#corks++ === 0) this.transport.cork();
+  }
+
+  uncork(): void {
+    if (this.#corks === 0) return;
+    if (--this.#corks === 0) this.transport.uncork();
+  }
+
   /** Send FIN once queued writes are flushed; reading may continue (half-close). */
   shutdownWrite(): void {
-    if (this.#shut.flags & (Shut.Closed | Shut.AbortWanted)) return;
-    if (!this.#shut.set(Shut.WriteWanted)) return;
-    this.transport.shutdownWrite();
-    this.#shut.set(Shut.WriteDone);
+    if (connectionStateTable[this.#life].shutdownWrite === 'ignore') return;
+    this.#shutWrite();
   }
 
   /** Graceful close: flush, FIN, discard further input, wait up to `lingerMs` for the peer's FIN, then abort. */
   close(): void {
+    if (connectionStateTable[this.#life].close === 'ignore') return;
     this.#beginClose({ kind: 'local-close' });
   }
 
   /** Abortive close: RST now, queued writes and staged input dropped, no TIME_WAIT on this side. */
   abort(error: PorticoError | null = null): void {
-    if (this.#shut.has(Shut.Closed) || !this.#shut.set(Shut.AbortWanted)) return;
-    this.#setReason({ kind: 'aborted', error });
-    this.#readPosted = false;
-    this.#releaseStaged();
-    this.transport.reset();
+    if (connectionStateTable[this.#life].abort === 'ignore') return;
+    this.#beginAbort({ kind: 'aborted', error });
   }
 
-  /** @internal Server drain: let the handler decide, or close once idle. */
+  /** @internal Server drain: let the handler's `onDrain` decide, or close once nothing is in flight. */
   beginDrain(): void {
-    if (this.#draining || this.#shut.has(Shut.Closed)) return;
+    if (this.#draining || connectionStateTable[this.#life].drain === 'ignore') return;
     this.#draining = true;
     if (this.#handler.onDrain !== undefined) this.#ctx.dispatcher.complete(this, this.#deliverDrain, undefined);
-    else this.#drainIfIdle();
+    else this.#closeIfDrained();
   }
 
   /** @internal Server drain deadline passed. */
   abortForDrain(error: PorticoError): void {
     // Overrides a graceful 'drain' reason recorded earlier: this connection did not finish in time.
     if (this.#reason === null || this.#reason.kind === 'drain') this.#reason = { kind: 'drain', error };
-    this.abort(error);
+    if (connectionStateTable[this.#life].abort === 'ignore') return;
+    this.#beginAbort({ kind: 'drain', error });
+  }
+
+  /**
+   * @internal The last resort of a bounded stop: the transport did not report its close in time.
+   * Destroys the handle and reports the close now; a late report from the transport is ignored.
+   */
+  forceClosed(error: PorticoError): void {
+    if (this.#life === 'closed') return;
+    this.#setReason({ kind: 'aborted', error });
+    this.transport.destroy();
+    this.onClosed();
   }
 
   // ---- CompletionTarget -----------------------------------------------------------------------
 
+  /** @internal */
   completionFailed(error: PorticoError): void {
     this.#ctx.onCallbackError?.(this, error);
     if (this.#closedDelivered) return;
@@ -257,54 +276,136 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
 
   // ---- TransportSink ----------------------------------------------------------------------------
 
+  /** @internal */
   onData(buffer: PooledBuffer): boolean {
-    if (this.#closing || this.#shut.has(Shut.AbortWanted)) {
-      buffer.release(); // closing: input is discarded while we wait for the peer's FIN
-      return true;
+    if (connectionStateTable[this.#life].data === 'discard') {
+      buffer.release(); // closing: input is dropped while we wait for the peer's FIN
+      return this.#wantsReading();
     }
     buffer.sequence = ++this.#readSequence;
     if (this.#idleEnabled) this.#lastRead = this.#ctx.clock.now();
     this.stats.bytesRead += buffer.length;
     this.stats.reads++;
-    if (this.#readPosted && this.#staged.length === 0) {
+    if (this.#readPosted) {
       this.#readPosted = false;
       this.#ctx.dispatcher.complete(this, this.#deliverRead, buffer);
-      return this.#readPosted; // true when the handler re-posted inline: keep the socket reading
+    } else {
+      this.#stage(buffer);
     }
-    this.#stage(buffer);
-    return false;
+    // Decided after the handler ran: it may have posted the next read, or closed (then we must read
+    // on, to see the peer's FIN).
+    return this.#wantsReading();
   }
 
+  /** @internal */
   onEnd(): void {
     this.#peerEnded = true;
     this.#shut.set(Shut.ReadDone);
-    if (this.#closing) return;
-    if (this.#readPosted && this.#staged.length === 0) {
+    if (connectionStateTable[this.#life].fin !== 'report-fin') return; // closing: the transport closes once our FIN is out
+    if (this.#readPosted) {
       this.#readPosted = false;
-      this.#deliverEndOnce();
+      this.#reportFin();
     }
   }
 
+  /** @internal */
+  onWriteShut(): void {
+    this.#shut.set(Shut.WriteDone);
+  }
+
+  /** @internal */
   onError(error: PorticoError): void {
-    if (this.#shut.has(Shut.Closed) || this.#shut.has(Shut.AbortWanted)) return;
-    this.#shut.set(Shut.Error);
+    if (connectionStateTable[this.#life].rst !== 'report-reset') return;
+    if (!this.#shut.set(Shut.Error)) return;
     this.#setReason({ kind: 'reset', error });
     this.#readPosted = false;
     this.#releaseStaged();
     this.#ctx.dispatcher.complete(this, this.#deliverReset, error);
   }
 
+  /** @internal */
   onClosed(): void {
-    if (!this.#shut.set(Shut.Closed)) return;
+    if (connectionStateTable[this.#life].handleClosed !== 'report-closed') return;
+    this.#life = 'closed';
+    this.#shut.set(Shut.Closed);
     this.#readPosted = false;
     this.#releaseStaged();
-    this.#idleTimer?.cancel();
-    this.#lingerTimer?.cancel();
+    this.#cancelTimers();
     this.#setReason({ kind: this.#peerEnded ? 'peer-close' : 'local-close' });
     this.#ctx.dispatcher.complete(this, this.#deliverClosed, undefined);
   }
 
-  // ---- internals --------------------------------------------------------------------------------
+  // ---- actions ------------------------------------------------------------------------------------
+
+  #wantsReading(): boolean {
+    if (this.#life === 'open') return this.#readPosted;
+    return this.#life === 'closing' && !this.#peerEnded;
+  }
+
+  #postRead(): void {
+    const staged = this.#staged.shift();
+    if (staged !== undefined) {
+      this.#ctx.dispatcher.complete(this, this.#deliverRead, staged);
+      return;
+    }
+    if (this.#peerEnded) {
+      this.#reportFin();
+      return;
+    }
+    this.#readPosted = true;
+    if (this.#draining && this.#handler.onDrain === undefined && this.isIdle) {
+      this.#beginClose({ kind: 'drain', error: null });
+      return;
+    }
+    this.transport.resumeReading();
+  }
+
+  #reportFin(): void {
+    if (this.#finReported) return;
+    this.#finReported = true;
+    this.#ctx.dispatcher.complete(this, this.#deliverClientClose, undefined);
+  }
+
+  #shutWrite(): void {
+    if (!this.#shut.set(Shut.WriteWanted)) return;
+    while (this.#corks > 0) this.uncork();
+    this.transport.shutdownWrite();
+  }
+
+  #beginClose(reason: CloseReason): void {
+    this.#life = 'closing';
+    // Closing in answer to the peer's FIN: the peer initiated it.
+    this.#setReason(this.#peerEnded && reason.kind === 'local-close' ? { kind: 'peer-close' } : reason);
+    this.#readPosted = false;
+    this.#releaseStaged();
+    this.#idleTimer?.cancel();
+    this.#idleTimer = null;
+    this.#shutWrite();
+    // One bound for the whole graceful close: our FIN must get out and the peer's come back.
+    this.#lingerTimer = this.#ctx.wheel.schedule(this.#ctx.clock.now() + this.options.lingerMs, this.#lingerExpired);
+    if (!this.#peerEnded) this.transport.resumeReading(); // read (and discard) until the peer's FIN
+  }
+
+  #beginAbort(reason: CloseReason): void {
+    this.#life = 'aborting';
+    this.#shut.set(Shut.AbortWanted);
+    this.#setReason(reason);
+    this.#readPosted = false;
+    this.#releaseStaged();
+    this.#cancelTimers();
+    this.transport.reset();
+  }
+
+  #closeIfDrained(): void {
+    if (this.#life === 'open' && this.isIdle) this.#beginClose({ kind: 'drain', error: null });
+  }
+
+  readonly #lingerExpired = (): void => {
+    this.#lingerTimer = null;
+    if (connectionStateTable[this.#life].linger !== 'begin-abort') return;
+    const error = new PorticoError(ErrorCodes.LINGER_TIMEOUT, 'connection', `peer did not close within ${this.options.lingerMs} ms`);
+    this.#beginAbort({ kind: 'aborted', error });
+  };
 
   #stage(buffer: PooledBuffer): void {
     this.#staged.push(buffer);
@@ -312,6 +413,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   #releaseStaged(): void {
+    if (this.#staged.length === 0) return;
     for (const buffer of this.#staged.clear()) buffer.release();
   }
 
@@ -319,10 +421,11 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     if (this.#reason === null) this.#reason = reason;
   }
 
-  #deliverEndOnce(): void {
-    if (this.#clientCloseDelivered) return;
-    this.#clientCloseDelivered = true;
-    this.#ctx.dispatcher.complete(this, this.#deliverClientClose, undefined);
+  #cancelTimers(): void {
+    this.#idleTimer?.cancel();
+    this.#idleTimer = null;
+    this.#lingerTimer?.cancel();
+    this.#lingerTimer = null;
   }
 
   #writeDone(length: number, pooled: PooledBuffer | null, error: Error | null | undefined): void {
@@ -338,64 +441,48 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
       this.#overHigh = false;
       this.#ctx.dispatcher.complete(this, this.#deliverWritable, undefined);
     }
-    if (this.#draining && this.#pendingWrites === 0) this.#drainIfIdle();
+    if (this.#draining && this.#pendingWrites === 0 && this.#handler.onDrain === undefined) this.#closeIfDrained();
   }
 
-  #drainIfIdle(): void {
-    if (this.isIdle) this.#beginClose({ kind: 'drain', error: null });
-  }
-
-  #beginClose(reason: CloseReason): void {
-    if (this.#closing || this.#shut.flags & (Shut.Closed | Shut.AbortWanted)) return;
-    this.#closing = true;
-    // Closing in answer to the peer's FIN: the peer initiated it.
-    this.#setReason(this.#peerEnded && reason.kind === 'local-close' ? { kind: 'peer-close' } : reason);
-    this.#readPosted = false;
-    this.#releaseStaged();
-    this.shutdownWrite();
-    if (!this.#peerEnded) {
-      const deadline = this.#ctx.clock.now() + this.options.lingerMs;
-      this.#lingerTimer = this.#ctx.wheel.schedule(deadline, () => {
-        this.abort(new PorticoError(ErrorCodes.LINGER_TIMEOUT, 'connection', `peer did not close within ${this.options.lingerMs} ms`));
-      });
-      this.transport.resumeReading(); // read (and discard) until the peer's FIN
-    }
-  }
+  // ---- idle ---------------------------------------------------------------------------------------
 
   #armIdle(): void {
-    if (!this.#idleEnabled) return;
+    if (!this.#idleEnabled || this.#life !== 'open') return;
     const { readMs, writeMs, allMs } = this.options.idle;
-    const read = this.#lastRead;
+    const read = Math.max(this.#lastRead, this.#idleMarkRead);
+    const write = Math.max(this.#lastWrite, this.#idleMarkWrite);
     let deadline = Infinity;
     if (readMs > 0) deadline = Math.min(deadline, read + readMs);
-    if (writeMs > 0) deadline = Math.min(deadline, this.#lastWrite + writeMs);
-    if (allMs > 0) deadline = Math.min(deadline, Math.max(read, this.#lastWrite) + allMs);
+    if (writeMs > 0) deadline = Math.min(deadline, write + writeMs);
+    if (allMs > 0) deadline = Math.min(deadline, Math.max(this.#lastRead, this.#lastWrite, this.#idleMarkAll) + allMs);
     this.#idleTimer = this.#ctx.wheel.schedule(deadline, this.#checkIdle);
   }
 
   readonly #checkIdle = (now: number): void => {
     this.#idleTimer = null;
-    if (this.#shut.has(Shut.Closed)) return;
+    if (connectionStateTable[this.#life].idle !== 'report-idle') return;
     const { readMs, writeMs, allMs } = this.options.idle;
     let which: IdleKind | null = null;
-    if (allMs > 0 && now - Math.max(this.#lastRead, this.#lastWrite) >= allMs) which = 'all';
-    else if (readMs > 0 && now - this.#lastRead >= readMs) which = 'read';
-    else if (writeMs > 0 && now - this.#lastWrite >= writeMs) which = 'write';
+    if (allMs > 0 && now - Math.max(this.#lastRead, this.#lastWrite, this.#idleMarkAll) >= allMs) which = 'all';
+    else if (readMs > 0 && now - Math.max(this.#lastRead, this.#idleMarkRead) >= readMs) which = 'read';
+    else if (writeMs > 0 && now - Math.max(this.#lastWrite, this.#idleMarkWrite) >= writeMs) which = 'write';
     if (which === null) {
-      this.#armIdle();
+      this.#armIdle(); // activity since: check again at the new deadline
       return;
     }
     this.#ctx.dispatcher.complete(this, this.#deliverIdle, which);
   };
 
-  // Completion bodies: created once per connection so dispatching allocates no closures.
+  // ---- completion bodies (created once per connection so dispatching allocates no closures) -------
+
   readonly #deliverEstablished = (): void => {
-    if (this.#shut.has(Shut.AbortWanted)) return;
+    if (typeof this.#source === 'function') this.#handler = this.#source(this); // a throw aborts this connection
+    if (this.#life !== 'open') return;
     this.#handler.onConnectionEstablished?.(this);
   };
 
   readonly #deliverRead = (buffer: PooledBuffer): void => {
-    if (this.#shut.has(Shut.AbortWanted)) {
+    if (this.#life !== 'open' && this.#life !== 'closing') {
       buffer.release();
       return;
     }
@@ -403,37 +490,46 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   };
 
   readonly #deliverWriteCompleted = (length: number): void => {
+    if (this.#closedDelivered) return;
     this.#handler.onWriteCompleted!(this, length);
   };
 
   readonly #deliverWritable = (): void => {
-    if (this.#shut.flags & (Shut.Closed | Shut.AbortWanted)) return;
+    if (this.#life !== 'open') return;
     this.#handler.onWritable?.(this);
   };
 
   readonly #deliverClientClose = (): void => {
-    if (this.#shut.flags & (Shut.Closed | Shut.AbortWanted)) return;
+    if (this.#life !== 'open') return;
     if (this.#handler.onClientClose !== undefined) this.#handler.onClientClose(this);
     else this.shutdownWrite();
   };
 
   readonly #deliverReset = (error: PorticoError): void => {
+    if (this.#closedDelivered) return;
     this.#handler.onConnectionReset?.(this, error);
   };
 
   readonly #deliverIdle = (which: IdleKind): void => {
-    if (this.#shut.flags & (Shut.Closed | Shut.AbortWanted)) return;
-    if (this.#handler.onIdle !== undefined) {
-      this.#handler.onIdle(this, which);
-      if (!this.#shut.has(Shut.Closed) && !this.#closing) this.#armIdle();
+    if (this.#life !== 'open') return;
+    if (this.#handler.onIdle === undefined) {
+      this.#setReason({ kind: 'idle', which });
+      this.abort(new PorticoError(ErrorCodes.IDLE_TIMEOUT, 'connection', `${which} idle timeout`));
       return;
     }
-    this.#setReason({ kind: 'idle', which });
-    this.abort(new PorticoError(ErrorCodes.IDLE_TIMEOUT, 'connection', `${which} idle timeout`));
+    const now = this.#ctx.clock.now();
+    if (which === 'read') this.#idleMarkRead = now;
+    else if (which === 'write') this.#idleMarkWrite = now;
+    else this.#idleMarkAll = now;
+    try {
+      this.#handler.onIdle(this, which);
+    } finally {
+      if (this.#idleTimer === null) this.#armIdle();
+    }
   };
 
   readonly #deliverDrain = (): void => {
-    if (this.#shut.flags & (Shut.Closed | Shut.AbortWanted)) return;
+    if (this.#life !== 'open') return;
     this.#handler.onDrain!(this);
   };
 
@@ -446,37 +542,4 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
       this.#ctx.onFinished?.(this);
     }
   };
-}
-
-function releaseUnclaimed(_conn: unknown, buffer: PooledBuffer): void {
-  buffer.release();
-}
-
-const resolved = new WeakSet<object>();
-
-export function resolveConnectionOptions(options: Partial<ConnectionOptions>): Readonly<ConnectionOptions> {
-  // A server resolves once and hands the same frozen object to every connection.
-  if (resolved.has(options)) return options as Readonly<ConnectionOptions>;
-  const merged: ConnectionOptions = {
-    ...defaultConnectionOptions,
-    ...options,
-    idle: { ...defaultConnectionOptions.idle, ...options.idle },
-  };
-  const check = (name: string, value: number, min: number): void => {
-    if (!Number.isFinite(value) || value < min) {
-      throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'connection', `${name} must be a number >= ${min}, got ${value}`);
-    }
-  };
-  check('highWaterMark', merged.highWaterMark, 1);
-  check('lowWaterMark', merged.lowWaterMark, 0);
-  check('lingerMs', merged.lingerMs, 0);
-  check('idle.readMs', merged.idle.readMs, 0);
-  check('idle.writeMs', merged.idle.writeMs, 0);
-  check('idle.allMs', merged.idle.allMs, 0);
-  if (merged.lowWaterMark > merged.highWaterMark) {
-    throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'connection', `lowWaterMark (${merged.lowWaterMark}) must not exceed highWaterMark (${merged.highWaterMark})`);
-  }
-  const frozen = Object.freeze(merged);
-  resolved.add(frozen);
-  return frozen;
 }

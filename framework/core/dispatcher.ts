@@ -8,21 +8,28 @@ import { Fifo } from './fifo.js';
  * An operation that completes at once (bytes already staged, a memory transport) has its completion
  * run inline only while fewer than `maxInlineDepth` completion frames are on the stack; deeper, it is
  * queued on its target and drained by the outermost frame — the lesson of
- * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS. A drain turn is bounded in completions and time, then yields
- * with `setImmediate` so socket I/O and timers run. Per-target FIFO order is never broken by inline
+ * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS. Queued completions are bounded per event-loop turn, in
+ * completions and time, whatever number of I/O callbacks start a drain in that turn; what is left waits
+ * for the turn-end macrotask (`setImmediate`), so socket I/O and timers run. Per-target FIFO order is never broken by inline
  * execution: once a target has queued work, its new completions queue behind it.
  */
 export interface DispatcherOptions {
   /** Completion frames allowed on the stack before completions are queued. Default 8 (Netty's). */
   maxInlineDepth: number;
-  /** Completions run per drain turn before yielding to the event loop. Default 256. */
+  /**
+   * Queued completions run per event-loop turn (every drain between two turn ends shares it), counting
+   * the completions nested inline below them. Default 256.
+   */
   maxCompletionsPerTurn: number;
   /** Completions one target may run per visit before the next target's turn. Default 16. */
   maxPerTargetPerTurn: number;
-  /** Wall-clock budget of one drain turn, in ms. Default 4. */
+  /** Wall-clock budget for queued completions in one event-loop turn, in ms. Default 4. */
   turnBudgetMs: number;
   clock: Clock;
-  /** How a deferred drain is scheduled; a macrotask so I/O runs first. Default `setImmediate`. */
+  /**
+   * Schedules the turn end (which drains what is left and resets the budget); a macrotask so I/O and
+   * timers run first. Default `setImmediate`.
+   */
   schedule: (fn: () => void) => void;
 }
 
@@ -64,7 +71,7 @@ export interface DispatcherStats {
   queued: number;
   /** Deepest completion nesting seen. */
   maxDepth: number;
-  /** Drain turns that ended on the budget and yielded to the event loop. */
+  /** Times queued work was left for a later turn because this turn's budget was spent. */
   yields: number;
   /** Most completions waiting in queues at once. */
   maxQueue: number;
@@ -82,10 +89,19 @@ export class CompletionDispatcher {
   #targets = new WeakMap<DispatchSlot, CompletionTarget>();
   #queuedNow = 0;
   #draining = false;
-  #scheduled = false;
-  readonly #drainLater = (): void => {
-    this.#scheduled = false;
-    if (this.#depth === 0 && !this.#draining) this.#drain();
+  // The budget is per event-loop turn, not per drain call: every drain between two runs of the
+  // turn-end macrotask shares it, however many I/O callbacks started one.
+  #turnRan = 0;
+  #turnStart = 0;
+  #turnOpen = false;
+  #turnEndScheduled = false;
+  readonly #turnEnd = (): void => {
+    this.#turnEndScheduled = false;
+    // The deferred drain of this turn uses what is left of its budget; then the next turn starts.
+    if (this.#depth === 0 && !this.#draining && this.#ready.length > 0) this.#drain();
+    this.#turnOpen = false;
+    this.#turnRan = 0;
+    if (this.#ready.length > 0) this.#scheduleTurnEnd();
   };
 
   constructor(options: Partial<DispatcherOptions> = {}) {
@@ -138,8 +154,8 @@ export class CompletionDispatcher {
       this.#targets.set(slot, target);
       this.#ready.push(slot);
     }
-    // At depth 0 nobody above us will drain (e.g. maxInlineDepth = 0): schedule it.
-    if (this.#depth === 0 && !this.#draining) this.#scheduleDrain(false);
+    // At depth 0 nobody above us will drain (e.g. maxInlineDepth = 0): the turn end will.
+    if (this.#depth === 0 && !this.#draining) this.#scheduleTurnEnd();
   }
 
   #run(target: CompletionTarget, fn: Completion<unknown>, arg: unknown): void {
@@ -165,13 +181,29 @@ export class CompletionDispatcher {
     }
   }
 
+  /** True while this event-loop turn still has budget for queued completions. */
+  #turnHasBudget(): boolean {
+    const { maxCompletionsPerTurn, turnBudgetMs, clock } = this.options;
+    return this.#turnRan < maxCompletionsPerTurn && clock.now() - this.#turnStart < turnBudgetMs;
+  }
+
   #drain(): void {
+    if (!this.#turnOpen) {
+      this.#turnOpen = true;
+      this.#turnStart = this.options.clock.now();
+      this.#turnRan = 0;
+    }
+    // Whatever happens below, this turn's budget is reset by the turn-end macrotask.
+    this.#scheduleTurnEnd();
+    if (!this.#turnHasBudget()) {
+      this.stats.yields++;
+      return;
+    }
     this.#draining = true;
-    const { maxCompletionsPerTurn, maxPerTargetPerTurn, turnBudgetMs, clock } = this.options;
-    const t0 = clock.now();
-    // The budget counts every completion run in this turn, including those nested inline below a
+    const { maxPerTargetPerTurn } = this.options;
+    // The budget counts every completion run while draining, including those nested inline below a
     // queued one, so a turn is bounded however deep the chains go.
-    const ranAtStart = this.#ran;
+    let ranBefore = this.#ran;
     try {
       while (this.#ready.length > 0) {
         const slot = this.#ready.shift()!;
@@ -190,19 +222,22 @@ export class CompletionDispatcher {
           slot.inReady = false;
           this.#targets.delete(slot);
         }
-        if (this.#ran - ranAtStart >= maxCompletionsPerTurn || clock.now() - t0 >= turnBudgetMs) break;
+        this.#turnRan += this.#ran - ranBefore;
+        ranBefore = this.#ran;
+        if (this.#ready.length > 0 && !this.#turnHasBudget()) {
+          this.stats.yields++;
+          break;
+        }
       }
     } finally {
       this.#draining = false;
     }
-    if (this.#ready.length > 0) this.#scheduleDrain(true);
   }
 
-  #scheduleDrain(isYield: boolean): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    if (isYield) this.stats.yields++;
-    this.options.schedule(this.#drainLater);
+  #scheduleTurnEnd(): void {
+    if (this.#turnEndScheduled) return;
+    this.#turnEndScheduled = true;
+    this.options.schedule(this.#turnEnd);
   }
 }
 

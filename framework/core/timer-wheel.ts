@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from './clock.js';
+import { ErrorCodes, PorticoError } from './errors.js';
 
 /** A scheduled deadline; cancel it or let it fire once. */
 export interface WheelTimer {
@@ -15,7 +16,13 @@ export interface TimerWheelOptions {
   clock: Clock;
   /** Run the wheel from a real (unref'd) interval. Tests turn it off and call `advance`. Default true. */
   autoTick: boolean;
+  /** Told when a timer callback threw (the wheel goes on with the other timers). Default: a process warning. */
+  onCallbackError: (error: unknown) => void;
 }
+
+const warnCallbackError = (error: unknown): void => {
+  process.emitWarning(`portico timer wheel: a timer callback threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+};
 
 class Entry implements WheelTimer {
   active = true;
@@ -45,11 +52,23 @@ export class TimerWheel {
   #size = 0;
   #lastTick: number;
   #interval: NodeJS.Timeout | null = null;
+  // While advance() runs, entries scheduled by the callbacks it fires land after the tick it is
+  // advancing to, never in a bucket it is still iterating.
+  #advancingTo: number | null = null;
+  #errors = 0;
 
   constructor(options: Partial<TimerWheelOptions> = {}) {
-    this.options = Object.freeze({ tickMs: 100, slots: 512, clock: systemClock, autoTick: true, ...options });
+    this.options = Object.freeze({ tickMs: 100, slots: 512, clock: systemClock, autoTick: true, onCallbackError: warnCallbackError, ...options });
+    if (!Number.isFinite(this.options.tickMs) || this.options.tickMs <= 0 || !Number.isInteger(this.options.slots) || this.options.slots < 1) {
+      throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'dispatcher', `timer wheel needs tickMs > 0 and an integer slots >= 1, got ${this.options.tickMs} / ${this.options.slots}`);
+    }
     this.#buckets = Array.from({ length: this.options.slots }, () => new Set<Entry>());
     this.#lastTick = this.#tickOf(this.options.clock.now());
+  }
+
+  /** Timer callbacks that threw. */
+  get errors(): number {
+    return this.#errors;
   }
 
   /** Timers currently scheduled. */
@@ -63,12 +82,14 @@ export class TimerWheel {
 
   /** Fire `callback` once at or after `deadline` (clock time, ms). */
   schedule(deadline: number, callback: (now: number) => void): WheelTimer {
+    if (Number.isNaN(deadline)) throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'dispatcher', 'timer deadline is NaN');
     // An idle wheel's position is stale: catch it up before placing the entry.
-    if (this.#size === 0) this.#lastTick = Math.max(this.#lastTick, this.#tickOf(this.options.clock.now()) - 1);
+    if (this.#size === 0 && this.#advancingTo === null) this.#lastTick = Math.max(this.#lastTick, this.#tickOf(this.options.clock.now()) - 1);
+    const floor = Math.max(this.#lastTick, this.#advancingTo ?? this.#lastTick) + 1;
     // Bucket k is processed once the clock reaches k × tickMs, so round the deadline *up*: a bucket
     // processed before its entries are due would hold them for a whole turn of the wheel. A deadline
     // at or before the last processed tick goes into the next tick's bucket.
-    const tick = Math.max(Math.ceil(deadline / this.options.tickMs), this.#lastTick + 1);
+    const tick = Math.max(Math.ceil(deadline / this.options.tickMs), floor);
     const bucket = this.#buckets[tick % this.options.slots]!;
     const entry = new Entry(this, deadline, callback, bucket);
     bucket.add(entry);
@@ -81,23 +102,35 @@ export class TimerWheel {
     if (--this.#size === 0) this.#stop();
   }
 
-  /** Process every bucket up to `now`; returns how many timers fired. */
+  /** Process every bucket up to `now`; returns how many timers fired. Re-entrant calls do nothing. */
   advance(now: number = this.options.clock.now()): number {
+    if (this.#advancingTo !== null) return 0;
     const target = this.#tickOf(now);
+    if (target <= this.#lastTick) return 0;
     let fired = 0;
     const steps = Math.min(target - this.#lastTick, this.options.slots);
-    for (let i = 1; i <= steps; i++) {
-      const bucket = this.#buckets[(this.#lastTick + i) % this.options.slots]!;
-      for (const entry of bucket) {
-        if (entry.deadline > now) continue; // a later round of the wheel
-        bucket.delete(entry);
-        entry.active = false;
-        this.entryRemoved();
-        fired++;
-        entry.callback(now);
+    this.#advancingTo = target;
+    try {
+      for (let i = 1; i <= steps; i++) {
+        const bucket = this.#buckets[(this.#lastTick + i) % this.options.slots]!;
+        for (const entry of bucket) {
+          if (entry.deadline > now) continue; // a later round of the wheel
+          bucket.delete(entry);
+          entry.active = false;
+          this.entryRemoved();
+          fired++;
+          try {
+            entry.callback(now);
+          } catch (error) {
+            this.#errors++;
+            this.options.onCallbackError(error);
+          }
+        }
       }
+    } finally {
+      this.#advancingTo = null;
+      this.#lastTick = target;
     }
-    if (target > this.#lastTick) this.#lastTick = target;
     return fired;
   }
 

@@ -3,8 +3,8 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { type CompletionDispatcher, sharedDispatcher } from '../core/dispatcher.js';
 import { ErrorCodes, PorticoError, fromSocketError } from '../core/errors.js';
 import { TimerWheel } from '../core/timer-wheel.js';
-import type { ConnectionCallbacks } from '../connection/callbacks.js';
-import { Connection, type ConnectionOptions } from '../connection/connection.js';
+import { Connection, type HandlerSource } from '../connection/connection.js';
+import type { ConnectionOptionsInput } from '../connection/connection-options.js';
 import { TcpTransport, type TcpReadMode } from '../transport/tcp-transport.js';
 
 export interface ConnectOptions<U> {
@@ -12,11 +12,11 @@ export interface ConnectOptions<U> {
   port: number;
   /** Give up after this many ms (PORTICO_ERR_CONNECT_TIMEOUT). Default 10000. */
   timeoutMs?: number;
-  handler: ConnectionCallbacks<U> | ((conn: Connection<U>) => ConnectionCallbacks<U>);
+  handler: HandlerSource<U>;
   user?: U;
   /** Told why the connection could not be made (the promise rejects with the same error). */
   onConnectionFailed?: (error: PorticoError) => void;
-  connection?: Partial<ConnectionOptions>;
+  connection?: ConnectionOptionsInput;
   noDelay?: boolean;
   pool?: BufferPool;
   dispatcher?: CompletionDispatcher;
@@ -49,7 +49,12 @@ export function connect<U = undefined>(options: ConnectOptions<U>): Promise<Conn
       settled = true;
       clearTimeout(timer);
       socket.destroy();
-      options.onConnectionFailed?.(error);
+      try {
+        options.onConnectionFailed?.(error);
+      } catch (thrown) {
+        // User code: contained; the promise still rejects with why the connection failed.
+        process.emitWarning(`portico connect: onConnectionFailed threw: ${thrown instanceof Error ? thrown.message : String(thrown)}`, { code: ErrorCodes.CALLBACK_THREW });
+      }
       reject(error);
     };
     const timer = setTimeout(() => {

@@ -2,14 +2,16 @@ import * as net from 'node:net';
 import { BufferPool } from '../buffers/buffer-pool.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type CompletionDispatcher, sharedDispatcher } from '../core/dispatcher.js';
-import { ErrorCodes, PorticoError } from '../core/errors.js';
+import { ErrorCodes, PorticoError, toPorticoError } from '../core/errors.js';
 import { TimerWheel } from '../core/timer-wheel.js';
-import type { ConnectionCallbacks } from '../connection/callbacks.js';
-import { Connection, type ConnectionContext, type ConnectionOptions, resolveConnectionOptions } from '../connection/connection.js';
+import { Connection, type ConnectionContext, type HandlerSource } from '../connection/connection.js';
+import { type ConnectionOptions, type ConnectionOptionsInput, resolveConnectionOptions } from '../connection/connection-options.js';
 import { TcpTransport, type TcpReadMode } from '../transport/tcp-transport.js';
 import type { SocketEndpoint } from '../transport/transport.js';
+import { type AcceptMode, type NativeTcpHandle, type OnConnection, peerOf, takeOverAccepts } from './accept-handles.js';
+import { RefusalCloser } from './refusal-closer.js';
 
-/** Server-level events (The Server Framework's server callbacks). All optional. */
+/** Server-level events (The Server Framework's server callbacks). All optional; a throw is counted, never fatal. */
 export interface ServerCallbacks {
   onStartAccepting?(address: SocketEndpoint): void;
   onStopAccepting?(): void;
@@ -18,22 +20,24 @@ export interface ServerCallbacks {
   onMaximumConnections?(peer: SocketEndpoint): void;
 }
 
-export type HandlerSource<U> = ConnectionCallbacks<U> | ((conn: Connection<U>) => ConnectionCallbacks<U>);
-
-export interface ServerOptions<U> {
+interface ServerBaseOptions<U> {
   host?: string;
   /** 0 = ephemeral. */
   port?: number;
+  /** Length of the kernel's queue of completed handshakes not yet accepted. Default 511 (Node's); Linux caps it at net.core.somaxconn. */
   backlog?: number;
   /** One handler for all connections, or a factory making one per connection. */
   handler: HandlerSource<U>;
-  /** Initial per-connection user data. */
-  createUser?: () => U;
   /** 0 = unlimited. */
   maxConnections?: number;
   /** What to do with a connection over the limit: RST (no TIME_WAIT here, default) or FIN. */
   overLimit?: 'reset' | 'close';
-  connection?: Partial<ConnectionOptions>;
+  /**
+   * With `overLimit: 'close'`, refused connections closing gracefully at once (each waits up to
+   * `lingerMs` for the peer's FIN); beyond this they are reset. Default 64.
+   */
+  maxClosingRefusals?: number;
+  connection?: ConnectionOptionsInput;
   /** Default 5000: after `stop()`, connections still open this long are aborted. */
   drainDeadlineMs?: number;
   /** Default true: no Nagle delay. */
@@ -44,8 +48,19 @@ export interface ServerOptions<U> {
   wheel?: TimerWheel;
   clock?: Clock;
   readMode?: TcpReadMode;
+  /**
+   * How accepted connections reach us. `'handle'` (default): straight from the listening handle, one
+   * `net.Socket` per connection (as Node's cluster round robin takes them); if this Node does not allow
+   * it, the server says why (a process warning) and uses `'server'`: the sockets `net.Server` makes,
+   * read in `copy` mode.
+   */
+  acceptMode?: AcceptMode;
   callbacks?: ServerCallbacks;
 }
+
+/** `createUser` is required when the user type can't be `undefined`, so `conn.user` is never a lie. */
+export type ServerOptions<U = unknown> = ServerBaseOptions<U> &
+  (undefined extends U ? { /** Initial per-connection user data. */ createUser?: () => U } : { /** Initial per-connection user data. */ createUser: () => U });
 
 export interface ServerStats {
   accepted: number;
@@ -54,6 +69,7 @@ export interface ServerStats {
   active: number;
   peakActive: number;
   closed: number;
+  /** User code that threw: connection callbacks, handler factories, `createUser`, server callbacks. */
   callbackErrors: number;
   acceptErrors: number;
 }
@@ -63,9 +79,14 @@ export interface StopResult {
   closedGracefully: number;
   /** Connections aborted at the deadline. */
   aborted: number;
+  /** Of those, connections whose transport did not report its close in time and were closed by force. */
+  forced: number;
 }
 
 type ServerState = 'new' | 'listening' | 'stopping' | 'stopped';
+
+/** After the drain deadline aborted what was left, how long the transports get to report their close. */
+const forceCloseAfterMs = 2000;
 
 /** A listening server: accepts connections, wraps them in `Connection`s and runs their callbacks. */
 export class Server<U = unknown> {
@@ -78,12 +99,16 @@ export class Server<U = unknown> {
   #connectionOptions: Readonly<ConnectionOptions>;
   #net: net.Server;
   #connections = new Set<Connection<U>>();
-  #refusing = new Set<net.Socket>();
+  #refusals: RefusalCloser;
   #state: ServerState = 'new';
+  #acceptMode: AcceptMode | null = null;
   #address: SocketEndpoint | null = null;
+  #listening: Promise<SocketEndpoint> | null = null;
   #stopping: Promise<StopResult> | null = null;
   #emptyWaiters: (() => void)[] = [];
   #ctx: ConnectionContext<U>;
+  #readMode: TcpReadMode;
+  #maxConnections: number;
 
   constructor(options: ServerOptions<U>) {
     this.#options = options;
@@ -100,6 +125,19 @@ export class Server<U = unknown> {
     if (!Number.isInteger(max) || max < 0) {
       throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'server', `maxConnections must be a non-negative integer, got ${max}`);
     }
+    this.#maxConnections = max;
+    const closing = options.maxClosingRefusals ?? 64;
+    if (!Number.isInteger(closing) || closing < 0) {
+      throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'server', `maxClosingRefusals must be a non-negative integer, got ${closing}`);
+    }
+    if (options.backlog !== undefined && (!Number.isInteger(options.backlog) || options.backlog < 1)) {
+      throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'server', `backlog must be a positive integer, got ${options.backlog}`);
+    }
+    if (typeof options.handler !== 'function' && (typeof options.handler !== 'object' || options.handler === null || typeof options.handler.onReadCompleted !== 'function')) {
+      throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'server', 'handler must be a ConnectionCallbacks object with onReadCompleted, or a factory function');
+    }
+    this.#readMode = options.readMode ?? 'onread';
+    this.#refusals = new RefusalCloser({ wheel: this.wheel, clock: this.clock, lingerMs: this.#connectionOptions.lingerMs, max: closing });
     this.#ctx = {
       dispatcher: this.dispatcher,
       wheel: this.wheel,
@@ -110,10 +148,10 @@ export class Server<U = unknown> {
         this.stats.callbackErrors++;
       },
     };
-    this.#net = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: options.noDelay ?? true }, (socket) => this.#accept(socket));
+    this.#net = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: options.noDelay ?? true }, (socket) => this.#acceptSocket(socket));
     this.#net.on('error', (error: NodeJS.ErrnoException) => {
       this.stats.acceptErrors++;
-      this.#options.callbacks?.onAcceptError?.(new PorticoError(ErrorCodes.LISTEN, 'server', `accept failed: ${error.message}`, { cause: error }));
+      this.#callback('onAcceptError', new PorticoError(ErrorCodes.LISTEN, 'server', `accept failed: ${error.message}`, { cause: error }));
     });
   }
 
@@ -132,65 +170,122 @@ export class Server<U = unknown> {
     return this.#state;
   }
 
-  /** Start listening. Rejects with PORTICO_ERR_LISTEN (e.g. address in use). */
+  /** How connections are accepted ('handle' or 'server'); null before `listen()`. */
+  get acceptMode(): AcceptMode | null {
+    return this.#acceptMode;
+  }
+
+  /** Refused connections still closing gracefully (`overLimit: 'close'`). */
+  get closingRefusals(): number {
+    return this.#refusals.size;
+  }
+
+  /** Start listening. Rejects with PORTICO_ERR_LISTEN (e.g. address in use), or INVALID_STATE if stopped meanwhile. */
   listen(): Promise<SocketEndpoint> {
-    if (this.#state !== 'new') return Promise.reject(new PorticoError(ErrorCodes.INVALID_STATE, 'server', `listen() in state ${this.#state}`));
+    if (this.#listening !== null || this.#state !== 'new') return Promise.reject(new PorticoError(ErrorCodes.INVALID_STATE, 'server', `listen() in state ${this.#state}`));
     const host = this.#options.host ?? '127.0.0.1';
     const port = this.#options.port ?? 0;
-    return new Promise((resolve, reject) => {
+    this.#listening = new Promise<SocketEndpoint>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException): void => {
         reject(new PorticoError(ErrorCodes.LISTEN, 'server', `cannot listen on ${host}:${port}: ${error.code ?? error.message}`, { cause: error }));
       };
       this.#net.once('error', onError);
-      this.#net.listen({ host, port, ...(this.#options.backlog !== undefined ? { backlog: this.#options.backlog } : {}) }, () => {
+      this.#net.listen({ host, port, backlog: this.#options.backlog ?? 511 }, () => {
         this.#net.off('error', onError);
+        if (this.#state !== 'new') {
+          reject(new PorticoError(ErrorCodes.INVALID_STATE, 'server', 'stop() was called before listen() completed'));
+          return;
+        }
         const addr = this.#net.address() as net.AddressInfo;
         this.#address = { address: addr.address, port: addr.port, family: addr.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+        this.#acceptMode = this.#chooseAcceptMode();
         this.#state = 'listening';
-        this.#options.callbacks?.onStartAccepting?.(this.#address);
+        this.#callback('onStartAccepting', this.#address);
         resolve(this.#address);
       });
     });
+    return this.#listening;
   }
 
-  #accept(socket: net.Socket): void {
-    if (this.#state !== 'listening') {
-      socket.resetAndDestroy();
+  #chooseAcceptMode(): AcceptMode {
+    if ((this.#options.acceptMode ?? 'handle') === 'server') return 'server';
+    const refused = takeOverAccepts(this.#net, (status, handle, original) => this.#acceptHandle(status, handle, original));
+    if (refused === null) return 'handle';
+    process.emitWarning(`portico: cannot take accepted handles from the listening socket (${refused}); using net.Server's sockets in copy mode`, {
+      code: 'PORTICO_ACCEPT_FALLBACK',
+    });
+    return 'server';
+  }
+
+  /** A connection from the listening handle (accept mode 'handle'). */
+  #acceptHandle(status: number, handle: NativeTcpHandle | undefined, original: OnConnection): void {
+    if (this.#acceptMode === 'server') {
+      original(status, handle); // fell back: net.Server builds the socket and calls #acceptSocket
       return;
     }
-    const max = this.#options.maxConnections ?? 0;
-    if (max > 0 && this.#connections.size >= max) {
-      this.stats.overLimit++;
-      const peer: SocketEndpoint = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, family: socket.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' };
-      this.#options.callbacks?.onMaximumConnections?.(peer);
-      if ((this.#options.overLimit ?? 'reset') === 'reset') {
+    if (status < 0 || handle === undefined) {
+      this.stats.acceptErrors++;
+      this.#callback('onAcceptError', new PorticoError(ErrorCodes.SOCKET, 'server', `accept failed (status ${status})`));
+      return;
+    }
+    if (this.#state !== 'listening' || this.#overLimit(() => peerOf(handle))) {
+      if (this.#state !== 'listening' || (this.#options.overLimit ?? 'reset') === 'reset') {
+        resetHandle(handle);
+        return;
+      }
+      if (!this.#refusals.tryAdd(() => TcpTransport.fromHandle(handle, this.pool, 'copy'))) resetHandle(handle);
+      return;
+    }
+    if (this.#options.noDelay ?? true) handle.setNoDelay?.(true);
+    let transport: TcpTransport;
+    try {
+      transport = TcpTransport.fromHandle(handle, this.pool, this.#readMode);
+    } catch (error) {
+      // This Node will not let us wrap accepted handles after all: say why, and hand this connection
+      // (and every later one) to net.Server's own path instead of dropping it.
+      this.#acceptMode = 'server';
+      process.emitWarning(`portico: cannot wrap an accepted handle (${toPorticoError(error, ErrorCodes.SOCKET, 'server').message}); using net.Server's sockets in copy mode`, {
+        code: 'PORTICO_ACCEPT_FALLBACK',
+      });
+      original(status, handle);
+      return;
+    }
+    this.#admit(transport);
+  }
+
+  /** A connection net.Server made (accept mode 'server'). */
+  #acceptSocket(socket: net.Socket): void {
+    if (this.#state !== 'listening' || this.#overLimit(() => socketPeer(socket))) {
+      if (this.#state !== 'listening' || (this.#options.overLimit ?? 'reset') === 'reset') {
         socket.resetAndDestroy();
         return;
       }
-      // FIN, then read (and drop) until the peer's FIN so the socket can close; RST if it lingers.
-      this.#refusing.add(socket);
-      const linger = setTimeout(() => socket.resetAndDestroy(), this.#connectionOptions.lingerMs);
-      socket.on('data', () => {});
-      socket.on('error', () => {});
-      socket.once('close', () => {
-        clearTimeout(linger);
-        this.#refusing.delete(socket);
-      });
-      socket.end();
-      socket.resume();
+      if (!this.#refusals.tryAdd(() => TcpTransport.fromSocket(socket, this.pool))) socket.resetAndDestroy();
       return;
     }
-    let transport: TcpTransport;
+    this.#admit(TcpTransport.fromSocket(socket, this.pool));
+  }
+
+  /** True (and counted, and reported) when this connection is over the limit. */
+  #overLimit(peer: () => SocketEndpoint): boolean {
+    const max = this.#maxConnections;
+    if (max === 0 || this.#connections.size < max) return false;
+    this.stats.overLimit++;
+    if (this.#options.callbacks?.onMaximumConnections !== undefined) this.#callback('onMaximumConnections', peer());
+    return true;
+  }
+
+  #admit(transport: TcpTransport): void {
+    let user: U;
     try {
-      transport = TcpTransport.fromAccepted(socket, this.pool, this.#options.readMode ?? 'onread');
+      user = this.#options.createUser ? this.#options.createUser() : (undefined as U);
     } catch (error) {
-      this.stats.acceptErrors++;
-      socket.destroy();
-      this.#options.callbacks?.onAcceptError?.(new PorticoError(ErrorCodes.SOCKET, 'server', 'cannot take over accepted socket', { cause: error }));
+      // A throw in user code costs its own connection, never the process.
+      this.stats.callbackErrors++;
+      transport.reset();
+      this.#warn('createUser threw', error);
       return;
     }
-    // TCP_NODELAY was already set on this fd by net.Server's `noDelay` at accept: no second setsockopt.
-    const user = this.#options.createUser ? this.#options.createUser() : (undefined as U);
     const conn = new Connection<U>(transport, this.#options.handler, user, this.#ctx, this.#connectionOptions);
     this.#connections.add(conn);
     this.stats.accepted++;
@@ -210,13 +305,34 @@ export class Server<U = unknown> {
     }
   }
 
+  /** Run a server callback; a throw is counted and reported as a warning, never thrown into the accept loop. */
+  #callback<K extends keyof ServerCallbacks>(name: K, ...args: Parameters<NonNullable<ServerCallbacks[K]>>): void {
+    const fn = this.#options.callbacks?.[name] as ((...a: typeof args) => void) | undefined;
+    if (fn === undefined) return;
+    try {
+      fn.apply(this.#options.callbacks, args);
+    } catch (error) {
+      this.stats.callbackErrors++;
+      this.#warn(`${name} threw`, error);
+    }
+  }
+
+  #warn(what: string, error: unknown): void {
+    const e = toPorticoError(error, ErrorCodes.CALLBACK_THREW, 'server');
+    process.emitWarning(`portico server: ${what}: ${e.message}`, { code: ErrorCodes.CALLBACK_THREW });
+  }
+
   /**
    * Graceful drain: stop accepting, let each connection finish (or its handler's `onDrain` decide),
-   * close idle ones, abort what is left after the deadline. Resolves when every connection is closed.
+   * close idle ones, abort what is left after the deadline. Resolves when every connection is closed;
+   * bounded: a transport that does not report its close soon after the abort is closed by force.
    */
   stop(options: { deadlineMs?: number } = {}): Promise<StopResult> {
     if (this.#stopping !== null) return this.#stopping;
     const deadlineMs = options.deadlineMs ?? this.#options.drainDeadlineMs ?? 5000;
+    if (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs) || deadlineMs < 0) {
+      return Promise.reject(new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'server', `deadlineMs must be a non-negative number, got ${String(deadlineMs)}`));
+    }
     this.#stopping = this.#drain(deadlineMs);
     return this.#stopping;
   }
@@ -224,31 +340,53 @@ export class Server<U = unknown> {
   async #drain(deadlineMs: number): Promise<StopResult> {
     const wasListening = this.#state === 'listening';
     this.#state = 'stopping';
+    if (this.#listening !== null && !wasListening) await this.#listening.catch(() => undefined); // let listen() settle first
     const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
-    if (wasListening) this.#options.callbacks?.onStopAccepting?.();
-    for (const socket of this.#refusing) socket.resetAndDestroy();
+    if (wasListening) this.#callback('onStopAccepting');
+    this.#refusals.resetAll();
     const before = this.#connections.size;
     for (const conn of [...this.#connections]) conn.beginDrain();
     let aborted = 0;
-    if (this.#connections.size > 0) {
-      const empty = new Promise<void>((resolve) => this.#emptyWaiters.push(resolve));
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'deadline'>((resolve) => {
-        timer = setTimeout(() => resolve('deadline'), deadlineMs);
-      });
-      const outcome = await Promise.race([empty.then(() => 'empty' as const), deadline]);
-      clearTimeout(timer);
-      if (outcome === 'deadline') {
-        const error = new PorticoError(ErrorCodes.DRAIN_DEADLINE, 'server', `still open ${deadlineMs} ms after stop()`);
+    let forced = 0;
+    if (this.#connections.size > 0 && !(await this.#emptyWithin(deadlineMs))) {
+      const error = new PorticoError(ErrorCodes.DRAIN_DEADLINE, 'server', `still open ${deadlineMs} ms after stop()`);
+      for (const conn of [...this.#connections]) {
+        aborted++;
+        conn.abortForDrain(error);
+      }
+      if (!(await this.#emptyWithin(forceCloseAfterMs))) {
+        const stuck = new PorticoError(ErrorCodes.DRAIN_DEADLINE, 'server', `transport did not report its close ${forceCloseAfterMs} ms after the abort`);
         for (const conn of [...this.#connections]) {
-          aborted++;
-          conn.abortForDrain(error);
+          forced++;
+          conn.forceClosed(stuck);
         }
-        await empty;
+        await this.#emptyWithin(forceCloseAfterMs);
       }
     }
     await closed;
     this.#state = 'stopped';
-    return { closedGracefully: before - aborted, aborted };
+    return { closedGracefully: before - aborted, aborted, forced };
   }
+
+  /** True once no connection is left, false if `ms` passed first. */
+  #emptyWithin(ms: number): Promise<boolean> {
+    if (this.#connections.size === 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      this.#emptyWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+}
+
+function socketPeer(socket: net.Socket): SocketEndpoint {
+  return { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, family: socket.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' };
+}
+
+/** RST a raw accepted handle without building a socket for it (no TIME_WAIT here). */
+function resetHandle(handle: NativeTcpHandle): void {
+  const status = typeof handle.reset === 'function' ? handle.reset(() => {}) : -1;
+  if (status !== 0) handle.close();
 }

@@ -3,11 +3,27 @@ import { ErrorCodes, PorticoError } from '../core/errors.js';
 import { Fifo } from '../core/fifo.js';
 import type { SocketEndpoint, Transport, TransportSink } from './transport.js';
 
+export interface MemoryTransportOptions {
+  /** Names the endpoints (`<name>-local`, `<name>-remote`). */
+  name: string;
+  /**
+   * false (default): behave like a TCP socket — data, FIN and RST are delivered in a later macrotask,
+   * at most `maxReadsPerTurn` reads per turn, and `resumeReading` is idempotent.
+   * true: every `resumeReading` is a posted read that completes at once when bytes are waiting,
+   * nested inside the caller — the FILE_SKIP_COMPLETION_PORT_ON_SUCCESS situation the dispatcher must
+   * survive, reproduced on demand (the dispatcher tests and benchmarks use it).
+   */
+  inlineReads: boolean;
+  /** Reads delivered per macrotask in TCP mode (libuv reads a stream up to 32 times per poll). Default 32. */
+  maxReadsPerTurn: number;
+}
+
+const peerReset = (): PorticoError => new PorticoError(ErrorCodes.CONNECTION_RESET, 'transport', 'connection reset by memory peer');
+
 /**
- * An in-process transport whose reads complete *at once* when bytes are waiting: `resumeReading()`
- * delivers synchronously, and a sink that posts the next read from inside `onData` recurses straight
- * back in. That is the FILE_SKIP_COMPLETION_PORT_ON_SUCCESS situation the dispatcher must survive,
- * reproduced on demand (used by the dispatcher tests and the benchmarks).
+ * An in-process transport implementing the same contract as TCP, for tests and benchmarks: two of them
+ * wired back to back (`pair`) are a loopback connection; on its own, `push`, `pushEnd` and `pushError`
+ * play the peer.
  */
 export class MemoryTransport implements Transport {
   readonly kind = 'memory' as const;
@@ -16,74 +32,191 @@ export class MemoryTransport implements Transport {
   peer: MemoryTransport | null = null;
   /** Every chunk written, in order (tests inspect it when there is no peer). */
   readonly written: Uint8Array[] = [];
+  readonly #inline: boolean;
+  readonly #maxReadsPerTurn: number;
   #pool: BufferPool;
   #sink: TransportSink | null = null;
   #inbound = new Fifo<Uint8Array>();
   #source: (() => Uint8Array | null) | null = null;
   #reading = false;
-  #eof = false;
-  #eofDelivered = false;
+  #scheduled = false;
+  #peerFin = false;
+  #finReported = false;
+  #peerError: PorticoError | null = null;
+  #seenError: PorticoError | null = null;
   #writeShut = false;
   #closed = false;
-  #pendingError: PorticoError | null = null;
+  #corked = false;
+  #corkQueue: { data: Uint8Array; done: (error?: Error | null) => void }[] = [];
 
-  constructor(pool: BufferPool, name = 'memory') {
+  constructor(pool: BufferPool, options: Partial<MemoryTransportOptions> | string = {}) {
+    const opts = typeof options === 'string' ? { name: options } : options;
+    const name = opts.name ?? 'memory';
     this.#pool = pool;
+    this.#inline = opts.inlineReads ?? false;
+    this.#maxReadsPerTurn = opts.maxReadsPerTurn ?? 32;
     this.remote = { address: `${name}-remote`, port: 0, family: 'memory' };
     this.local = { address: `${name}-local`, port: 0, family: 'memory' };
   }
 
   /** Two transports wired back to back. */
-  static pair(pool: BufferPool): [MemoryTransport, MemoryTransport] {
-    const a = new MemoryTransport(pool, 'a');
-    const b = new MemoryTransport(pool, 'b');
+  static pair(pool: BufferPool, options: Partial<Omit<MemoryTransportOptions, 'name'>> = {}): [MemoryTransport, MemoryTransport] {
+    const a = new MemoryTransport(pool, { ...options, name: 'a' });
+    const b = new MemoryTransport(pool, { ...options, name: 'b' });
     a.peer = b;
     b.peer = a;
     return [a, b];
   }
 
   get writeQueueSize(): number {
-    return 0;
+    return this.#corkQueue.reduce((n, w) => n + w.data.length, 0);
   }
 
   get isClosed(): boolean {
     return this.#closed;
   }
 
+  /** True while the layer above wants data (as a socket that is reading). */
+  get isReading(): boolean {
+    return this.#reading;
+  }
+
+  /** Inbound chunks not yet delivered. */
+  get unread(): number {
+    return this.#inbound.length;
+  }
+
+  /** The failure this side reported to its sink, if any. */
+  get error(): PorticoError | null {
+    return this.#seenError;
+  }
+
   attach(sink: TransportSink): void {
     this.#sink = sink;
   }
 
-  /** Bytes the peer "sent"; delivered when reading. */
+  // ---- the peer's side ----------------------------------------------------------------------------
+
+  /** Bytes the peer sent; delivered while reading. */
   push(data: Uint8Array): void {
+    if (this.#closed || this.#peerFin || this.#peerError !== null) return;
     this.#inbound.push(data);
-    if (this.#reading) this.#deliver();
+    this.#wake();
   }
 
   /** A lazy supply of inbound chunks (`null` = no more), so a million reads need no million buffers. */
   setSource(source: () => Uint8Array | null): void {
     this.#source = source;
-    if (this.#reading) this.#deliver();
+    this.#wake();
   }
 
-  /** The peer sent FIN. */
+  /** The peer sent FIN (noticed after the data before it, while reading). */
   pushEnd(): void {
-    this.#eof = true;
-    if (this.#reading) this.#deliver();
+    if (this.#closed || this.#peerFin) return;
+    this.#peerFin = true;
+    this.#wake();
   }
 
-  /** The peer reset the connection. */
-  pushError(error = new PorticoError(ErrorCodes.CONNECTION_RESET, 'transport', 'connection reset by memory peer')): void {
-    if (this.#closed) return;
-    this.#pendingError = error;
-    this.#sink?.onError(error);
-    this.#close();
+  /** The peer reset the connection: unread data is dropped; noticed while reading or on a write. */
+  pushError(error: PorticoError = peerReset()): void {
+    if (this.#closed || this.#peerError !== null) return;
+    this.#peerError = error;
+    this.#inbound.clear();
+    this.#source = null;
+    this.#wake();
   }
+
+  // ---- Transport ----------------------------------------------------------------------------------
 
   resumeReading(): void {
     if (this.#closed) return;
+    if (this.#inline) {
+      this.#reading = true;
+      this.#run(Infinity);
+      return;
+    }
+    if (this.#reading) return;
     this.#reading = true;
-    this.#deliver();
+    this.#wake();
+  }
+
+  write(data: Uint8Array, done: (error?: Error | null) => void): void {
+    if (this.#closed || this.#writeShut) {
+      const error = new PorticoError(ErrorCodes.WRITE_AFTER_SHUTDOWN, 'transport', 'write on a closed memory transport');
+      queueMicrotask(() => done(error));
+      return;
+    }
+    if (this.#peerError !== null) {
+      const error = this.#peerError;
+      queueMicrotask(() => done(error));
+      this.#fail(error);
+      return;
+    }
+    const copy = Uint8Array.from(data);
+    if (this.#corked) this.#corkQueue.push({ data: copy, done });
+    else this.#send(copy, [done]);
+  }
+
+  cork(): void {
+    this.#corked = true;
+  }
+
+  uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    const queued = this.#corkQueue.splice(0);
+    if (queued.length === 0) return;
+    // One writev: the peer may see the writes as one chunk.
+    const total = queued.reduce((n, w) => n + w.data.length, 0);
+    const joined = new Uint8Array(total);
+    let at = 0;
+    for (const w of queued) {
+      joined.set(w.data, at);
+      at += w.data.length;
+    }
+    this.#send(
+      joined,
+      queued.map((w) => w.done),
+    );
+  }
+
+  shutdownWrite(): void {
+    if (this.#writeShut || this.#closed) return;
+    this.uncork();
+    this.#writeShut = true;
+    this.peer?.pushEnd();
+    queueMicrotask(() => {
+      if (this.#closed) return;
+      this.#sink?.onWriteShut();
+      this.#maybeClose();
+    });
+  }
+
+  destroy(): void {
+    if (this.#closed) return;
+    // As the kernel does: closing with unread input sends RST, otherwise FIN.
+    const unread = this.#inbound.length > 0 || this.#source !== null;
+    const finSent = this.#writeShut;
+    this.#closeNow();
+    if (unread) this.peer?.pushError();
+    else if (!finSent) this.peer?.pushEnd();
+  }
+
+  reset(): void {
+    if (this.#closed) return;
+    this.#closeNow();
+    this.peer?.pushError();
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------
+
+  #send(data: Uint8Array, dones: ((error?: Error | null) => void)[]): void {
+    this.written.push(data);
+    this.peer?.push(data);
+    // Completion is asynchronous, like a socket write callback.
+    queueMicrotask(() => {
+      for (const done of dones) done(null);
+    });
   }
 
   #nextChunk(): Uint8Array | null {
@@ -97,69 +230,74 @@ export class MemoryTransport implements Transport {
     return null;
   }
 
-  #deliver(): void {
-    // One chunk per call: a sink that wants more posts another read, which recurses into here.
-    const sink = this.#sink;
-    if (sink === null || this.#closed) return;
-    const chunk = this.#nextChunk();
-    if (chunk !== null) {
-      const buffer = this.#pool.acquireCopy(chunk);
-      this.#reading = false;
-      if (sink.onData(buffer)) this.#reading = true;
+  #hasInput(): boolean {
+    return this.#inbound.length > 0 || this.#source !== null || this.#peerError !== null || (this.#peerFin && !this.#finReported);
+  }
+
+  #wake(): void {
+    if (!this.#reading || this.#closed || !this.#hasInput()) return;
+    if (this.#inline) {
+      this.#run(Infinity);
       return;
     }
-    if (this.#eof && !this.#eofDelivered) {
-      this.#eofDelivered = true;
-      this.#reading = false;
-      sink.onEnd();
-      this.#maybeClose();
-    }
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#run(this.#maxReadsPerTurn);
+      this.#wake();
+    });
   }
 
-  write(data: Uint8Array, done: (error?: Error | null) => void): void {
-    if (this.#closed || this.#writeShut) {
-      queueMicrotask(() => done(new PorticoError(ErrorCodes.WRITE_AFTER_SHUTDOWN, 'transport', 'write on a closed memory transport')));
+  /** Deliver while the sink wants data: bytes first, then the RST or FIN, as a socket reports them. */
+  #run(maxReads: number): void {
+    let reads = 0;
+    while (this.#reading && !this.#closed && reads < maxReads) {
+      const sink = this.#sink;
+      if (sink === null) return;
+      if (this.#peerError !== null) {
+        this.#fail(this.#peerError);
+        return;
+      }
+      const chunk = this.#nextChunk();
+      if (chunk !== null) {
+        reads++;
+        const buffer = this.#pool.acquireCopy(chunk);
+        // Inline mode: a read posted from inside onData completes nested, right there.
+        if (this.#inline) this.#reading = false;
+        this.#reading = sink.onData(buffer);
+        continue;
+      }
+      if (this.#peerFin && !this.#finReported) {
+        this.#finReported = true;
+        sink.onEnd();
+        this.#maybeClose();
+      }
       return;
     }
-    const copy = Uint8Array.from(data);
-    this.written.push(copy);
-    this.peer?.push(copy);
-    // Completion is asynchronous, like a socket write callback.
-    queueMicrotask(() => done(null));
   }
 
-  shutdownWrite(): void {
-    if (this.#writeShut) return;
-    this.#writeShut = true;
-    this.peer?.pushEnd();
-    this.#maybeClose();
-  }
-
-  destroy(): void {
-    this.#close();
-    this.peer?.pushEnd();
-  }
-
-  reset(): void {
+  #fail(error: PorticoError): void {
     if (this.#closed) return;
-    this.#close();
-    this.peer?.pushError();
+    this.#seenError = error;
+    this.#sink?.onError(error);
+    this.#closeNow();
   }
 
   #maybeClose(): void {
-    if (this.#writeShut && this.#eofDelivered) this.#close();
+    // A socket with both directions shut closes itself (Node's autoDestroy).
+    if (this.#writeShut && this.#finReported) this.#closeNow();
   }
 
-  #close(): void {
+  #closeNow(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#reading = false;
+    for (const w of this.#corkQueue.splice(0)) {
+      const error = new PorticoError(ErrorCodes.WRITE_AFTER_SHUTDOWN, 'transport', 'memory transport closed before a corked write went out');
+      queueMicrotask(() => w.done(error));
+    }
     const sink = this.#sink;
     queueMicrotask(() => sink?.onClosed());
-  }
-
-  /** @internal for tests: the error this side saw, if any. */
-  get error(): PorticoError | null {
-    return this.#pendingError;
   }
 }

@@ -1,15 +1,14 @@
 import * as net from 'node:net';
 import type { BufferPool } from '../buffers/buffer-pool.js';
 import type { PooledBuffer } from '../buffers/pooled-buffer.js';
-import { fromSocketError } from '../core/errors.js';
+import { ErrorCodes, PorticoError, fromSocketError } from '../core/errors.js';
 import type { SocketEndpoint, Transport, TransportSink } from './transport.js';
 
 /**
  * How bytes get from the socket into pooled buffers.
  * - `onread`: libuv reads straight into the pooled buffer (Node's `onread` option, the closest thing
- *   to posting an IOCP read with a buffer). Accepted sockets need their handle re-wrapped for it
- *   (design-notes §5.5), which relies on the internal `_handle` property.
- * - `copy`: plain `'data'` events copied into pooled buffers; the fallback if the re-wrap breaks.
+ *   to posting an IOCP read with a buffer).
+ * - `copy`: plain `'data'` events copied into pooled buffers; the fallback.
  */
 export type TcpReadMode = 'onread' | 'copy';
 
@@ -19,14 +18,7 @@ function endpoint(address: string | undefined, port: number | undefined, family:
   return { address: address ?? '', port: port ?? 0, family: family === 'IPv6' ? 'IPv6' : 'IPv4' };
 }
 
-interface HandleOwner {
-  _handle: unknown;
-}
-
-/** True when this Node lets us take over an accepted socket's handle (checked once). */
-export function canRewrapHandles(): boolean {
-  return typeof (net.Socket.prototype as unknown as { resetAndDestroy?: unknown }).resetAndDestroy === 'function';
-}
+type SocketOptionsWithHandle = net.SocketConstructorOpts & { handle?: unknown; pauseOnCreate?: boolean };
 
 /** A TCP connection over a `net.Socket`, reading into pooled buffers. */
 export class TcpTransport implements Transport {
@@ -38,6 +30,9 @@ export class TcpTransport implements Transport {
   #next: PooledBuffer | null = null; // the buffer libuv will read into next (onread mode)
   #reading = false;
   #closed = false;
+  #resetWanted = false;
+  #resetting = false;
+  #resetFailed = false;
 
   private constructor(pool: BufferPool, mode: TcpReadMode, make: (onread: net.OnReadOpts | undefined) => net.Socket) {
     this.#pool = pool;
@@ -57,28 +52,25 @@ export class TcpTransport implements Transport {
     const socket = this.socket;
     if (mode === 'copy') socket.on('data', (chunk: Buffer) => this.#onChunk(chunk));
     socket.on('end', () => this.#sink?.onEnd());
-    socket.on('error', (error: NodeJS.ErrnoException) => this.#sink?.onError(fromSocketError(error, 'transport')));
+    socket.on('finish', () => this.#onFinish());
+    socket.on('error', (error: NodeJS.ErrnoException) => this.#onError(error));
     socket.on('close', () => this.#onClose());
   }
 
-  /** Take over a socket accepted by a server created with `pauseOnConnect: true`. */
-  static fromAccepted(accepted: net.Socket, pool: BufferPool, mode: TcpReadMode = 'onread'): TcpTransport {
-    if (mode === 'copy') {
-      return new TcpTransport(pool, mode, () => accepted);
-    }
+  /**
+   * Wrap a native handle accepted from a listening handle (or received from another process): one
+   * `net.Socket` per connection, created paused so libuv reads nothing before the first posted read.
+   */
+  static fromHandle(handle: unknown, pool: BufferPool, mode: TcpReadMode = 'onread'): TcpTransport {
     return new TcpTransport(pool, mode, (onread) => {
-      const owner = accepted as unknown as HandleOwner;
-      const handle = owner._handle;
-      // Detach the handle from the wrapper net.Server gave us, then destroy that wrapper: with no
-      // handle it closes nothing, and the server's own connection count is released.
-      owner._handle = null;
-      accepted.destroy();
-      // `pauseOnCreate` keeps libuv from reading before the layer above posts its first read.
-      return new net.Socket({ handle, allowHalfOpen: true, pauseOnCreate: true, onread } as net.SocketConstructorOpts & {
-        handle: unknown;
-        pauseOnCreate: boolean;
-      });
+      const options: SocketOptionsWithHandle = { handle, allowHalfOpen: true, pauseOnCreate: true, ...(onread ? { onread } : {}) };
+      return new net.Socket(options);
     });
+  }
+
+  /** Use a socket `net.Server` accepted (created with `pauseOnConnect`), copying from `'data'` events. */
+  static fromSocket(socket: net.Socket, pool: BufferPool): TcpTransport {
+    return new TcpTransport(pool, 'copy', () => socket);
   }
 
   /** Open an outgoing connection (the connector). */
@@ -123,6 +115,7 @@ export class TcpTransport implements Transport {
       buffer.release();
       return false;
     }
+    // A resumeReading() from inside onData is a no-op (we are reading); the answer decides.
     this.#reading = sink.onData(buffer);
     return this.#reading; // false makes Node stop reading until resume()
   }
@@ -136,16 +129,22 @@ export class TcpTransport implements Transport {
       const buffer = this.#pool.acquire();
       const n = chunk.copy(buffer.bytes, 0, offset, Math.min(chunk.length, offset + size));
       buffer.length = n;
-      keep = sink.onData(buffer) && keep;
+      keep = sink.onData(buffer);
     }
-    if (!keep) {
-      this.#reading = false;
-      this.socket.pause();
-    }
+    this.#reading = keep;
+    if (!keep) this.socket.pause();
   }
 
   write(data: Uint8Array, done: (error?: Error | null) => void): void {
     this.socket.write(data, done);
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
   }
 
   shutdownWrite(): void {
@@ -157,8 +156,51 @@ export class TcpTransport implements Transport {
   }
 
   reset(): void {
-    if (this.socket.destroyed) return;
-    this.socket.resetAndDestroy();
+    if (this.#closed || this.#resetWanted || this.socket.destroyed) return;
+    const s = this.socket;
+    if (s.writableEnded && !s.writableFinished && s.writableLength === 0) {
+      // The shutdown may be in flight in libuv, which refuses uv_tcp_close_reset with EINVAL until it
+      // completes — and Node then drops the handle without closing it. Reset once it is done.
+      this.#resetWanted = true;
+      return;
+    }
+    this.#resetNow();
+  }
+
+  #resetNow(): void {
+    const s = this.socket;
+    if (s.destroyed) return;
+    this.#resetting = true;
+    try {
+      s.resetAndDestroy();
+    } finally {
+      this.#resetting = false;
+    }
+    if (!this.#resetFailed) return;
+    // Node has dropped the handle and cannot close it any more (its state is already "closing"): the
+    // descriptor is lost. reset() waits out pending shutdowns so this never happens; if it does, the
+    // connection still finishes, and the error says what leaked.
+    this.#resetFailed = false;
+    queueMicrotask(() => this.#onClose());
+  }
+
+  #onFinish(): void {
+    this.#sink?.onWriteShut();
+    if (this.#resetWanted) {
+      this.#resetWanted = false;
+      this.#resetNow();
+    }
+  }
+
+  #onError(error: NodeJS.ErrnoException): void {
+    if (this.#resetting && error.syscall === 'reset') {
+      this.#resetFailed = true;
+      this.#sink?.onError(
+        new PorticoError(ErrorCodes.SOCKET, 'transport', `RST refused (${error.code ?? error.message}); Node dropped the socket handle unclosed`, { cause: error }),
+      );
+      return;
+    }
+    this.#sink?.onError(fromSocketError(error, 'transport'));
   }
 
   #onClose(): void {

@@ -28,7 +28,7 @@ export interface ChainOutcome {
 /** Run `reads` chained reads on one fresh connection; resolves after the last one completed. */
 export function runChainedReads(dispatcher: CompletionDispatcher, reads: number): Promise<ChainOutcome> {
   return new Promise((resolve, reject) => {
-    const transport = new MemoryTransport(pool, 'bench');
+    const transport = new MemoryTransport(pool, { name: 'bench', inlineReads: true });
     let supplied = 0;
     transport.setSource(() => (supplied++ < reads ? CHUNK : null));
     let completed = 0;

@@ -16,7 +16,8 @@ test('buffers are lent, returned and reused; accounting tracks outstanding and h
   assert.equal(pool.stats.pooled, 2);
   assert.equal(pool.outstanding, 0);
   const d = pool.acquire();
-  assert.ok(d === b || d === a, 'a pooled buffer is reused');
+  assert.ok(d.bytes === b.bytes || d.bytes === a.bytes, 'pooled memory is reused');
+  assert.ok(d !== a && d !== b, 'each loan is a new object');
   assert.equal(pool.stats.reused, 1);
   d.release();
 });
@@ -33,6 +34,21 @@ test('retain adds an owner; the last release returns the buffer; a double releas
   assert.equal(pool.outstanding, 0);
   assert.throws(() => buf.release(), { code: ErrorCodes.BUFFER_RELEASED });
   assert.throws(() => buf.retain(), { code: ErrorCodes.BUFFER_RELEASED });
+});
+
+test('a stale release after the pool lent the memory out again throws and leaves the new owner alone', () => {
+  const pool = new BufferPool({ bufferSize: 8, maxPooled: 1 });
+  const first = pool.acquireCopy(Buffer.from('one'));
+  first.release();
+  const second = pool.acquireCopy(Buffer.from('two'));
+  assert.equal(second.bytes, first.bytes, 'the same memory, lent again');
+  assert.throws(() => first.release(), { code: ErrorCodes.BUFFER_RELEASED });
+  assert.throws(() => first.retain(), { code: ErrorCodes.BUFFER_RELEASED });
+  assert.equal(second.owners, 1);
+  assert.equal(pool.outstanding, 1, 'the stale release returned nothing to the pool');
+  assert.equal(second.data.toString(), 'two');
+  second.release();
+  assert.equal(pool.outstanding, 0);
 });
 
 test('bad sizes are refused before allocating', () => {

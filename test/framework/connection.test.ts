@@ -12,11 +12,26 @@ test('posting a second read while one is pending is an error', () => {
   assert.throws(() => conn.read(), { code: ErrorCodes.INVALID_STATE });
 });
 
-test('bytes received with no read posted are staged and complete at once when a read is posted', async () => {
+test('bytes that arrive with no read posted wait in the transport, as in a socket, until a read is posted', async () => {
   const seen: string[] = [];
-  const { conn, transport } = memoryConnection({ onReadCompleted: (_c, b) => (seen.push(b.data.toString()), b.release()) });
+  const { conn, peer } = memoryConnection({ onReadCompleted: (_c, b) => (seen.push(b.data.toString()), b.release()) });
   conn.start();
-  transport.push(Buffer.from('early')); // not reading yet: the transport holds it
+  peer.write(Buffer.from('early'), () => {});
+  await tick();
+  await tick();
+  assert.deepEqual(seen, [], 'nothing completes without a posted read');
+  conn.read();
+  assert.deepEqual(seen, [], 'a read posted on TCP completes from the event loop, never inside read()');
+  await until(() => seen.length === 1, 1000, 'read completion');
+  assert.deepEqual(seen, ['early']);
+});
+
+test('with inline reads (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS), a read of waiting bytes completes inside read()', () => {
+  const seen: string[] = [];
+  const { conn, transport } = memoryConnection({ onReadCompleted: (_c, b) => (seen.push(b.data.toString()), b.release()) }, { inlineReads: true });
+  conn.start();
+  transport.push(Buffer.from('early'));
+  assert.deepEqual(seen, []);
   conn.read();
   assert.deepEqual(seen, ['early'], 'completed inline inside read()');
 });
@@ -52,14 +67,15 @@ test('a pooled buffer passed to write is released once written; writes after shu
   const pool = new BufferPool({ bufferSize: 16 });
   const { conn, peer } = memoryConnection({ onReadCompleted: (_c, b) => b.release() }, { pool });
   const received: string[] = [];
-  peer.attach({ onData: (b) => (received.push(b.data.toString()), b.release(), true), onEnd: () => received.push('FIN'), onError: () => {}, onClosed: () => {} });
+  peer.attach({ onData: (b) => (received.push(b.data.toString()), b.release(), true), onEnd: () => received.push('FIN'), onWriteShut: () => {}, onError: () => {}, onClosed: () => {} });
   peer.resumeReading();
   conn.start();
   assert.equal(conn.write(pool.acquireCopy(Buffer.from('hello'))), 'queued');
   conn.shutdownWrite();
-  assert.ok(conn.shutdown.has(Shut.WriteWanted) && conn.shutdown.has(Shut.WriteDone));
+  assert.ok(conn.shutdown.has(Shut.WriteWanted), 'FIN wanted at once');
   assert.equal(conn.write(pool.acquireCopy(Buffer.from('late'))), 'closed');
   await tick();
+  assert.ok(conn.shutdown.has(Shut.WriteDone), 'FIN done once the transport says so');
   assert.deepEqual(received, ['hello', 'FIN']);
   assert.equal(pool.outstanding, 0);
 });
@@ -70,7 +86,7 @@ test('graceful close waits for the peer FIN, then aborts after lingerMs', async 
     { onReadCompleted: (_c, b) => b.release(), onConnectionClosed: (_c, r) => (reason = r) },
     { options: { lingerMs: 1000 } },
   );
-  peer.attach({ onData: (b) => (b.release(), true), onEnd: () => {}, onError: () => {}, onClosed: () => {} });
+  peer.attach({ onData: (b) => (b.release(), true), onEnd: () => {}, onWriteShut: () => {}, onError: () => {}, onClosed: () => {} });
   conn.start();
   conn.close();
   clock.advance(900);
@@ -121,6 +137,7 @@ test('a throwing onConnectionClosed is contained and reported, not rethrown', as
   const original = conn.completionFailed.bind(conn);
   conn.completionFailed = (e) => (errors.push(e), original(e));
   conn.start();
+  conn.read(); // as with a socket, an RST is noticed while reading
   peer.reset();
   await until(() => errors.length === 1, 1000, 'reported error');
   assert.equal(errors[0]!.code, ErrorCodes.CALLBACK_THREW);

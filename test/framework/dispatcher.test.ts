@@ -129,7 +129,7 @@ test('1,000,000 chained immediately-completing reads on one memory connection: n
       onClientClose: (c) => c.close(),
       onConnectionClosed: (_c, reason) => (closed = reason),
     },
-    { dispatcher: d, pool: new BufferPool({ bufferSize: 16 }) },
+    { dispatcher: d, pool: new BufferPool({ bufferSize: 16 }), inlineReads: true },
   );
   transport.setSource(() => (produced++ < total ? chunk : null));
   transport.pushEnd();
@@ -167,7 +167,7 @@ test('a flooding connection cannot starve another: bounded by the per-turn budge
         c.read();
       },
     },
-    { dispatcher: d },
+    { dispatcher: d, inlineReads: true },
   );
   const victim = memoryConnection(
     {
@@ -177,7 +177,7 @@ test('a flooding connection cannot starve another: bounded by the per-turn budge
         atVictimCompletion = floodCount;
       },
     },
-    { dispatcher: d, pool: flood.pool },
+    { dispatcher: d, pool: flood.pool, inlineReads: true },
   );
   flood.transport.setSource(() => (floodProduced++ < 200_000 ? chunk : null));
   victim.conn.start();

@@ -187,7 +187,7 @@ test('drain on stop: stop accepting, close idle connections gracefully, abort st
   const started = Date.now();
   const result = await server.stop({ deadlineMs: 400 });
   const elapsed = Date.now() - started;
-  assert.deepEqual(result, { closedGracefully: 1, aborted: 1 });
+  assert.deepEqual(result, { closedGracefully: 1, aborted: 1, forced: 0 });
   assert.ok(elapsed >= 350 && elapsed < 3000, `stop took ${elapsed} ms`);
   assert.equal((await politeOutcome).ended, 'end');
   const s = await stubbornOutcome;
@@ -221,7 +221,7 @@ test('drain lets a busy connection finish its in-flight response before closing'
     c.write(Buffer.from('response'));
     c.read(); // idle again: the drain closes it now
   }, 100);
-  assert.deepEqual(await stopping, { closedGracefully: 1, aborted: 0 });
+  assert.deepEqual(await stopping, { closedGracefully: 1, aborted: 0, forced: 0 });
   const result = await outcome;
   assert.equal(result.data.toString(), 'response');
   assert.equal(result.ended, 'end');
