@@ -125,6 +125,27 @@ test('idle timeouts (read / write / all) follow the injected clock through one w
   }
 });
 
+test('an onIdle that keeps the connection is called once per period, counted from when it fired (issue 7 #3)', async () => {
+  const idles: number[] = [];
+  const { conn, clock, wheel } = memoryConnection(
+    { onConnectionEstablished: (c) => c.read(), onReadCompleted: (_c, b) => b.release(), onIdle: () => idles.push(clock.now()) },
+    { options: { idle: { readMs: 100 } } },
+  );
+  conn.start();
+  clock.advance(5000); // the last read is long past: re-arming from it would fire at every tick
+  wheel.advance();
+  await tick();
+  assert.equal(idles.length, 1, 'one onIdle for the whole silence so far');
+  for (let t = 0; t < 1000; t += 10) {
+    clock.advance(10);
+    wheel.advance();
+    await tick();
+  }
+  assert.ok(idles.length >= 10 && idles.length <= 11, `${idles.length} onIdle calls in 10 periods`);
+  for (let i = 1; i < idles.length; i++) assert.ok(idles[i]! - idles[i - 1]! >= 100, `period ${idles[i]! - idles[i - 1]!} ms`);
+  assert.equal(conn.lifecycle, 'open', 'kept open');
+});
+
 test('a throwing onConnectionClosed is contained and reported, not rethrown', async () => {
   const errors: PorticoError[] = [];
   const { conn, peer } = memoryConnection({

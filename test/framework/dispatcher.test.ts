@@ -224,3 +224,32 @@ test('round robin: queued targets share a drain turn', async () => {
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(order, ['a0', 'a1', 'b0', 'b1', 'a2', 'a3', 'b2', 'b3']);
 });
+
+test('the budget is per event-loop turn: 50 I/O completions in one macrotask do not each get a drain budget (issue 7 #7)', async () => {
+  const d = new CompletionDispatcher({ maxCompletionsPerTurn: 256, maxPerTargetPerTurn: 16, maxInlineDepth: 8 });
+  const busy = target('busy');
+  let busyRan = 0;
+  let stop = false;
+  const spin = (): void => {
+    busyRan++;
+    if (!stop) d.complete(busy, spin, undefined); // always more work: one connection that never lets up
+  };
+  d.complete(busy, spin, undefined);
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 5));
+  // One macrotask in which 50 other connections' reads complete, as one poll phase delivers them.
+  const counts = await new Promise<{ before: number; after: number; others: number }>((resolve) =>
+    setTimeout(() => {
+      const before = busyRan;
+      let others = 0;
+      for (let i = 0; i < 50; i++) d.complete(target(`io${i}`), () => others++, undefined);
+      resolve({ before, after: busyRan, others });
+    }, 0),
+  );
+  stop = true;
+  assert.equal(counts.others, 50, 'the I/O completions themselves ran at once');
+  const ran = counts.after - counts.before;
+  const bound = d.options.maxCompletionsPerTurn + d.options.maxPerTargetPerTurn * d.options.maxInlineDepth;
+  assert.ok(ran <= bound, `the busy connection ran ${ran} completions in that one macrotask (bound ${bound}; 50 drain budgets would be ${50 * 256})`);
+  await until(() => d.queuedNow === 0, 5000, 'busy chain to stop');
+});

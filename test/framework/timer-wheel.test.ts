@@ -95,3 +95,37 @@ test('a pending wheel timer does not keep the process alive', () => {
   assert.equal(result.status, 0, String(result.stderr));
   assert.ok(Date.now() - started < 5000);
 });
+
+test('an entry scheduled from a callback with a deadline already past fires on a later advance, once (issue 7 #3)', () => {
+  const { clock, w } = wheel(100, 8);
+  let fired = 0;
+  const rearm = (now: number): void => {
+    fired++;
+    w.schedule(now - 500, rearm); // a deadline in the past, as idle re-armed from an old read did
+  };
+  w.schedule(100, rearm);
+  clock.advance(150);
+  assert.equal(w.advance(), 1, 'one advance fires the entry once, not again from the bucket it is iterating');
+  assert.equal(fired, 1);
+  clock.advance(100);
+  assert.equal(w.advance(), 1, 'the re-armed entry fires on the next tick');
+  assert.equal(fired, 2);
+  assert.equal(w.advance(), 0, 'an advance with no tick passed fires nothing');
+  assert.equal(fired, 2);
+});
+
+test('a throwing timer callback is counted and reported; the other timers still fire', () => {
+  const errors: unknown[] = [];
+  const clock = new ManualClock(0);
+  const w = new TimerWheel({ clock, tickMs: 10, slots: 8, autoTick: false, onCallbackError: (e) => errors.push(e) });
+  let fired = 0;
+  w.schedule(10, () => {
+    throw new Error('timer bug');
+  });
+  w.schedule(10, () => fired++);
+  clock.advance(20);
+  w.advance();
+  assert.equal(fired, 1);
+  assert.equal(w.errors, 1);
+  assert.match(String(errors[0]), /timer bug/);
+});
