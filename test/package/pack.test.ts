@@ -11,10 +11,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { echoRoundTrip, repoRoot, runToExit, spawnServer } from '../helpers/spawn-server.js';
 
-/** npm and tsc need no coverage collection (c8 sets NODE_V8_COVERAGE for children). */
+/**
+ * npm and tsc need no coverage collection (c8 sets NODE_V8_COVERAGE for children). Set to undefined,
+ * not deleted: child_process copies it from process.env into any env that lacks the key.
+ */
 function toolEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env['NODE_V8_COVERAGE'];
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_V8_COVERAGE: undefined };
   delete env['NODE_OPTIONS'];
   return env;
 }
