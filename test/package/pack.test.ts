@@ -11,10 +11,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { echoRoundTrip, repoRoot, runToExit, spawnServer } from '../helpers/spawn-server.js';
 
-/** npm and tsc need no coverage collection (c8 sets NODE_V8_COVERAGE for children). */
+/**
+ * npm and tsc need no coverage collection (c8 sets NODE_V8_COVERAGE for children). Set to undefined,
+ * not deleted: child_process copies it from process.env into any env that lacks the key.
+ */
 function toolEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env['NODE_V8_COVERAGE'];
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_V8_COVERAGE: undefined };
   delete env['NODE_OPTIONS'];
   return env;
 }
@@ -55,11 +57,13 @@ test('npm pack → npm install → import { Server } from "portico" works, with 
   assert.deepEqual(files.filter((f) => f.endsWith('.map') || f.endsWith('.tsbuildinfo')), [], 'no source maps or build info');
   assert.deepEqual(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no TypeScript sources');
 
-  // 2. Install it into a scratch ESM project (offline: the harness's two runtime dependencies are in
-  //    the npm cache since `npm ci`).
+  // 2. Install it into a scratch ESM project. --prefer-offline, not --offline: `npm ci` caches the
+  //    tarballs of the harness's two runtime dependencies but not the registry metadata a plain
+  //    `npm install` resolves them with, so on a fresh machine (empty npm cache) that comes from the
+  //    registry; once cached, nothing is fetched.
   mkdirSync(project, { recursive: true });
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'portico-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
-  const install = await runToExit(npm, ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: project, env, timeoutMs: 120_000, t });
+  const install = await runToExit(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: project, env, timeoutMs: 120_000, t });
   assert.equal(install.code, 0, `npm install failed:\n${install.stdout}\n${install.stderr}`);
   const installed = join(project, 'node_modules', 'portico');
   assert.ok(existsSync(join(installed, 'dist/framework/index.d.ts')), 'type declarations are installed');
