@@ -45,3 +45,5 @@ export {
   type AcquireTicket,
 } from './sync/lock-order.js';
 export { formatLockReport, lockReportJson, cycleNames, type LockOrderReport, type LockCycleEdge, type LockEdgeSite } from './sync/lock-report.js';
+export { ByteQueue, type ByteQueueOptions, type ReadonlyByteQueue } from './framing/byte-queue.js';
+export { ByteSlice } from './framing/byte-slice.js';
