@@ -5,6 +5,14 @@ import { checkRange, framingError, releaseAll } from './checks.js';
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
+/** One pooled buffer in the queue: its valid bytes are `bytes[0, end)`; `view` caches that range for indexOf. */
+interface Chunk {
+  readonly buffer: PooledBuffer;
+  readonly bytes: Buffer;
+  end: number;
+  view: Buffer | null;
+}
+
 /** Options of a `ByteQueue`. */
 export interface ByteQueueOptions {
   /** Most unread bytes the queue may hold; an `append` beyond it throws PORTICO_ERR_INPUT_TOO_LARGE. */
@@ -59,10 +67,9 @@ export class ByteQueue implements ReadonlyByteQueue {
   /** Most unread bytes the queue accepts. */
   readonly maxBytes: number;
   readonly #coalesce: boolean;
-  // Buffers [0, #cur) are read through but not yet released; #cur holds the first unread byte at
-  // #offset (#cur === #buffers.length when nothing is unread). #views[i] is #buffers[i]'s valid data.
-  #buffers: PooledBuffer[] = [];
-  #views: Buffer[] = [];
+  // Chunks [0, #cur) are read through but not yet released; #cur holds the first unread byte at
+  // #offset (#cur === #chunks.length when nothing is unread).
+  #chunks: Chunk[] = [];
   #cur = 0;
   #offset = 0;
   #length = 0;
@@ -89,7 +96,7 @@ export class ByteQueue implements ReadonlyByteQueue {
 
   /** Pooled buffers held: those with unread bytes plus read ones not yet released. */
   get bufferCount(): number {
-    return this.#buffers.length;
+    return this.#chunks.length;
   }
 
   /**
@@ -100,7 +107,10 @@ export class ByteQueue implements ReadonlyByteQueue {
   append(buffer: PooledBuffer): void {
     this.releaseConsumed();
     if (buffer.owners <= 0) throw new PorticoError(ErrorCodes.BUFFER_RELEASED, 'buffers', 'append() of a buffer that was already released');
-    if (this.#buffers.includes(buffer)) throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'buffers', 'append() of a buffer the queue already holds');
+    const chunks = this.#chunks;
+    for (let i = 0; i < chunks.length; i++) {
+      if (chunks[i]!.buffer === buffer) throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'buffers', 'append() of a buffer the queue already holds');
+    }
     const n = buffer.length;
     if (n === 0) {
       buffer.release();
@@ -111,60 +121,60 @@ export class ByteQueue implements ReadonlyByteQueue {
       throw framingError(ErrorCodes.INPUT_TOO_LARGE, `appending ${n} bytes to ${this.#length} buffered would exceed maxBytes ${this.maxBytes}`);
     }
     this.#length += n;
-    const last = this.#buffers.length - 1;
-    if (this.#coalesce && last >= 0) {
-      const tail = this.#buffers[last]!;
-      const used = this.#views[last]!.length;
-      // Only into a buffer nobody else owns: another owner may be using its free space.
-      if (tail.owners === 1 && n <= tail.capacity - used && n * 2 <= tail.capacity) {
-        buffer.bytes.copy(tail.bytes, used, 0, n);
-        tail.length = used + n;
-        this.#views[last] = tail.bytes.subarray(0, used + n);
-        buffer.release();
-        return;
-      }
+    const tail = chunks[chunks.length - 1];
+    // Only into a buffer nobody else owns: another owner may be using its free space.
+    if (this.#coalesce && tail !== undefined && tail.buffer.owners === 1 && n <= tail.bytes.length - tail.end && n * 2 <= tail.bytes.length) {
+      buffer.bytes.copy(tail.bytes, tail.end, 0, n);
+      tail.end += n;
+      tail.buffer.length = tail.end;
+      tail.view = null;
+      buffer.release();
+      return;
     }
-    this.#buffers.push(buffer);
-    this.#views.push(buffer.bytes.subarray(0, n));
+    chunks.push({ buffer, bytes: buffer.bytes, end: n, view: null });
   }
 
   /** The unread byte at `offset`. */
   peekUInt8(offset: number): number {
     this.#checkPeek(offset, 1, 'peekUInt8');
     this.#locate(offset);
-    return this.#views[this.#at]![this.#pos]!;
+    return this.#chunks[this.#at]!.bytes[this.#pos]!;
   }
 
   /** Big-endian unsigned 16 bits at `offset` (may straddle buffers; never copies). */
   peekUInt16BE(offset: number): number {
     this.#checkPeek(offset, 2, 'peekUInt16BE');
     this.#locate(offset);
-    const view = this.#views[this.#at]!;
-    return this.#pos + 2 <= view.length ? view.readUInt16BE(this.#pos) : this.#gatherBE(2);
+    const { bytes: b, end } = this.#chunks[this.#at]!;
+    const p = this.#pos;
+    return p + 2 <= end ? (b[p]! << 8) | b[p + 1]! : this.#gatherBE(2);
   }
 
   /** Little-endian unsigned 16 bits at `offset`. */
   peekUInt16LE(offset: number): number {
     this.#checkPeek(offset, 2, 'peekUInt16LE');
     this.#locate(offset);
-    const view = this.#views[this.#at]!;
-    return this.#pos + 2 <= view.length ? view.readUInt16LE(this.#pos) : this.#gatherLE(2);
+    const { bytes: b, end } = this.#chunks[this.#at]!;
+    const p = this.#pos;
+    return p + 2 <= end ? b[p]! | (b[p + 1]! << 8) : this.#gatherLE(2);
   }
 
   /** Big-endian unsigned 32 bits at `offset`. */
   peekUInt32BE(offset: number): number {
     this.#checkPeek(offset, 4, 'peekUInt32BE');
     this.#locate(offset);
-    const view = this.#views[this.#at]!;
-    return this.#pos + 4 <= view.length ? view.readUInt32BE(this.#pos) : this.#gatherBE(4);
+    const { bytes: b, end } = this.#chunks[this.#at]!;
+    const p = this.#pos;
+    return p + 4 <= end ? b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) : this.#gatherBE(4);
   }
 
   /** Little-endian unsigned 32 bits at `offset`. */
   peekUInt32LE(offset: number): number {
     this.#checkPeek(offset, 4, 'peekUInt32LE');
     this.#locate(offset);
-    const view = this.#views[this.#at]!;
-    return this.#pos + 4 <= view.length ? view.readUInt32LE(this.#pos) : this.#gatherLE(4);
+    const { bytes: b, end } = this.#chunks[this.#at]!;
+    const p = this.#pos;
+    return p + 4 <= end ? b[p + 3]! * 0x1000000 + ((b[p + 2]! << 16) | (b[p + 1]! << 8) | b[p]!) : this.#gatherLE(4);
   }
 
   /** Big-endian signed 32 bits at `offset`. */
@@ -204,13 +214,14 @@ export class ByteQueue implements ReadonlyByteQueue {
   readSlice(n: number): ByteSlice {
     checkRange(n, 0, this.#length, 'readSlice length', 'buffers');
     if (n === 0) return new ByteSlice(EMPTY, null);
-    const view = this.#views[this.#cur]!;
+    const chunk = this.#chunks[this.#cur]!;
+    const p = this.#offset;
     let slice: ByteSlice;
-    if (this.#offset + n <= view.length) {
-      slice = new ByteSlice(view.subarray(this.#offset, this.#offset + n), this.#buffers[this.#cur]!.retain());
+    if (p + n <= chunk.end) {
+      slice = new ByteSlice(chunk.bytes.subarray(p, p + n), chunk.buffer.retain());
     } else {
       this.#at = this.#cur;
-      this.#pos = this.#offset;
+      this.#pos = p;
       slice = new ByteSlice(this.#bytesAtLocation(n), null);
     }
     this.#advance(n);
@@ -246,22 +257,24 @@ export class ByteQueue implements ReadonlyByteQueue {
     this.#locate(from);
     let i = this.#at;
     let p = this.#pos;
-    let chunkStart = from - p; // queue offset of views[i][0] (negative for the partly read first buffer)
-    while (i < this.#views.length && chunkStart + p <= lastStart) {
-      const view = this.#views[i]!;
-      // Matches that fit in this buffer: native search, over a view cut at the limit if it ends here.
-      const inEnd = Math.min(view.length, lastStart - chunkStart + d);
+    let chunkStart = from - p; // queue offset of the chunk's byte 0 (negative for the partly read first one)
+    const chunks = this.#chunks;
+    while (i < chunks.length && chunkStart + p <= lastStart) {
+      const chunk = chunks[i]!;
+      // Matches that fit in this buffer: native search over its valid bytes, cut at the limit if it ends here.
+      const inEnd = Math.min(chunk.end, lastStart - chunkStart + d);
       if (inEnd - p >= d) {
-        const at = (inEnd === view.length ? view : view.subarray(0, inEnd)).indexOf(delimiter, p);
+        const view = inEnd === chunk.end ? (chunk.view ??= chunk.bytes.subarray(0, chunk.end)) : chunk.bytes.subarray(0, inEnd);
+        const at = view.indexOf(delimiter, p);
         if (at >= 0) return chunkStart + at;
       }
       // Matches that start here and end in a later buffer.
       if (d > 1) {
-        for (let s = Math.max(p, view.length - d + 1); s < view.length && chunkStart + s <= lastStart; s++) {
+        for (let s = Math.max(p, chunk.end - d + 1); s < chunk.end && chunkStart + s <= lastStart; s++) {
           if (this.#matchesAt(i, s, delimiter as Uint8Array)) return chunkStart + s;
         }
       }
-      chunkStart += view.length;
+      chunkStart += chunk.end;
       i++;
       p = 0;
     }
@@ -276,17 +289,17 @@ export class ByteQueue implements ReadonlyByteQueue {
   releaseConsumed(): void {
     const spent = this.#cur;
     if (spent === 0) return;
-    const done = this.#buffers.splice(0, spent);
-    this.#views.splice(0, spent);
+    const chunks = this.#chunks;
+    const done = spent === chunks.length ? chunks : chunks.slice(0, spent);
+    this.#chunks = spent === chunks.length ? [] : chunks.slice(spent);
     this.#cur = 0;
     releaseAll(done);
   }
 
   /** Drop every byte, read or not, and release every buffer. The unread bytes count as consumed. */
   clear(): void {
-    const all = this.#buffers;
-    this.#buffers = [];
-    this.#views = [];
+    const all = this.#chunks;
+    this.#chunks = [];
     this.#position += this.#length;
     this.#cur = 0;
     this.#offset = 0;
@@ -300,13 +313,13 @@ export class ByteQueue implements ReadonlyByteQueue {
     }
   }
 
-  /** Find unread offset `offset` (< length): sets #at (buffer index) and #pos (index in its view). */
+  /** Find unread offset `offset` (< length): sets #at (chunk index) and #pos (byte index in it). */
   #locate(offset: number): void {
     let i = this.#cur;
     let p = this.#offset + offset;
-    const views = this.#views;
-    while (i < views.length && p >= views[i]!.length) {
-      p -= views[i]!.length;
+    const chunks = this.#chunks;
+    while (i < chunks.length && p >= chunks[i]!.end) {
+      p -= chunks[i]!.end;
       i++;
     }
     this.#at = i;
@@ -316,14 +329,14 @@ export class ByteQueue implements ReadonlyByteQueue {
   /** `n` (> 0) bytes from the located position: a view if in one buffer, else a fresh copy. */
   #bytesAtLocation(n: number): Buffer {
     let i = this.#at;
-    const first = this.#views[i]!;
+    const first = this.#chunks[i]!;
     const p = this.#pos;
-    if (p + n <= first.length) return first.subarray(p, p + n);
+    if (p + n <= first.end) return first.bytes.subarray(p, p + n);
     const out = Buffer.allocUnsafe(n);
-    let filled = first.copy(out, 0, p);
+    let filled = first.bytes.copy(out, 0, p, first.end);
     while (filled < n) {
-      const view = this.#views[++i]!;
-      filled += view.copy(out, filled, 0, Math.min(view.length, n - filled));
+      const chunk = this.#chunks[++i]!;
+      filled += chunk.bytes.copy(out, filled, 0, Math.min(chunk.end, n - filled));
     }
     return out;
   }
@@ -334,11 +347,11 @@ export class ByteQueue implements ReadonlyByteQueue {
     let p = this.#pos;
     let value = 0;
     for (let k = 0; k < size; k++) {
-      while (p >= this.#views[i]!.length) {
+      while (p >= this.#chunks[i]!.end) {
         i++;
         p = 0;
       }
-      value = value * 256 + this.#views[i]![p++]!;
+      value = value * 256 + this.#chunks[i]!.bytes[p++]!;
     }
     return value;
   }
@@ -350,24 +363,24 @@ export class ByteQueue implements ReadonlyByteQueue {
     let value = 0;
     let scale = 1;
     for (let k = 0; k < size; k++) {
-      while (p >= this.#views[i]!.length) {
+      while (p >= this.#chunks[i]!.end) {
         i++;
         p = 0;
       }
-      value += this.#views[i]![p++]! * scale;
+      value += this.#chunks[i]!.bytes[p++]! * scale;
       scale *= 256;
     }
     return value;
   }
 
-  /** True when `delimiter` starts at index `p` of buffer `i` (it is known to fit in the unread bytes). */
+  /** True when `delimiter` starts at byte `p` of chunk `i` (it is known to fit in the unread bytes). */
   #matchesAt(i: number, p: number, delimiter: Uint8Array): boolean {
     for (let k = 0; k < delimiter.length; k++) {
-      while (p >= this.#views[i]!.length) {
+      while (p >= this.#chunks[i]!.end) {
         i++;
         p = 0;
       }
-      if (this.#views[i]![p++] !== delimiter[k]) return false;
+      if (this.#chunks[i]!.bytes[p++] !== delimiter[k]) return false;
     }
     return true;
   }
@@ -377,9 +390,9 @@ export class ByteQueue implements ReadonlyByteQueue {
     this.#position += n;
     let i = this.#cur;
     let p = this.#offset + n;
-    const views = this.#views;
-    while (i < views.length && p >= views[i]!.length) {
-      p -= views[i]!.length;
+    const chunks = this.#chunks;
+    while (i < chunks.length && p >= chunks[i]!.end) {
+      p -= chunks[i]!.end;
       i++;
     }
     this.#cur = i;

@@ -20,9 +20,9 @@ export function framingError(code: ErrorCode, message: string): PorticoError {
  * @internal Release every buffer even if one release throws (someone else released it: a caller bug);
  * the first error is rethrown after all the others were returned, so one bad buffer leaks nothing.
  */
-export function releaseAll(buffers: readonly PooledBuffer[]): void {
+export function releaseAll(held: readonly { readonly buffer: PooledBuffer }[]): void {
   let first: unknown = null;
-  for (const buffer of buffers) {
+  for (const { buffer } of held) {
     try {
       buffer.release();
     } catch (error) {
