@@ -33,3 +33,8 @@ export { AsyncMutex, type AsyncMutexOptions, type WithLockOptions } from './sync
 export { LockClass } from './sync/lock-class.js';
 export { LockOrderDetector, processLockOrderDetector, type LockOrderDetectorOptions } from './sync/lock-order.js';
 export { formatLockReport, lockReportJson, cycleNames, type LockOrderReport, type LockCycleEdge, type LockEdgeSite } from './sync/lock-report.js';
+export { ByteQueue, type ByteQueueOptions, type ReadonlyByteQueue } from './framing/byte-queue.js';
+export { ByteSlice } from './framing/byte-slice.js';
+export { Framer, type FramerOptions } from './framing/framer.js';
+export { LengthPrefixedFramer, type LengthPrefixedFramerOptions } from './framing/length-prefixed-framer.js';
+export { DelimiterFramer, type DelimiterFramerOptions } from './framing/delimiter-framer.js';

@@ -23,6 +23,10 @@ export const ErrorCodes = {
   LOCK_ABORTED: 'PORTICO_ERR_LOCK_ABORTED',
   LOCK_RECURSION: 'PORTICO_ERR_LOCK_RECURSION',
   DEADLOCK: 'PORTICO_ERR_DEADLOCK',
+  /** Peer input over a configured size limit (declared frame length, line length, bytes buffered). */
+  INPUT_TOO_LARGE: 'PORTICO_ERR_INPUT_TOO_LARGE',
+  /** A frame header whose declared length is not a non-negative integer. */
+  BAD_FRAME: 'PORTICO_ERR_BAD_FRAME',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
