@@ -8,6 +8,7 @@
  */
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { TCP_TIME_WAIT, parseProcNetTcp, readProcNetTcp } from '../../harness/time-wait.js';
 import { HEADER, decodeHeader, splitMessages } from './owserver-wire.js';
 
 /** A write, a pause, or the client's FIN (half-close; the client keeps reading). */
@@ -31,7 +32,11 @@ export type LateInput = 'reset-on-data' | 'reset-before-data' | 'silent';
 export interface Exchange {
   /** Every byte the server sent. */
   readonly received: Buffer;
-  /** How the server ended its side within the bound. */
+  /**
+   * How the server ended its side within the bound. An RST is recognised however the kernel reports
+   * it: as ECONNRESET, as an EOF whose first late write fails at once, or (once the client has sent
+   * its own FIN) by the connection leaving no TIME_WAIT behind.
+   */
   readonly end: 'fin' | 'rst' | 'open';
   /** ms from the client's last step before it to the server's FIN or RST (null while open). */
   readonly endMs: number | null;
@@ -49,6 +54,21 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * within this long after the "FIN" that already fails means the server reset the connection.
  */
 const RESET_RACE_MS = 300;
+
+/**
+ * Whether the connection between these two ports left a TIME_WAIT socket on either end: after both
+ * sides sent FIN one of them always does, after an RST neither does. This is how a close is told
+ * apart once the client has sent its own FIN (it can no longer write to probe for a reset).
+ */
+function closedWithFins(clientPort: number, serverPort: number): boolean {
+  for (const text of readProcNetTcp()) {
+    for (const row of parseProcNetTcp(text)) {
+      if (row.state !== TCP_TIME_WAIT) continue;
+      if ((row.localPort === clientPort && row.remotePort === serverPort) || (row.localPort === serverPort && row.remotePort === clientPort)) return true;
+    }
+  }
+  return false;
+}
 
 /** Run `steps` on a fresh connection to 127.0.0.1:`port` and record what the server did. */
 export function exchange(port: number, steps: readonly Step[], options: ExchangeOptions = {}): Promise<Exchange> {
@@ -74,20 +94,34 @@ export function exchange(port: number, steps: readonly Step[], options: Exchange
     let probing = false;
     let boundTimer: NodeJS.Timeout | null = null;
     let settled = false;
+    let clientPort = 0;
 
     const finish = (): void => {
       if (settled) return;
       settled = true;
       if (boundTimer !== null) clearTimeout(boundTimer);
+      if (clientFinAt !== null && endAt !== null) {
+        // Both sides are done sending: the kernel's TIME_WAIT says whether with FINs or with an RST
+        // (Linux sometimes reports an RST as the end of the stream). Our FIN must have left first.
+        void (async () => {
+          for (let i = 0; i < 20 && !socket.writableFinished && !socket.destroyed; i++) await sleep(10);
+          await sleep(30);
+          end = closedWithFins(clientPort, port) ? 'fin' : 'rst';
+          socket.destroy();
+          resolve(result());
+        })();
+        return;
+      }
       socket.destroy();
-      resolve({
-        received: Buffer.concat(chunks),
-        end,
-        endMs: endAt === null ? null : endAt - endRef,
-        serverEndedFirst: clientFinAt === null || endAt === null ? null : endAt < clientFinAt,
-        lateInput: end === 'fin' && clientFinAt === null ? lateInput : null,
-      });
+      resolve(result());
     };
+    const result = (): Exchange => ({
+      received: Buffer.concat(chunks),
+      end,
+      endMs: endAt === null ? null : endAt - endRef,
+      serverEndedFirst: clientFinAt === null || endAt === null ? null : endAt < clientFinAt,
+      lateInput: end === 'fin' && clientFinAt === null ? lateInput : null,
+    });
     const lateWriteFailed = (nth: number): void => {
       if (lateInput === null && end === 'fin' && nth <= 1 && firstLateWriteAt !== null && firstLateWriteAt - endAt! <= RESET_RACE_MS) {
         // An RST that overtook our read of the stream: the kernel reported EOF first, the reset on the next write.
@@ -164,6 +198,7 @@ export function exchange(port: number, steps: readonly Step[], options: Exchange
     socket.once('connect', () => {
       connected = true;
       connectedAt = performance.now();
+      clientPort = socket.localPort ?? 0;
       void (async () => {
         for (const step of steps) {
           if (settled) return;
