@@ -3,7 +3,7 @@ import type { PathTarget } from './path-resolver.js';
 
 /**
  * How many distinct paths are remembered. Clients poll a set of paths, so this only bounds a client
- * that scans: paths are under PATH_MAX (4096) bytes, so the cache stays under a few megabytes.
+ * that scans: paths are at most PATH_MAX (4096) bytes, so the cache stays under a few megabytes.
  */
 export const DEFAULT_PATH_CACHE_LIMIT = 1024;
 

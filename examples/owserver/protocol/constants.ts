@@ -4,7 +4,7 @@ export const HEADER_SIZE = 24;
 /** MAX_OWSERVER_PROTOCOL_PAYLOAD_SIZE: the largest body (plus tokens) owserver accepts. */
 export const MAX_PAYLOAD = 100050;
 export const TOKEN_SIZE = 16;
-/** Paths of PATH_MAX bytes or more are refused (-90). */
+/** A path longer than this does not parse (-1); READ, DIR and DIRALL refuse a payload of this size or more (-90). */
 export const PATH_MAX = 4096;
 export const DEFAULT_PORT = 4304;
 

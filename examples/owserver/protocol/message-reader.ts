@@ -24,6 +24,7 @@ class MessageReader<H extends { payload: number; version: number }> {
   #bodyLength = 0;
   #tokenCount = 0;
   #error: FramingError | null = null;
+  #discarded = 0;
   readonly #decode: (bytes: Uint8Array) => H;
   readonly #limit: number;
   readonly #countTokens: boolean;
@@ -46,6 +47,11 @@ class MessageReader<H extends { payload: number; version: number }> {
 
   get error(): FramingError | null {
     return this.#error;
+  }
+
+  /** Bytes dropped with a framing error: those received after the offending header, never read. */
+  get discarded(): number {
+    return this.#discarded;
   }
 
   /** Add bytes (copied if kept beyond this call). */
@@ -89,6 +95,7 @@ class MessageReader<H extends { payload: number; version: number }> {
 
   #fail(error: FramingError): void {
     this.#error = error;
+    this.#discarded = this.#buffered;
     this.#chunks = [];
     this.#buffered = 0;
   }

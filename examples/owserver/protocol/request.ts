@@ -12,7 +12,7 @@ export interface OwRequest {
   readonly data: Buffer;
   readonly tokens: readonly Buffer[];
   readonly flags: OwRequestFlags;
-  /** A return code decided while parsing (e.g. -90 for an over-long path), or null. */
+  /** A return code decided while parsing (e.g. -1 for a path longer than PATH_MAX), or null. */
   readonly parseError: number | null;
 }
 
@@ -57,7 +57,9 @@ export function parseRequest(message: WireMessage<RequestHeader>): OwRequest {
   if (pathRegion.length > 0) {
     const nul = pathRegion.indexOf(0);
     const bytes = nul >= 0 ? pathRegion.subarray(0, nul) : pathRegion;
-    if (bytes.length >= PATH_MAX) parseError ??= Ret.EMSGSIZE;
+    // owlib's path parser refuses a path longer than PATH_MAX, and owserver answers every parse
+    // failure with a plain -1 (a path of exactly PATH_MAX still parses; the payload rule may then apply).
+    if (bytes.length > PATH_MAX) parseError ??= Ret.PATH;
     else path = bytes.toString('latin1');
   }
   return { header, path, data, tokens, flags, parseError };

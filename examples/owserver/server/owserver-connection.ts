@@ -46,13 +46,21 @@ export interface OwserverStats {
   loopsDropped: number;
 }
 
-/** `finishing`: a non-persistent answer is out; waiting briefly for the client's FIN (see closeGraceMs). */
-type Phase = 'awaiting' | 'receiving' | 'processing' | 'finishing' | 'closing';
+/**
+ * - `finishing`: a non-persistent answer is out; waiting briefly for the client's FIN (see closeGraceMs).
+ * - `shut`: closed as owserver closes (our FIN is out); reading only to answer late input with RST.
+ * - `resetting`: closed with bytes left unread, as owserver closes then: RST once the answer is flushed.
+ */
+type Phase = 'awaiting' | 'receiving' | 'processing' | 'finishing' | 'shut' | 'resetting' | 'closing';
 
 /**
  * One owserver connection: reads requests (pipelined ones are answered in order), answers each from
  * the bus, grants or refuses persistence per request, and enforces the timeouts of reference §1/§5.
  * One lazily re-armed wheel timer per connection: activity only moves timestamps.
+ *
+ * Every close is owserver's: it close(2)s its descriptor, so the peer sees FIN when owserver had
+ * read everything that arrived, RST when bytes it never read were left behind (a pipelined request
+ * after a non-persistent answer, bytes after a bad header), and RST in answer to any later input.
  */
 export class OwserverConnection implements ConnectionCallbacks {
   readonly #ctx: OwserverContext;
@@ -69,6 +77,10 @@ export class OwserverConnection implements ConnectionCallbacks {
   #readPaused = false;
   #peerFinished = false;
   #finishBy = 0;
+  /** `shut` / `resetting`: when to give up waiting for the peer's FIN or for the flush, and reset. */
+  #giveUpAt = 0;
+  /** `resetting`: the reason passed to abort once the queued answer is written. */
+  #resetReason: PorticoError | null = null;
 
   constructor(ctx: OwserverContext) {
     this.#ctx = ctx;
@@ -82,9 +94,16 @@ export class OwserverConnection implements ConnectionCallbacks {
   }
 
   onReadCompleted(conn: Connection, buffer: PooledBuffer): void {
-    if (this.#phase === 'finishing') {
-      buffer.release(); // after a non-persistent answer nothing more is served: read only to see FIN
-      conn.read();
+    if (this.#phase === 'resetting' || this.#phase === 'closing') {
+      buffer.release();
+      return;
+    }
+    if (this.#phase === 'finishing' || this.#phase === 'shut') {
+      // Input after a non-persistent answer or after our close: owserver has closed its descriptor
+      // by now, and the kernel answers such a segment with RST.
+      buffer.release();
+      this.#phase = 'closing';
+      conn.abort(new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'protocol', 'owserver: input after the connection was closed'));
       return;
     }
     const now = this.#ctx.clock.now();
@@ -97,16 +116,32 @@ export class OwserverConnection implements ConnectionCallbacks {
     this.#reader.push(buffer.data);
     buffer.release();
     this.#pump();
-    if (this.#phase === 'closing') return;
+    const phase = this.#phase as Phase; // #pump may have moved it on
+    if (phase !== 'awaiting' && phase !== 'receiving' && phase !== 'processing') return; // closed (a read is posted if needed)
     // Backpressure: while a request is being answered, hold at most one more full message.
-    if (this.#phase === 'processing' && this.#reader.buffered > 2 * 100_050) this.#readPaused = true;
+    if (phase === 'processing' && this.#reader.buffered > 2 * 100_050) this.#readPaused = true;
     else conn.read();
   }
 
-  onClientClose(): void {
+  onClientClose(conn: Connection): void {
     // The peer is done sending; answer what is already here, then close.
     this.#peerFinished = true;
-    if (this.#phase !== 'processing') this.#closeNow();
+    switch (this.#phase) {
+      case 'processing': // #answered goes on with any pipelined request, then closes
+      case 'resetting':
+      case 'closing':
+        return;
+      case 'shut':
+        this.#phase = 'closing';
+        conn.close(); // both FINs are out: the close completes now
+        return;
+      default:
+        this.#closeAsOwserver(0); // a partial message is read as far as it goes, as owserver reads it
+    }
+  }
+
+  onWriteCompleted(conn: Connection): void {
+    if (this.#phase === 'resetting' && conn.queuedBytes === 0) conn.abort(this.#resetReason);
   }
 
   onConnectionClosed(): void {
@@ -117,12 +152,13 @@ export class OwserverConnection implements ConnectionCallbacks {
   }
 
   #pump(): void {
-    if (this.#phase === 'processing' || this.#phase === 'closing') return;
+    if (this.#phase !== 'awaiting' && this.#phase !== 'receiving') return;
     const message = this.#reader.next();
     if (message === null) {
       if (this.#reader.error !== null) {
+        // No reply: owserver read the header, then closes — RST if more had arrived behind it.
         this.#ctx.stats.framingErrors++;
-        this.#fail(new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'protocol', `owserver framing error: ${this.#reader.error.kind}`));
+        this.#closeAsOwserver(this.#reader.discarded, `framing error: ${this.#reader.error.kind}`);
       } else if (!this.#reader.inMessage && this.#phase === 'receiving') {
         this.#phase = 'awaiting';
         this.#idleSince = this.#ctx.clock.now();
@@ -136,14 +172,14 @@ export class OwserverConnection implements ConnectionCallbacks {
     if (request.header.type === MessageType.WRITE && request.header.size >= request.header.payload && request.header.payload > 0) {
       // No room for a path: owserver closes without a reply.
       this.#ctx.stats.framingErrors++;
-      this.#closeNow();
+      this.#closeAsOwserver(this.#reader.buffered, 'WRITE with no room for a path');
       return;
     }
     const upstream = this.#ctx.upstream;
     if (upstream !== null && upstream.isLoop(request)) {
       // Our own anti-loop token came back: drop it without a reply, as owserver does.
       this.#ctx.stats.loopsDropped++;
-      this.#closeNow();
+      this.#closeAsOwserver(this.#reader.buffered, 'anti-loop token');
       return;
     }
     const requested = (request.header.sg & Sg.PERSISTENT) !== 0;
@@ -161,11 +197,13 @@ export class OwserverConnection implements ConnectionCallbacks {
     const conn = this.#conn;
     if (conn === null || conn.isClosed) return;
     conn.write(response);
-    if (this.#peerFinished || (!keepOpen && this.#ctx.timeouts.closeGraceMs <= 0)) {
-      this.#closeNow();
-      return;
-    }
     if (!keepOpen) {
+      // Whatever arrived behind this request is never read: owserver closes with it unread.
+      const unread = this.#reader.buffered;
+      if (unread > 0 || this.#peerFinished || this.#ctx.timeouts.closeGraceMs <= 0) {
+        this.#closeAsOwserver(unread, 'a request behind a non-persistent one');
+        return;
+      }
       this.#phase = 'finishing';
       this.#finishBy = this.#ctx.clock.now() + this.#ctx.timeouts.closeGraceMs;
       this.#arm();
@@ -181,9 +219,13 @@ export class OwserverConnection implements ConnectionCallbacks {
     this.#phase = this.#reader.inMessage ? 'receiving' : 'awaiting';
     if (this.#phase === 'receiving') this.#messageStartAt = this.#lastByteAt = now;
     this.#pump();
-    this.#arm();
     const phase = this.#phase as Phase; // #pump may have moved it on
-    if (this.#readPaused && phase !== 'processing' && phase !== 'closing') {
+    if (this.#peerFinished && (phase === 'awaiting' || phase === 'receiving')) {
+      this.#closeAsOwserver(0); // every whole request the peer sent before its FIN is answered
+      return;
+    }
+    this.#arm();
+    if (this.#readPaused && (phase === 'awaiting' || phase === 'receiving')) {
       this.#readPaused = false;
       conn.read();
     }
@@ -195,12 +237,38 @@ export class OwserverConnection implements ConnectionCallbacks {
     this.#conn?.abort(error);
   }
 
-  /** Close gracefully. The grant is given back now, not when the socket finally closes: the next
-   *  connection's idle check must see the count as owserver's does. */
-  #closeNow(): void {
-    this.#phase = 'closing';
+  /**
+   * Close as owserver does, with close(2): `unread` counts the bytes that arrived beyond what
+   * owserver would have read. None: FIN, then RST for any late input (`shut`) until the peer's FIN
+   * or the connection's linger bound. Some: RST once the answer already queued is written.
+   * The grant is given back now, not when the socket finally closes: the next connection's idle
+   * check must see the count as owserver's does.
+   */
+  #closeAsOwserver(unread: number, why = 'closed with input unread'): void {
     this.#releaseGrant();
-    this.#conn?.close();
+    const conn = this.#conn;
+    if (conn === null || conn.isClosed) {
+      this.#phase = 'closing';
+      return;
+    }
+    this.#giveUpAt = this.#ctx.clock.now() + conn.options.lingerMs;
+    if (unread > 0) {
+      this.#phase = 'resetting';
+      this.#resetReason = new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'protocol', `owserver: ${why} (${unread} bytes unread)`);
+      if (conn.queuedBytes === 0) conn.abort(this.#resetReason);
+      else this.#arm();
+      return;
+    }
+    if (this.#peerFinished) {
+      this.#phase = 'closing';
+      conn.close(); // the peer's FIN is in: the close completes at once
+      return;
+    }
+    this.#phase = 'shut';
+    conn.shutdownWrite();
+    this.#arm();
+    this.#readPaused = false;
+    if (!conn.readPosted) conn.read(); // staged input, if any, arrives at once and is reset
   }
 
   #releaseGrant(): void {
@@ -237,6 +305,9 @@ export class OwserverConnection implements ConnectionCallbacks {
         return this.#lastPingAt + timeouts.pingMs;
       case 'finishing':
         return this.#finishBy;
+      case 'shut':
+      case 'resetting':
+        return this.#giveUpAt;
       default:
         return null;
     }
@@ -260,10 +331,19 @@ export class OwserverConnection implements ConnectionCallbacks {
         break;
       case 'receiving':
         stats.receiveTimeouts++;
-        this.#closeNow(); // partial message then silence: closed without a reply, as owserver does
+        this.#closeAsOwserver(0); // partial message then silence: closed without a reply, as owserver does
         return;
       case 'finishing':
-        this.#closeNow(); // the client did not close first: we do
+        this.#closeAsOwserver(0); // the client did not close first: we do
+        return;
+      case 'shut':
+        // owserver's kernel would keep the orphaned socket, silent; we cannot hold the handle forever.
+        this.#phase = 'closing';
+        conn.abort(new PorticoError(ErrorCodes.LINGER_TIMEOUT, 'protocol', `owserver: peer did not close within ${conn.options.lingerMs} ms`));
+        return;
+      case 'resetting':
+        this.#phase = 'closing';
+        conn.abort(this.#resetReason); // the answer did not drain in time
         return;
       case 'awaiting':
         if (this.#granted && !this.#shortWaitPassed && ledger.keepAfterShortWait() && ledger.options.timeoutHighMs > ledger.options.timeoutLowMs) {
@@ -272,7 +352,7 @@ export class OwserverConnection implements ConnectionCallbacks {
         }
         if (this.#granted) stats.persistentTimeouts++;
         else stats.receiveTimeouts++;
-        this.#closeNow();
+        this.#closeAsOwserver(0);
         return;
     }
     this.#arm();

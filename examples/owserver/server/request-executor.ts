@@ -25,9 +25,6 @@ const payloadLimited = new Set<number>([
   MessageType.GETSLASH,
 ]);
 
-/** GET of a property with no usable size reads up to this (what ow-shell asks for). */
-const DEFAULT_READ_SIZE = 65536;
-
 /**
  * Answer one request from the bus, exactly as owserver 3.2p4 does (reference §2, §4): every
  * message of the answer carries the request's `sg` with the persistence bit as decided.
@@ -72,7 +69,7 @@ export async function executeRequest(request: OwRequest, bus: OwBus, keepOpen: b
       const kind = await bus.stat(path, flags);
       if (!kind.ok) return out.error(kind.error).build();
       if (kind.value === 'dir') return (await dirAll(bus, request, path, type === MessageType.GETSLASH, out)).build();
-      return (await read(bus, request, path, header.size > 0 ? header.size : DEFAULT_READ_SIZE, out)).build();
+      return (await read(bus, request, path, header.size, out)).build(); // size 0 is refused (-90), as by owserver's ReadHandler
     }
     default:
       return out.error(Ret.ENOMSG).build();
@@ -83,8 +80,11 @@ async function read(bus: OwBus, request: OwRequest, path: string, size: number, 
   if (size <= 0 || size > MAX_PAYLOAD) return out.error(Ret.EMSGSIZE);
   const result = await bus.read(path, request.flags);
   if (!result.ok) return out.error(result.error);
-  const offset = Math.max(0, request.header.offset);
-  return out.data(result.value.subarray(offset, offset + size), request.header.offset);
+  const offset = request.header.offset;
+  // Nothing to return (a negative offset, or one at or past the end) is ret 0 with the offset not
+  // echoed: owserver fills in payload, size and offset only for a read of one byte or more.
+  const bytes = offset < 0 ? result.value.subarray(0, 0) : result.value.subarray(offset, offset + size);
+  return bytes.length === 0 ? out.status(0) : out.data(bytes, offset);
 }
 
 async function dirAll(bus: OwBus, request: OwRequest, path: string, slash: boolean, out: ResponseBuilder): Promise<ResponseBuilder> {
