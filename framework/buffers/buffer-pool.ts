@@ -26,6 +26,7 @@ export class BufferPool implements BufferReturn {
   readonly bufferSize: number;
   readonly maxPooled: number;
   #free: Buffer[] = [];
+  #landing: Buffer | null = null;
   #stats: BufferPoolStats = { outstanding: 0, highWater: 0, pooled: 0, created: 0, reused: 0 };
 
   constructor(options: Partial<BufferPoolOptions> = {}) {
@@ -47,6 +48,15 @@ export class BufferPool implements BufferReturn {
 
   get outstanding(): number {
     return this.#stats.outstanding;
+  }
+
+  /**
+   * @internal One buffer of `bufferSize` shared by every socket of this pool as the place libuv reads
+   * into while a connection has no buffer of its own; never lent. Safe because a read is copied out
+   * (or handed over) in its callback, before the event loop reads any other socket.
+   */
+  get landing(): Buffer {
+    return (this.#landing ??= Buffer.allocUnsafeSlow(this.bufferSize));
   }
 
   /** Lend a buffer (owner count 1, length 0). */

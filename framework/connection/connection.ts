@@ -9,6 +9,7 @@ import type { SocketEndpoint, Transport, TransportSink } from '../transport/tran
 import type { CloseReason, ConnectionCallbacks, IdleKind } from './callbacks.js';
 import { type Lifecycle, connectionStateTable } from './connection-state.js';
 import { resolveConnectionOptions, type ConnectionOptions, type ConnectionOptionsInput } from './connection-options.js';
+import { PendingWrites } from './pending-writes.js';
 import { Shut, ShutdownState, type ShutdownStateView } from './shutdown-state.js';
 
 /** What a connection needs from whoever created it (server or connector). */
@@ -74,7 +75,9 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #finReported = false;
   // write side
   #queuedBytes = 0;
-  #pendingWrites = 0;
+  // Writes complete in order, so one callback per connection pops them (no closure per write, and
+  // Node can batch the completions of consecutive writes into one tick).
+  #pending = new PendingWrites();
   #overHigh = false;
   #corks = 0;
   // the rest
@@ -141,7 +144,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
   /** Waiting for the peer with nothing of ours in flight: a read posted, nothing staged or queued. */
   get isIdle(): boolean {
-    return this.#readPosted && this.#staged.length === 0 && this.#pendingWrites === 0;
+    return this.#readPosted && this.#staged.length === 0 && this.#pending.count === 0;
   }
   /** The server is draining this connection. */
   get isDraining(): boolean {
@@ -197,9 +200,9 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
       return this.#overHigh ? 'over-high-water' : 'queued';
     }
     this.#queuedBytes += length;
-    this.#pendingWrites++;
     if (this.#queuedBytes > this.stats.maxQueuedBytes) this.stats.maxQueuedBytes = this.#queuedBytes;
-    this.transport.write(bytes, (error) => this.#writeDone(length, pooled, error));
+    this.#pending.push(length, pooled);
+    this.transport.write(bytes, this.#writeDone);
     if (this.#queuedBytes > this.options.highWaterMark) {
       this.#overHigh = true;
       return 'over-high-water';
@@ -428,10 +431,9 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.#lingerTimer = null;
   }
 
-  #writeDone(length: number, pooled: PooledBuffer | null, error: Error | null | undefined): void {
-    pooled?.release();
+  readonly #writeDone = (error?: Error | null): void => {
+    const length = this.#pending.completeOldest();
     this.#queuedBytes -= length;
-    this.#pendingWrites--;
     if (error) return; // the transport reports the failure through onError / onClosed
     this.stats.bytesWritten += length;
     this.stats.writes++;
@@ -441,8 +443,8 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
       this.#overHigh = false;
       this.#ctx.dispatcher.complete(this, this.#deliverWritable, undefined);
     }
-    if (this.#draining && this.#pendingWrites === 0 && this.#handler.onDrain === undefined) this.#closeIfDrained();
-  }
+    if (this.#draining && this.#pending.count === 0 && this.#handler.onDrain === undefined) this.#closeIfDrained();
+  };
 
   // ---- idle ---------------------------------------------------------------------------------------
 

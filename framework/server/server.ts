@@ -103,6 +103,8 @@ export class Server<U = unknown> {
   #state: ServerState = 'new';
   #acceptMode: AcceptMode | null = null;
   #address: SocketEndpoint | null = null;
+  /** The listen address when it is one address (not 0.0.0.0 / ::): every accepted connection's local end. */
+  #specificLocal: SocketEndpoint | null = null;
   #listening: Promise<SocketEndpoint> | null = null;
   #stopping: Promise<StopResult> | null = null;
   #emptyWaiters: (() => void)[] = [];
@@ -198,6 +200,7 @@ export class Server<U = unknown> {
         }
         const addr = this.#net.address() as net.AddressInfo;
         this.#address = { address: addr.address, port: addr.port, family: addr.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+        if (addr.address !== '0.0.0.0' && addr.address !== '::') this.#specificLocal = this.#address;
         this.#acceptMode = this.#chooseAcceptMode();
         this.#state = 'listening';
         this.#callback('onStartAccepting', this.#address);
@@ -239,7 +242,7 @@ export class Server<U = unknown> {
     if (this.#options.noDelay ?? true) handle.setNoDelay?.(true);
     let transport: TcpTransport;
     try {
-      transport = TcpTransport.fromHandle(handle, this.pool, this.#readMode);
+      transport = TcpTransport.fromHandle(handle, this.pool, this.#readMode, this.#specificLocal);
     } catch (error) {
       // This Node will not let us wrap accepted handles after all: say why, and hand this connection
       // (and every later one) to net.Server's own path instead of dropping it.

@@ -6,8 +6,11 @@ import type { SocketEndpoint, Transport, TransportSink } from './transport.js';
 
 /**
  * How bytes get from the socket into pooled buffers.
- * - `onread`: libuv reads straight into the pooled buffer (Node's `onread` option, the closest thing
- *   to posting an IOCP read with a buffer).
+ * - `onread`: Node's `onread` option, the closest thing to posting an IOCP read with a buffer. A
+ *   connection streaming bulk data (its last read filled the buffer) reads straight into a pooled buffer
+ *   of its own, zero-copy; otherwise libuv reads into the pool's one shared landing buffer and the bytes
+ *   are copied out — so an idle connection holds no buffer at all (the zero-byte-read idea of IOCP
+ *   servers: memory per idle connection is what decides how many a server can hold).
  * - `copy`: plain `'data'` events copied into pooled buffers; the fallback.
  */
 export type TcpReadMode = 'onread' | 'copy';
@@ -27,11 +30,13 @@ export class TcpTransport implements Transport {
   readonly mode: TcpReadMode;
   #pool: BufferPool;
   #sink: TransportSink | null = null;
-  #next: PooledBuffer | null = null; // the buffer libuv will read into next (onread mode)
+  #next: PooledBuffer | null = null; // a buffer of our own libuv reads into next (onread mode), else the landing buffer
+  #ownBufferNext = false;
   #reading = false;
   #closed = false;
   #resetWanted = false;
   #resetting = false;
+  #local: SocketEndpoint | null = null;
   #resetFailed = false;
 
   private constructor(pool: BufferPool, mode: TcpReadMode, make: (onread: net.OnReadOpts | undefined) => net.Socket) {
@@ -42,10 +47,11 @@ export class TcpTransport implements Transport {
         ? {
             buffer: () => {
               if (this.#closed) return scratch;
-              this.#next = this.#pool.acquire();
+              if (!this.#ownBufferNext) return this.#pool.landing;
+              this.#next ??= this.#pool.acquire();
               return this.#next.bytes;
             },
-            callback: (nread: number) => this.#onRead(nread),
+            callback: (nread: number, buf: Uint8Array) => this.#onRead(nread, buf),
           }
         : undefined;
     this.socket = make(onread);
@@ -61,11 +67,14 @@ export class TcpTransport implements Transport {
    * Wrap a native handle accepted from a listening handle (or received from another process): one
    * `net.Socket` per connection, created paused so libuv reads nothing before the first posted read.
    */
-  static fromHandle(handle: unknown, pool: BufferPool, mode: TcpReadMode = 'onread'): TcpTransport {
-    return new TcpTransport(pool, mode, (onread) => {
+  static fromHandle(handle: unknown, pool: BufferPool, mode: TcpReadMode = 'onread', local: SocketEndpoint | null = null): TcpTransport {
+    const transport = new TcpTransport(pool, mode, (onread) => {
       const options: SocketOptionsWithHandle = { handle, allowHalfOpen: true, pauseOnCreate: true, ...(onread ? { onread } : {}) };
       return new net.Socket(options);
     });
+    // Accepted on a specific address, the local end is the listener's: no getsockname per connection.
+    transport.#local = local;
+    return transport;
   }
 
   /** Use a socket `net.Server` accepted (created with `pauseOnConnect`), copying from `'data'` events. */
@@ -88,6 +97,7 @@ export class TcpTransport implements Transport {
   }
 
   get local(): SocketEndpoint {
+    if (this.#local !== null) return this.#local;
     const s = this.socket;
     return endpoint(s.localAddress, s.localPort, s.remoteFamily);
   }
@@ -106,9 +116,15 @@ export class TcpTransport implements Transport {
     this.socket.resume();
   }
 
-  #onRead(nread: number): boolean {
-    const buffer = this.#next!;
-    this.#next = null;
+  #onRead(nread: number, into: Uint8Array): boolean {
+    let buffer: PooledBuffer;
+    if (this.#next !== null && into === this.#next.bytes) {
+      buffer = this.#next; // zero-copy: the read went into a buffer of our own
+      this.#next = null;
+    } else {
+      buffer = this.#pool.acquire();
+      buffer.bytes.set(into.subarray(0, nread), 0);
+    }
     buffer.length = nread;
     const sink = this.#sink;
     if (sink === null || this.#closed) {
@@ -117,6 +133,12 @@ export class TcpTransport implements Transport {
     }
     // A resumeReading() from inside onData is a no-op (we are reading); the answer decides.
     this.#reading = sink.onData(buffer);
+    // Node asks for the next buffer right after this returns: our own only while reads fill it.
+    this.#ownBufferNext = this.#reading && nread === into.length;
+    if (!this.#ownBufferNext && this.#next !== null) {
+      this.#next.release();
+      this.#next = null;
+    }
     return this.#reading; // false makes Node stop reading until resume()
   }
 

@@ -339,3 +339,23 @@ test('the peer address is still known in onConnectionClosed, after FIN and after
   assert.deepEqual(seen, ['127.0.0.1:true', '127.0.0.1:true']);
   await server.stop();
 });
+
+test('idle connections hold no pooled buffer: after echoing 40,000 bytes each, 50 open connections with reads posted lend nothing', async (t) => {
+  const { server, port } = await startServer({ handler: echoHandler, bufferSize: 16 * 1024 });
+  t.after(() => server.stop({ deadlineMs: 100 }));
+  const clients = await Promise.all(Array.from({ length: 50 }, () => connectClient(port)));
+  t.after(() => clients.forEach((c) => c.destroy()));
+  // Not a multiple of the buffer size: a connection whose last read exactly filled its buffer keeps
+  // reading into a buffer of its own (it is streaming) until its next read.
+  const payload = randomBytes(40_000);
+  await Promise.all(
+    clients.map(async (c) => {
+      c.write(payload);
+      assert.ok((await readBytes(c, payload.length, 10_000)).equals(payload));
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(server.connections.size, 50);
+  assert.ok([...server.connections].every((c) => c.readPosted), 'every connection waits with a read posted');
+  assert.equal(server.pool.outstanding, 0, 'no buffer is held by an idle connection (reads land in the shared landing buffer)');
+});
