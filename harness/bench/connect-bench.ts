@@ -14,7 +14,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { countTimeWait } from '../time-wait.js';
 import type { TimeWaitCounts } from '../types.js';
 import { type Exit, spawnNode, terminate } from './children.js';
@@ -23,7 +22,7 @@ import { abOrder, type EchoServerName, type EchoServerUnderTest, echoServers, se
 import { exitWithError } from './fail.js';
 import { flagsHelp, type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
 import { fmt, markdownTable } from './markdown.js';
-import { isMain, reportsDir } from './paths.js';
+import { isMain, reportsDir, scripts } from './paths.js';
 import { clockTicks, cpuSeconds, machineBusySeconds } from './proc-stat.js';
 
 type ConnectFlag = 'rounds' | 'duration-ms' | 'warmup-ms' | 'source-addresses';
@@ -39,7 +38,6 @@ const CONCURRENCIES: readonly number[] = [1, 16, 64];
 const SIZE = 64;
 /** The goal: portico ≥ 0.95× node:net connections per server CPU-second. */
 const GOAL = 0.95;
-const loadScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'connect-load.js');
 /** Slack on top of the window for the cycles in flight to finish; past it the generator is killed. */
 const LOAD_OVERRUN_MS = 30_000;
 
@@ -84,7 +82,7 @@ export interface ConnectRatio {
 
 async function runConnectLoad(port: number, concurrency: number, durationMs: number, sourceAddresses: number): Promise<ConnectLoadResult> {
   const args = ['--port', String(port), '--concurrency', String(concurrency), '--size', String(SIZE), '--duration-ms', String(durationMs), '--source-addresses', String(sourceAddresses)];
-  const tracked = spawnNode(loadScript, args);
+  const tracked = spawnNode(scripts.connectLoad, args);
   let stdout = '';
   tracked.child.stdout!.setEncoding('utf8');
   tracked.child.stdout!.on('data', (text: string) => (stdout += text));
