@@ -11,6 +11,7 @@ export const scripts = {
   echoLoad: path.join(benchDir, 'echo-load.js'),
   connectLoad: path.join(benchDir, 'connect-load.js'),
   idleLoad: path.join(benchDir, 'idle-load.js'),
+  harness: path.join(repoRoot, 'dist', 'harness', 'main.js'),
 } as const;
 
 export const reportsDir = path.join(repoRoot, 'reports');
