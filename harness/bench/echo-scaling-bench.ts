@@ -9,7 +9,9 @@
  * Two CPU figures per row: (a) the echo window alone; (b) the connects too — server CPU from before
  * the first connect to the end of the window, messages of the window. The window starts only once
  * the server holds an fd for every connection (/proc/<pid>/fd), so accepts still queued in the
- * backlog are not billed to the echo phase. The load generator's own CPU is reported: near 100 % of
+ * backlog are not billed to the echo phase; the kernel's ListenOverflows over the connect phase say
+ * whether the server's accept queue overflowed (the client then retries a second later, so the
+ * connect phase's wall time grows, not its CPU). The load generator's own CPU is reported: near 100 % of
  * a core per process means it, not the server, set the pace (then try --load-processes 2; on this
  * 2-core machine the server and the load share the same cores either way).
  */
@@ -25,7 +27,7 @@ import { PhasedLoad } from './load-phases.js';
 import { runLoad } from './load-process.js';
 import { fmt, markdownTable } from './markdown.js';
 import { isMain, reportsDir, scripts } from './paths.js';
-import { clockTicks, cpuSeconds, machineBusySeconds, maxOpenFiles, openFds } from './proc-stat.js';
+import { clockTicks, cpuSeconds, listenOverflows, machineBusySeconds, maxOpenFiles, openFds, peakRssMiB } from './proc-stat.js';
 
 type ScalingFlag = 'rounds' | 'duration-ms' | 'warmup-ms' | 'load-processes' | 'scaling-max';
 
@@ -58,6 +60,9 @@ export interface ScalingRun {
   readonly connectSeconds: number;
   /** False if the server had not accepted them all within ACCEPT_WAIT_MS (the window started anyway). */
   readonly allAccepted: boolean;
+  /** Host-wide ListenOverflows during the connect phase (null: not available): a full accept queue. */
+  readonly listenOverflows: number | null;
+  readonly serverPeakRssMiB: number | null;
   readonly messages: number;
   /** Mean window length over the load processes. */
   readonly seconds: number;
@@ -90,6 +95,9 @@ export interface ScalingSummary {
   readonly otherCpuPercent: number;
   readonly errors: number;
   readonly allAccepted: boolean;
+  /** Per run, host-wide (null: not available). */
+  readonly listenOverflows: number | null;
+  readonly serverPeakRssMiB: number | null;
   readonly roundsMessagesPerSecond: readonly number[];
 }
 
@@ -125,6 +133,7 @@ async function measure(server: (typeof echoServers)[number], connections: number
     if (flags['warmup-ms'] > 0) await runLoad({ script: scripts.echoLoad, port: running.port, connections: Math.min(connections, 100), size: SIZE, durationMs: flags['warmup-ms'] });
     const fdsBefore = openFds(running.pid);
     const started = Date.now();
+    const overflows0 = listenOverflows();
     const cpu0 = cpuSeconds(running.pid);
     for (const share of shares(connections, flags['load-processes'])) {
       const args = ['--port', String(running.port), '--connections', String(share), '--size', String(SIZE), '--duration-ms', String(flags['duration-ms']), '--phased', '1'];
@@ -134,12 +143,14 @@ async function measure(server: (typeof echoServers)[number], connections: number
     const connected = connectedEvents.reduce((acc, e) => acc + (e['connected'] as number), 0);
     const allAccepted = await waitForFds(running.pid, fdsBefore + connected);
     const connectSeconds = (Date.now() - started) / 1000;
+    const overflows1 = listenOverflows();
     const cpu1 = cpuSeconds(running.pid);
     const machine1 = machineBusySeconds();
     for (const load of loads) load.send('go');
     const results = await Promise.all(loads.map((l) => l.next('result', ['messages', 'seconds', 'errors', 'clientCpuSeconds'], flags['duration-ms'] + PHASE_TIMEOUT_MS)));
     const cpu2 = cpuSeconds(running.pid);
     const machine2 = machineBusySeconds();
+    const serverPeakRssMiB = peakRssMiB(running.pid);
     for (const load of loads) load.send('close');
     for (const load of loads) await load.finish(PHASE_TIMEOUT_MS);
     const sum = (field: string): number => results.reduce((acc, r) => acc + (r[field] as number), 0);
@@ -152,6 +163,8 @@ async function measure(server: (typeof echoServers)[number], connections: number
       connected,
       connectSeconds,
       allAccepted,
+      listenOverflows: overflows0 === null || overflows1 === null ? null : overflows1 - overflows0,
+      serverPeakRssMiB,
       messages: sum('messages'),
       seconds: sum('seconds') / results.length,
       errors: sum('errors') + connections - connected,
@@ -191,6 +204,8 @@ function summarize(runs: readonly ScalingRun[]): ScalingSummary[] {
         otherCpuPercent: (100 * sum((r) => r.otherCpuSeconds)) / seconds,
         errors: sum((r) => r.errors),
         allAccepted: mine.every((r) => r.allAccepted),
+        listenOverflows: mine.some((r) => r.listenOverflows === null) ? null : sum((r) => r.listenOverflows!) / mine.length,
+        serverPeakRssMiB: mine.some((r) => r.serverPeakRssMiB === null) ? null : Math.max(...mine.map((r) => r.serverPeakRssMiB!)),
         roundsMessagesPerSecond: mine.map((r) => r.messages / r.seconds),
       });
     }
@@ -211,7 +226,7 @@ function ratios(summary: readonly ScalingSummary[]): ScalingRatio[] {
 
 function render(summary: readonly ScalingSummary[], ratioRows: readonly ScalingRatio[]): string {
   const detail = markdownTable(
-    ['connections', 'server', 'msg/s', 'server CPU %', 'msg per server CPU-s (a) echo', '(b) with connects', 'server CPU per connect µs', 'load gen CPU % per process', 'other CPU %', 'errors', 'msg/s per round'],
+    ['connections', 'server', 'msg/s', 'server CPU %', 'msg per server CPU-s (a) echo', '(b) with connects', 'server CPU per connect µs', 'connect phase listen overflows', 'server peak RSS MiB', 'load gen CPU % per process', 'other CPU %', 'errors', 'msg/s per round'],
     summary.map((s) => [
       fmt(s.connections),
       serverLabel(s.server),
@@ -220,12 +235,14 @@ function render(summary: readonly ScalingSummary[], ratioRows: readonly ScalingR
       fmt(s.perCpuEcho),
       fmt(s.perCpuWithConnect),
       fmt(s.connectCpuMicros, 1),
+      s.listenOverflows === null ? 'n/a' : fmt(s.listenOverflows),
+      s.serverPeakRssMiB === null ? 'n/a' : fmt(s.serverPeakRssMiB, 0),
       fmt(s.clientCpuPercentPerProcess, 0),
       fmt(s.otherCpuPercent, 0),
       `${s.errors}${s.allAccepted ? '' : ' (not all accepted)'}`,
       s.roundsMessagesPerSecond.map((v) => fmt(v)).join(' / '),
     ]),
-    [true, false, true, true, true, true, true, true, true, true, false],
+    [true, false, true, true, true, true, true, true, true, true, true, true, false],
   );
   const of = (connections: number, server: EchoServerName): ScalingSummary => summary.find((s) => s.connections === connections && s.server === server)!;
   const readme = markdownTable(
@@ -272,7 +289,7 @@ export async function runEchoScalingBench(argv: readonly string[], parse: ParseO
         runs.push(run);
         process.stderr.write(
           `${fmt(run.messages / run.seconds)} msg/s, server CPU echo ${fmt(run.serverEchoCpuSeconds, 2)} s + connects ${fmt(run.serverConnectCpuSeconds, 2)} s ` +
-            `(${fmt(run.connectSeconds, 1)} s${run.allAccepted ? '' : ', NOT all accepted'}), load gen CPU ${fmt(run.clientCpuSeconds, 2)} s, ` +
+            `(${fmt(run.connectSeconds, 1)} s, listen overflows ${run.listenOverflows ?? 'n/a'}${run.allAccepted ? '' : ', NOT all accepted'}), load gen CPU ${fmt(run.clientCpuSeconds, 2)} s, ` +
             `other ${fmt(run.otherCpuSeconds, 2)} s, errors ${run.errors}, exit ${run.serverExitCode}, load ${fmt(run.loadAvg1m, 2)}\n`,
         );
       }

@@ -61,3 +61,17 @@ export function machineBusySeconds(): number {
   const [user, nice, system, , , irq, softirq, steal] = fields as [number, number, number, number, number, number, number, number];
   return (user + nice + system + irq + softirq + steal) / clockTicks();
 }
+
+/**
+ * TcpExt ListenOverflows from /proc/net/netstat: connections dropped because an accept queue was full
+ * (the client retransmits, a second later). Counted for the whole network namespace, so other
+ * programs' listeners count too; null where the kernel does not say.
+ */
+export function listenOverflows(): number | null {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+  if (lines.length < 2) return null;
+  const names = lines[0]!.trim().split(/\s+/);
+  const values = lines[1]!.trim().split(/\s+/);
+  const at = names.indexOf('ListenOverflows');
+  return at < 0 ? null : Number(values[at]);
+}
