@@ -300,6 +300,8 @@ export async function runEchoScalingBench(argv: readonly string[], parse: ParseO
   const goal = goalVerdict(ratioRows);
   process.stdout.write(`\n## Echo scaling: 64 B ping-pong, portico vs plain node:net (${flags.rounds} round(s) × ${flags['duration-ms']} ms, ${flags['load-processes']} load process(es))\n\n`);
   process.stdout.write(render(summary, ratioRows));
+  const tickMicros = 1e6 / clockTicks() / rows[0]!;
+  process.stdout.write(`\nServer CPU comes from /proc in ${fmt(1000 / clockTicks())} ms ticks: at ${fmt(rows[0]!)} connections the connect figure is ± ${fmt(tickMicros)} µs per connection.\n`);
   process.stdout.write(`\n${goal.text}\n`);
 
   mkdirSync(reportsDir, { recursive: true });

@@ -3,8 +3,8 @@
  * `npm run bench [-- flags]`: the dispatcher, mutex, parser and framing micro-benchmarks, then the
  * echo comparisons (100 connections × 64 B / 16 KiB, connection setup, scaling to 10,000 connections,
  * idle RSS after traffic, the issue 7 flood) and the owserver comparison. About 6 minutes with the
- * defaults on the 2-core machine (micro ~40 s, echo ~40 s, connect ~50 s, scaling ~55 s, idle RSS
- * ~20 s, flood ~80 s, owserver ~55 s).
+ * defaults on the 2-core machine (micro ~40 s, echo ~45 s, connect ~55 s, scaling ~50 s, idle RSS
+ * ~20 s, flood 80–120 s, owserver ~55 s); each bench's time is printed as it finishes.
  *
  * One argv serves them all, so each bench skips the others' flags; a flag several benches share
  * (--rounds, --duration-ms, --warmup-ms, --time-ms) goes to each of them, and each bench keeps its
