@@ -39,10 +39,13 @@ function installCleanup(): void {
   }
 }
 
-/** Start `node <script> ...args` with piped stdio, tracked for cleanup. */
-export function spawnNode(script: string, args: readonly string[]): Tracked {
+/**
+ * Start `node <script> ...args` with piped stdout and stderr, tracked for cleanup. `stdin: 'pipe'`
+ * gives the child a command channel (load-phases.ts); its end of file tells the child we are gone.
+ */
+export function spawnNode(script: string, args: readonly string[], options: { readonly stdin?: 'ignore' | 'pipe' } = {}): Tracked {
   installCleanup();
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, ...args], { stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error(`could not start ${script}`);
   live.add(child);
   let tail = '';

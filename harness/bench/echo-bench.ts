@@ -13,13 +13,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Exit } from './children.js';
+import { type EchoServerName, type EchoServerUnderTest, echoServers, startEchoServer } from './echo-servers.js';
 import { exitWithError } from './fail.js';
 import { flagsHelp, type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
 import { runLoad } from './load-process.js';
 import { fmt, markdownTable } from './markdown.js';
 import { isMain, reportsDir, scripts } from './paths.js';
 import { clockTicks, cpuSeconds, peakRssMiB } from './proc-stat.js';
-import { startServer } from './server-process.js';
 
 type EchoFlag = 'rounds' | 'duration-ms' | 'warmup-ms' | 'connections';
 
@@ -30,24 +30,11 @@ export const echoBenchFlags: readonly IntFlag<EchoFlag>[] = [
   { name: 'connections', description: 'concurrent connections', default: 100, min: 1, max: 1000 },
 ];
 
-type ServerName = 'portico' | 'plain';
-
-interface ServerUnderTest {
-  readonly name: ServerName;
-  readonly script: string;
-  readonly args: readonly string[];
-}
-
-const servers: readonly ServerUnderTest[] = [
-  { name: 'portico', script: scripts.porticoEcho, args: ['--port', '0'] },
-  { name: 'plain', script: scripts.plainEcho, args: ['--port', '0'] },
-];
-
 const messageSizes: readonly number[] = [64, 16 * 1024];
 
 export interface EchoRun {
   readonly size: number;
-  readonly server: ServerName;
+  readonly server: EchoServerName;
   readonly round: number;
   readonly messages: number;
   readonly bytes: number;
@@ -64,7 +51,7 @@ export interface EchoRun {
 
 export interface EchoSummary {
   readonly size: number;
-  readonly server: ServerName;
+  readonly server: EchoServerName;
   readonly messagesPerSecond: number;
   readonly mibPerSecond: number;
   /** Server CPU use as % of one core. */
@@ -87,8 +74,8 @@ function sizeLabel(size: number): string {
   return size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
 }
 
-async function measure(server: ServerUnderTest, size: number, round: number, flags: Readonly<Record<EchoFlag, number>>): Promise<EchoRun> {
-  const running = await startServer(server.name, server.script, server.args);
+async function measure(server: EchoServerUnderTest, size: number, round: number, flags: Readonly<Record<EchoFlag, number>>): Promise<EchoRun> {
+  const running = await startEchoServer(server);
   const load = { script: scripts.echoLoad, port: running.port, connections: flags.connections, size };
   let measured: Omit<EchoRun, 'serverExitCode'>;
   let exit: Exit;
@@ -108,7 +95,7 @@ async function measure(server: ServerUnderTest, size: number, round: number, fla
 function summarize(runs: readonly EchoRun[]): EchoSummary[] {
   const out: EchoSummary[] = [];
   for (const size of messageSizes) {
-    for (const server of servers) {
+    for (const server of echoServers) {
       const mine = runs.filter((r) => r.size === size && r.server === server.name);
       const sum = (pick: (r: EchoRun) => number): number => mine.reduce((acc, r) => acc + pick(r), 0);
       const seconds = sum((r) => r.seconds);
@@ -132,7 +119,7 @@ function summarize(runs: readonly EchoRun[]): EchoSummary[] {
 
 function ratios(summary: readonly EchoSummary[]): EchoRatio[] {
   return messageSizes.map((size) => {
-    const of = (name: ServerName): EchoSummary => summary.find((s) => s.size === size && s.server === name)!;
+    const of = (name: EchoServerName): EchoSummary => summary.find((s) => s.size === size && s.server === name)!;
     const p = of('portico');
     const b = of('plain');
     return { size, throughput: p.messagesPerSecond / b.messagesPerSecond, perCpuSecond: p.messagesPerCpuSecond / b.messagesPerCpuSecond };
@@ -173,7 +160,7 @@ export async function runEchoBench(argv: readonly string[], parse: ParseOptions 
   const runs: EchoRun[] = [];
   for (const size of messageSizes) {
     for (let round = 1; round <= flags.rounds; round++) {
-      for (const server of servers) {
+      for (const server of echoServers) {
         process.stderr.write(`echo ${flags.connections} × ${sizeLabel(size)}: ${server.name} round ${round}/${flags.rounds} ... `);
         const run = await measure(server, size, round, flags);
         runs.push(run);

@@ -8,6 +8,8 @@ export interface LoadResult {
   readonly seconds: number;
   /** Failed connects, socket errors, early closes, over-long echoes. */
   readonly errors: number;
+  /** The generator's own CPU (user + system) in the window: near `seconds` means it was the limit. */
+  readonly clientCpuSeconds: number;
 }
 
 /**
@@ -29,8 +31,8 @@ export function parseResultLine(line: string, who: string, numbers: readonly str
 }
 
 export function parseLoadResult(line: string): LoadResult {
-  const r = parseResultLine(line, 'load generator', ['messages', 'bytes', 'seconds', 'errors']);
-  return { messages: r['messages'] as number, bytes: r['bytes'] as number, seconds: r['seconds'] as number, errors: r['errors'] as number };
+  const r = parseResultLine(line, 'load generator', ['messages', 'bytes', 'seconds', 'errors', 'clientCpuSeconds']);
+  return { messages: r['messages'] as number, bytes: r['bytes'] as number, seconds: r['seconds'] as number, errors: r['errors'] as number, clientCpuSeconds: r['clientCpuSeconds'] as number };
 }
 
 /** Whatever goes wrong (a server that never answers, a FIN that never comes), a load process ends. */

@@ -19,7 +19,7 @@
  * requests. On loopback the kernel reuses TIME_WAIT tuples for new connections (tcp_tw_reuse), so
  * single-shot counts are a floor, not the number of connections closed.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,7 @@ import { fmt, markdownTable } from './markdown.js';
 import { type OwLoadResult, parseOwLoadResult, READ_PATH } from './owserver-load.js';
 import { type OwServerName, PERSISTENCE_FLAGS, type RunningOwserver, realOwserverBinary, startPorticoOwserver, startRealOwserver } from './owserver-servers.js';
 import { isMain, reportsDir } from './paths.js';
-import { clockTicks, cpuSeconds } from './proc-stat.js';
+import { clockTicks, cpuSeconds, machineBusySeconds } from './proc-stat.js';
 
 type OwFlag = 'rounds' | 'duration-ms' | 'warmup-ms' | 'stub-bus';
 
@@ -69,13 +69,6 @@ export interface OwRun extends OwLoadResult {
   /** 1-minute load average when the run ended: > ~2 on this 2-core box means someone else was competing. */
   readonly loadAvg1m: number;
   readonly serverExitCode: number | null;
-}
-
-/** Busy CPU seconds of the whole machine so far (all CPUs, from /proc/stat: everything but idle and iowait). */
-function machineBusySeconds(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = fields as [number, number, number, number, number, number, number, number];
-  return (user + nice + system + irq + softirq + steal) / clockTicks();
 }
 
 export interface OwSummary {

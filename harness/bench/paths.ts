@@ -9,6 +9,9 @@ export const scripts = {
   porticoEcho: path.join(repoRoot, 'dist', 'examples', 'echo', 'main.js'),
   plainEcho: path.join(benchDir, 'plain-echo-server.js'),
   echoLoad: path.join(benchDir, 'echo-load.js'),
+  connectLoad: path.join(benchDir, 'connect-load.js'),
+  idleLoad: path.join(benchDir, 'idle-load.js'),
+  harness: path.join(repoRoot, 'dist', 'harness', 'main.js'),
 } as const;
 
 export const reportsDir = path.join(repoRoot, 'reports');
