@@ -70,7 +70,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #shut = new ShutdownState();
   // read side
   #readPosted = false;
-  #staged = new Fifo<PooledBuffer>();
+  #staged: Fifo<PooledBuffer> | null = null; // bytes a lower layer read ahead; most connections never have any
   #peerEnded = false;
   #finReported = false;
   // write side
@@ -95,8 +95,8 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #idleEnabled: boolean;
   #idleTimer: WheelTimer | null = null;
   #lingerTimer: WheelTimer | null = null;
-  readonly #remote: SocketEndpoint;
-  readonly #local: SocketEndpoint;
+  #remote: SocketEndpoint | null = null;
+  #local: SocketEndpoint | null = null;
 
   constructor(transport: Transport, handler: HandlerSource<U>, user: U, ctx: ConnectionContext<U>, options: ConnectionOptionsInput = {}) {
     this.transport = transport;
@@ -105,20 +105,24 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.user = user;
     this.#ctx = ctx;
     this.options = resolveConnectionOptions(options);
-    // Read now: after an RST Node has already dropped the handle when it reports the error.
-    this.#remote = transport.remote;
-    this.#local = transport.local;
     this.#lastRead = this.#lastWrite = ctx.clock.now();
     const idle = this.options.idle;
     this.#idleEnabled = idle.readMs > 0 || idle.writeMs > 0 || idle.allMs > 0;
     transport.attach(this);
   }
 
+  /**
+   * The peer's address, read from the socket when first asked and kept. Ask while the connection is
+   * open (e.g. in `onConnectionEstablished`) to have it afterwards: once the socket is gone (after an
+   * RST Node drops it before reporting the error) the kernel no longer knows it and this says
+   * `{ address: '', port: 0 }`. Not asking saves a getpeername per connection.
+   */
   get remote(): SocketEndpoint {
-    return this.#remote;
+    return (this.#remote ??= this.transport.remote);
   }
+  /** Our end's address; for accepted connections, the listening address unless that is a wildcard. */
   get local(): SocketEndpoint {
-    return this.#local;
+    return (this.#local ??= this.transport.local);
   }
   /** Lifecycle state: open, closing (graceful), aborting (RST asked for) or closed. */
   get lifecycle(): Lifecycle {
@@ -134,7 +138,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
   /** Read buffers received while no read was posted. */
   get stagedCount(): number {
-    return this.#staged.length;
+    return this.#staged === null ? 0 : this.#staged.length;
   }
   get readPosted(): boolean {
     return this.#readPosted;
@@ -144,7 +148,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
   /** Waiting for the peer with nothing of ours in flight: a read posted, nothing staged or queued. */
   get isIdle(): boolean {
-    return this.#readPosted && this.#staged.length === 0 && this.#pending.count === 0;
+    return this.#readPosted && this.stagedCount === 0 && this.#pending.count === 0;
   }
   /** The server is draining this connection. */
   get isDraining(): boolean {
@@ -158,7 +162,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   start(leftover: readonly PooledBuffer[] = []): void {
     for (const buffer of leftover) this.#stage(buffer);
     this.#armIdle();
-    this.#ctx.dispatcher.complete(this, this.#deliverEstablished, undefined);
+    this.#ctx.dispatcher.complete(this, Connection.#deliverEstablished, undefined);
   }
 
   // ---- operations -------------------------------------------------------------------------------
@@ -245,7 +249,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   beginDrain(): void {
     if (this.#draining || connectionStateTable[this.#life].drain === 'ignore') return;
     this.#draining = true;
-    if (this.#handler.onDrain !== undefined) this.#ctx.dispatcher.complete(this, this.#deliverDrain, undefined);
+    if (this.#handler.onDrain !== undefined) this.#ctx.dispatcher.complete(this, Connection.#deliverDrain, undefined);
     else this.#closeIfDrained();
   }
 
@@ -291,7 +295,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.stats.reads++;
     if (this.#readPosted) {
       this.#readPosted = false;
-      this.#ctx.dispatcher.complete(this, this.#deliverRead, buffer);
+      this.#ctx.dispatcher.complete(this, Connection.#deliverRead, buffer);
     } else {
       this.#stage(buffer);
     }
@@ -323,7 +327,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.#setReason({ kind: 'reset', error });
     this.#readPosted = false;
     this.#releaseStaged();
-    this.#ctx.dispatcher.complete(this, this.#deliverReset, error);
+    this.#ctx.dispatcher.complete(this, Connection.#deliverReset, error);
   }
 
   /** @internal */
@@ -335,7 +339,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.#releaseStaged();
     this.#cancelTimers();
     this.#setReason({ kind: this.#peerEnded ? 'peer-close' : 'local-close' });
-    this.#ctx.dispatcher.complete(this, this.#deliverClosed, undefined);
+    this.#ctx.dispatcher.complete(this, Connection.#deliverClosed, undefined);
   }
 
   // ---- actions ------------------------------------------------------------------------------------
@@ -346,9 +350,9 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   #postRead(): void {
-    const staged = this.#staged.shift();
+    const staged = this.#staged?.shift();
     if (staged !== undefined) {
-      this.#ctx.dispatcher.complete(this, this.#deliverRead, staged);
+      this.#ctx.dispatcher.complete(this, Connection.#deliverRead, staged);
       return;
     }
     if (this.#peerEnded) {
@@ -366,7 +370,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #reportFin(): void {
     if (this.#finReported) return;
     this.#finReported = true;
-    this.#ctx.dispatcher.complete(this, this.#deliverClientClose, undefined);
+    this.#ctx.dispatcher.complete(this, Connection.#deliverClientClose, undefined);
   }
 
   #shutWrite(): void {
@@ -385,7 +389,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.#idleTimer = null;
     this.#shutWrite();
     // One bound for the whole graceful close: our FIN must get out and the peer's come back.
-    this.#lingerTimer = this.#ctx.wheel.schedule(this.#ctx.clock.now() + this.options.lingerMs, this.#lingerExpired);
+    this.#lingerTimer = this.#ctx.wheel.schedule(this.#ctx.clock.now() + this.options.lingerMs, Connection.#lingerExpired, this as Connection<unknown>);
     if (!this.#peerEnded) this.transport.resumeReading(); // read (and discard) until the peer's FIN
   }
 
@@ -403,20 +407,21 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     if (this.#life === 'open' && this.isIdle) this.#beginClose({ kind: 'drain', error: null });
   }
 
-  readonly #lingerExpired = (): void => {
-    this.#lingerTimer = null;
-    if (connectionStateTable[this.#life].linger !== 'begin-abort') return;
-    const error = new PorticoError(ErrorCodes.LINGER_TIMEOUT, 'connection', `peer did not close within ${this.options.lingerMs} ms`);
-    this.#beginAbort({ kind: 'aborted', error });
-  };
+  static #lingerExpired(_now: number, conn: Connection<unknown>): void {
+    conn.#lingerTimer = null;
+    if (connectionStateTable[conn.#life].linger !== 'begin-abort') return;
+    const error = new PorticoError(ErrorCodes.LINGER_TIMEOUT, 'connection', `peer did not close within ${conn.options.lingerMs} ms`);
+    conn.#beginAbort({ kind: 'aborted', error });
+  }
 
   #stage(buffer: PooledBuffer): void {
-    this.#staged.push(buffer);
-    if (this.#staged.length > this.stats.maxStaged) this.stats.maxStaged = this.#staged.length;
+    const staged = (this.#staged ??= new Fifo<PooledBuffer>());
+    staged.push(buffer);
+    if (staged.length > this.stats.maxStaged) this.stats.maxStaged = staged.length;
   }
 
   #releaseStaged(): void {
-    if (this.#staged.length === 0) return;
+    if (this.#staged === null || this.#staged.length === 0) return;
     for (const buffer of this.#staged.clear()) buffer.release();
   }
 
@@ -438,10 +443,10 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.stats.bytesWritten += length;
     this.stats.writes++;
     if (this.#idleEnabled) this.#lastWrite = this.#ctx.clock.now();
-    if (this.#handler.onWriteCompleted !== undefined) this.#ctx.dispatcher.complete(this, this.#deliverWriteCompleted, length);
+    if (this.#handler.onWriteCompleted !== undefined) this.#ctx.dispatcher.complete(this, Connection.#deliverWriteCompleted, length);
     if (this.#overHigh && this.#queuedBytes <= this.options.lowWaterMark) {
       this.#overHigh = false;
-      this.#ctx.dispatcher.complete(this, this.#deliverWritable, undefined);
+      this.#ctx.dispatcher.complete(this, Connection.#deliverWritable, undefined);
     }
     if (this.#draining && this.#pending.count === 0 && this.#handler.onDrain === undefined) this.#closeIfDrained();
   };
@@ -457,91 +462,91 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     if (readMs > 0) deadline = Math.min(deadline, read + readMs);
     if (writeMs > 0) deadline = Math.min(deadline, write + writeMs);
     if (allMs > 0) deadline = Math.min(deadline, Math.max(this.#lastRead, this.#lastWrite, this.#idleMarkAll) + allMs);
-    this.#idleTimer = this.#ctx.wheel.schedule(deadline, this.#checkIdle);
+    this.#idleTimer = this.#ctx.wheel.schedule(deadline, Connection.#checkIdle, this as Connection<unknown>);
   }
 
-  readonly #checkIdle = (now: number): void => {
-    this.#idleTimer = null;
-    if (connectionStateTable[this.#life].idle !== 'report-idle') return;
-    const { readMs, writeMs, allMs } = this.options.idle;
+  static #checkIdle(now: number, conn: Connection<unknown>): void {
+    conn.#idleTimer = null;
+    if (connectionStateTable[conn.#life].idle !== 'report-idle') return;
+    const { readMs, writeMs, allMs } = conn.options.idle;
     let which: IdleKind | null = null;
-    if (allMs > 0 && now - Math.max(this.#lastRead, this.#lastWrite, this.#idleMarkAll) >= allMs) which = 'all';
-    else if (readMs > 0 && now - Math.max(this.#lastRead, this.#idleMarkRead) >= readMs) which = 'read';
-    else if (writeMs > 0 && now - Math.max(this.#lastWrite, this.#idleMarkWrite) >= writeMs) which = 'write';
+    if (allMs > 0 && now - Math.max(conn.#lastRead, conn.#lastWrite, conn.#idleMarkAll) >= allMs) which = 'all';
+    else if (readMs > 0 && now - Math.max(conn.#lastRead, conn.#idleMarkRead) >= readMs) which = 'read';
+    else if (writeMs > 0 && now - Math.max(conn.#lastWrite, conn.#idleMarkWrite) >= writeMs) which = 'write';
     if (which === null) {
-      this.#armIdle(); // activity since: check again at the new deadline
+      conn.#armIdle(); // activity since: check again at the new deadline
       return;
     }
-    this.#ctx.dispatcher.complete(this, this.#deliverIdle, which);
-  };
+    conn.#ctx.dispatcher.complete(conn, Connection.#deliverIdle, which);
+  }
 
-  // ---- completion bodies (created once per connection so dispatching allocates no closures) -------
+  // ---- completion bodies: shared by every connection (no closure per connection) -----------------
 
-  readonly #deliverEstablished = (): void => {
-    if (typeof this.#source === 'function') this.#handler = this.#source(this); // a throw aborts this connection
-    if (this.#life !== 'open') return;
-    this.#handler.onConnectionEstablished?.(this);
-  };
+  static #deliverEstablished<V>(_: undefined, conn: Connection<V>): void {
+    if (typeof conn.#source === 'function') conn.#handler = conn.#source(conn); // a throw aborts this connection
+    if (conn.#life !== 'open') return;
+    conn.#handler.onConnectionEstablished?.(conn);
+  }
 
-  readonly #deliverRead = (buffer: PooledBuffer): void => {
-    if (this.#life !== 'open' && this.#life !== 'closing') {
+  static #deliverRead<V>(buffer: PooledBuffer, conn: Connection<V>): void {
+    if (conn.#life !== 'open' && conn.#life !== 'closing') {
       buffer.release();
       return;
     }
-    this.#handler.onReadCompleted(this, buffer);
-  };
+    conn.#handler.onReadCompleted(conn, buffer);
+  }
 
-  readonly #deliverWriteCompleted = (length: number): void => {
-    if (this.#closedDelivered) return;
-    this.#handler.onWriteCompleted!(this, length);
-  };
+  static #deliverWriteCompleted<V>(length: number, conn: Connection<V>): void {
+    if (conn.#closedDelivered) return;
+    conn.#handler.onWriteCompleted!(conn, length);
+  }
 
-  readonly #deliverWritable = (): void => {
-    if (this.#life !== 'open') return;
-    this.#handler.onWritable?.(this);
-  };
+  static #deliverWritable<V>(_: undefined, conn: Connection<V>): void {
+    if (conn.#life !== 'open') return;
+    conn.#handler.onWritable?.(conn);
+  }
 
-  readonly #deliverClientClose = (): void => {
-    if (this.#life !== 'open') return;
-    if (this.#handler.onClientClose !== undefined) this.#handler.onClientClose(this);
-    else this.shutdownWrite();
-  };
+  static #deliverClientClose<V>(_: undefined, conn: Connection<V>): void {
+    if (conn.#life !== 'open') return;
+    if (conn.#handler.onClientClose !== undefined) conn.#handler.onClientClose(conn);
+    else conn.shutdownWrite();
+  }
 
-  readonly #deliverReset = (error: PorticoError): void => {
-    if (this.#closedDelivered) return;
-    this.#handler.onConnectionReset?.(this, error);
-  };
+  static #deliverReset<V>(error: PorticoError, conn: Connection<V>): void {
+    if (conn.#closedDelivered) return;
+    conn.#handler.onConnectionReset?.(conn, error);
+  }
 
-  readonly #deliverIdle = (which: IdleKind): void => {
-    if (this.#life !== 'open') return;
-    if (this.#handler.onIdle === undefined) {
-      this.#setReason({ kind: 'idle', which });
-      this.abort(new PorticoError(ErrorCodes.IDLE_TIMEOUT, 'connection', `${which} idle timeout`));
+  static #deliverIdle<V>(which: IdleKind, conn: Connection<V>): void {
+    if (conn.#life !== 'open') return;
+    if (conn.#handler.onIdle === undefined) {
+      conn.#setReason({ kind: 'idle', which });
+      conn.abort(new PorticoError(ErrorCodes.IDLE_TIMEOUT, 'connection', `${which} idle timeout`));
       return;
     }
-    const now = this.#ctx.clock.now();
-    if (which === 'read') this.#idleMarkRead = now;
-    else if (which === 'write') this.#idleMarkWrite = now;
-    else this.#idleMarkAll = now;
+    const now = conn.#ctx.clock.now();
+    if (which === 'read') conn.#idleMarkRead = now;
+    else if (which === 'write') conn.#idleMarkWrite = now;
+    else conn.#idleMarkAll = now;
     try {
-      this.#handler.onIdle(this, which);
+      conn.#handler.onIdle(conn, which);
     } finally {
-      if (this.#idleTimer === null) this.#armIdle();
+      if (conn.#idleTimer === null) conn.#armIdle();
     }
-  };
+  }
 
-  readonly #deliverDrain = (): void => {
-    if (this.#life !== 'open') return;
-    this.#handler.onDrain!(this);
-  };
+  static #deliverDrain<V>(_: undefined, conn: Connection<V>): void {
+    if (conn.#life !== 'open') return;
+    conn.#handler.onDrain!(conn);
+  }
 
-  readonly #deliverClosed = (): void => {
-    if (this.#closedDelivered) return;
-    this.#closedDelivered = true;
+  static #deliverClosed<V>(_: undefined, conn: Connection<V>): void {
+    if (conn.#closedDelivered) return;
+    conn.#closedDelivered = true;
     try {
-      this.#handler.onConnectionClosed?.(this, this.#reason ?? { kind: 'local-close' });
+      conn.#handler.onConnectionClosed?.(conn, conn.#reason ?? { kind: 'local-close' });
     } finally {
-      this.#ctx.onFinished?.(this);
+      conn.#ctx.onFinished?.(conn);
     }
-  };
+  }
 }

@@ -57,10 +57,14 @@ export interface CompletionTarget {
   completionFailed(error: PorticoError): void;
 }
 
-export type Completion<A> = (arg: A) => void;
+/**
+ * A completion body: called with its argument and the target it completes for (so a target can pass
+ * one shared function instead of a closure per target).
+ */
+export type Completion<A, T extends CompletionTarget = CompletionTarget> = (arg: A, target: T) => void;
 
 interface QueuedCompletion {
-  fn: Completion<unknown>;
+  fn: Completion<unknown, CompletionTarget>;
   arg: unknown;
 }
 
@@ -98,7 +102,7 @@ export class CompletionDispatcher {
   readonly #turnEnd = (): void => {
     this.#turnEndScheduled = false;
     // The deferred drain of this turn uses what is left of its budget; then the next turn starts.
-    if (this.#depth === 0 && !this.#draining && this.#ready.length > 0) this.#drain();
+    if (this.#depth === 0 && !this.#draining && this.#ready.length > 0) this.#drain(true);
     this.#turnOpen = false;
     this.#turnRan = 0;
     if (this.#ready.length > 0) this.#scheduleTurnEnd();
@@ -137,16 +141,16 @@ export class CompletionDispatcher {
   }
 
   /** Deliver a completion for `target`: inline if allowed, else queued behind the target's earlier work. */
-  complete<A>(target: CompletionTarget, fn: Completion<A>, arg: A): void {
+  complete<A, T extends CompletionTarget>(target: T, fn: Completion<A, T>, arg: A): void {
     const slot = target.dispatchSlot;
     if ((slot.pending === null || slot.pending.length === 0) && this.#depth < this.options.maxInlineDepth) {
       this.stats.inline++;
-      this.#run(target, fn as Completion<unknown>, arg);
+      this.#run(target, fn as Completion<unknown, CompletionTarget>, arg);
       if (this.#depth === 0 && this.#ready.length > 0 && !this.#draining) this.#drain();
       return;
     }
     if (slot.pending === null) slot.pending = new Fifo<QueuedCompletion>();
-    slot.pending.push({ fn: fn as Completion<unknown>, arg });
+    slot.pending.push({ fn: fn as Completion<unknown, CompletionTarget>, arg });
     this.stats.queued++;
     if (++this.#queuedNow > this.stats.maxQueue) this.stats.maxQueue = this.#queuedNow;
     if (!slot.inReady) {
@@ -158,12 +162,12 @@ export class CompletionDispatcher {
     if (this.#depth === 0 && !this.#draining) this.#scheduleTurnEnd();
   }
 
-  #run(target: CompletionTarget, fn: Completion<unknown>, arg: unknown): void {
+  #run(target: CompletionTarget, fn: Completion<unknown, CompletionTarget>, arg: unknown): void {
     this.#ran++;
     const depth = ++this.#depth;
     if (depth > this.stats.maxDepth) this.stats.maxDepth = depth;
     try {
-      fn(arg);
+      fn(arg, target);
     } catch (error) {
       this.stats.errors++;
       const failure = toPorticoError(error, ErrorCodes.CALLBACK_THREW, 'dispatcher');
@@ -187,14 +191,16 @@ export class CompletionDispatcher {
     return this.#turnRan < maxCompletionsPerTurn && clock.now() - this.#turnStart < turnBudgetMs;
   }
 
-  #drain(): void {
+  #drain(atTurnEnd = false): void {
     if (!this.#turnOpen) {
       this.#turnOpen = true;
       this.#turnStart = this.options.clock.now();
       this.#turnRan = 0;
     }
-    // Whatever happens below, this turn's budget is reset by the turn-end macrotask.
-    this.#scheduleTurnEnd();
+    // Whatever happens below, this turn's budget is reset by the turn-end macrotask. The turn end
+    // itself schedules the next one only after its drain, so macrotasks queued meanwhile (other
+    // connections' work) run before the next turn's drain.
+    if (!atTurnEnd) this.#scheduleTurnEnd();
     if (!this.#turnHasBudget()) {
       this.stats.yields++;
       return;

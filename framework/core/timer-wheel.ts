@@ -29,7 +29,8 @@ class Entry implements WheelTimer {
   constructor(
     readonly wheel: TimerWheel,
     readonly deadline: number,
-    readonly callback: (now: number) => void,
+    readonly callback: (now: number, arg: unknown) => void,
+    readonly arg: unknown,
     readonly bucket: Set<Entry>,
   ) {}
   cancel(): void {
@@ -80,8 +81,8 @@ export class TimerWheel {
     return Math.floor(time / this.options.tickMs);
   }
 
-  /** Fire `callback` once at or after `deadline` (clock time, ms). */
-  schedule(deadline: number, callback: (now: number) => void): WheelTimer {
+  /** Fire `callback(now, arg)` once at or after `deadline` (clock time, ms). */
+  schedule<A = undefined>(deadline: number, callback: (now: number, arg: A) => void, arg?: A): WheelTimer {
     if (Number.isNaN(deadline)) throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'dispatcher', 'timer deadline is NaN');
     // An idle wheel's position is stale: catch it up before placing the entry.
     if (this.#size === 0 && this.#advancingTo === null) this.#lastTick = Math.max(this.#lastTick, this.#tickOf(this.options.clock.now()) - 1);
@@ -91,7 +92,7 @@ export class TimerWheel {
     // at or before the last processed tick goes into the next tick's bucket.
     const tick = Math.max(Math.ceil(deadline / this.options.tickMs), floor);
     const bucket = this.#buckets[tick % this.options.slots]!;
-    const entry = new Entry(this, deadline, callback, bucket);
+    const entry = new Entry(this, deadline, callback as (now: number, arg: unknown) => void, arg, bucket);
     bucket.add(entry);
     if (this.#size++ === 0 && this.options.autoTick) this.#start();
     return entry;
@@ -120,7 +121,7 @@ export class TimerWheel {
           this.entryRemoved();
           fired++;
           try {
-            entry.callback(now);
+            entry.callback(now, entry.arg);
           } catch (error) {
             this.#errors++;
             this.options.onCallbackError(error);

@@ -123,7 +123,7 @@ export class TcpTransport implements Transport {
       this.#next = null;
     } else {
       buffer = this.#pool.acquire();
-      buffer.bytes.set(into.subarray(0, nread), 0);
+      (into as Buffer).copy(buffer.bytes, 0, 0, nread); // the landing buffer is a Buffer: a native copy, no view
     }
     buffer.length = nread;
     const sink = this.#sink;

@@ -323,10 +323,17 @@ test('listen on a busy port rejects with PORTICO_ERR_LISTEN', async () => {
   await server.stop();
 });
 
-test('the peer address is still known in onConnectionClosed, after FIN and after RST', async () => {
+test('the peer address asked for while open is still known in onConnectionClosed, after FIN and after RST', async () => {
   const seen: string[] = [];
   const { server, port } = await startServer({
-    handler: { ...echoHandler, onConnectionClosed: (c) => seen.push(`${c.remote.address}:${c.remote.port > 0}`) },
+    handler: {
+      ...echoHandler,
+      onConnectionEstablished: (c) => {
+        void c.remote; // read once while the socket is there
+        c.read();
+      },
+      onConnectionClosed: (c) => seen.push(`${c.remote.address}:${c.remote.port > 0}`),
+    },
   });
   const polite = await connectClient(port, { allowHalfOpen: false });
   const outcome = collect(polite);
