@@ -1,6 +1,6 @@
 /**
  * portico — a completion-driven (IOCP-style) socket server framework.
- * What users need and no more; everything else is internal (and `@internal` members are stripped from
+ * What users need and no more; everything else is internal (members marked internal are stripped from
  * the published declarations).
  */
 export { ErrorCodes, PorticoError, type ErrorCode, type ErrorLayer } from './core/errors.js';

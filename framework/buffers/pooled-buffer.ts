@@ -24,7 +24,7 @@ export class PooledBuffer {
   #owners = 1;
   readonly #home: BufferReturn;
 
-  /** @internal Lent by a pool: one owner, no data. */
+  /** Made by a `BufferPool` when it lends: one owner, no data. */
   constructor(bytes: Buffer, home: BufferReturn) {
     this.bytes = bytes;
     this.#home = home;

@@ -55,7 +55,7 @@ const unclaimed: ConnectionCallbacks<unknown> = {
  */
 export class Connection<U = unknown> implements CompletionTarget, TransportSink {
   readonly id: number = nextConnectionId++;
-  /** @internal */
+  /** Dispatcher bookkeeping for this connection. */
   readonly dispatchSlot = new DispatchSlot();
   readonly transport: Transport;
   readonly options: Readonly<ConnectionOptions>;
@@ -158,7 +158,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     return this.#reason;
   }
 
-  /** @internal Start the connection: stage bytes a lower layer already read, then report establishment. */
+  /** Start the connection (the server or connector does): stage bytes a lower layer already read, then report establishment. */
   start(leftover: readonly PooledBuffer[] = []): void {
     for (const buffer of leftover) this.#stage(buffer);
     this.#armIdle();
@@ -274,7 +274,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
 
   // ---- CompletionTarget -----------------------------------------------------------------------
 
-  /** @internal */
+  /** The transport's or the dispatcher's side of the connection; not for handlers. */
   completionFailed(error: PorticoError): void {
     this.#ctx.onCallbackError?.(this, error);
     if (this.#closedDelivered) return;
@@ -283,7 +283,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
 
   // ---- TransportSink ----------------------------------------------------------------------------
 
-  /** @internal */
+  /** The transport's or the dispatcher's side of the connection; not for handlers. */
   onData(buffer: PooledBuffer): boolean {
     if (connectionStateTable[this.#life].data === 'discard') {
       buffer.release(); // closing: input is dropped while we wait for the peer's FIN
@@ -304,7 +304,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     return this.#wantsReading();
   }
 
-  /** @internal */
+  /** The transport's or the dispatcher's side of the connection; not for handlers. */
   onEnd(): void {
     this.#peerEnded = true;
     this.#shut.set(Shut.ReadDone);
@@ -315,12 +315,12 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     }
   }
 
-  /** @internal */
+  /** The transport's or the dispatcher's side of the connection; not for handlers. */
   onWriteShut(): void {
     this.#shut.set(Shut.WriteDone);
   }
 
-  /** @internal */
+  /** The transport's or the dispatcher's side of the connection; not for handlers. */
   onError(error: PorticoError): void {
     if (connectionStateTable[this.#life].rst !== 'report-reset') return;
     if (!this.#shut.set(Shut.Error)) return;
@@ -330,7 +330,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.#ctx.dispatcher.complete(this, Connection.#deliverReset, error);
   }
 
-  /** @internal */
+  /** The transport's or the dispatcher's side of the connection; not for handlers. */
   onClosed(): void {
     if (connectionStateTable[this.#life].handleClosed !== 'report-closed') return;
     this.#life = 'closed';

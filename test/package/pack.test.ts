@@ -164,6 +164,15 @@ new Server({ port: '7007', handler });
 // @ts-expect-error not an error code
 const bad: ErrorCode = 'PORTICO_ERR_NOPE';
 void bad;
+// Internals are not in the published types.
+export function internals(s: Server<{ count: number }>): void {
+  for (const conn of s.connections) {
+    // @ts-expect-error the server's drain is internal
+    conn.beginDrain();
+  }
+  // @ts-expect-error the pool's landing buffer is internal
+  void s.pool.landing;
+}
 `,
   );
   writeFileSync(
