@@ -19,6 +19,7 @@ export const echoPlugin: ServerPlugin = {
     const server = new Server({
       host: options['host'] as string,
       port: options['port'] as number,
+      backlog: options['backlog'] as number,
       handler: echoHandler,
       maxConnections: options['max-connections'] as number,
       overLimit: options['over-limit'] as 'reset' | 'close',

@@ -74,6 +74,7 @@ export function createOwserver(options: FlagValues, bus?: OwBus): OwserverHandle
   const server = new Server({
     host,
     port,
+    backlog: options['backlog'] as number,
     wheel,
     handler: () => new OwserverConnection(ctx),
     maxConnections: options['max-connections'] as number,

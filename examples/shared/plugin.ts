@@ -22,6 +22,14 @@ export interface ServerPlugin {
 export const listenFlags: readonly FlagSpec[] = [
   { name: 'host', kind: 'string', description: 'address to listen on', default: '127.0.0.1' },
   { name: 'port', kind: 'integer', description: 'TCP port; 0 picks a free one', default: 0, min: 0, max: 65535 },
+  {
+    name: 'backlog',
+    kind: 'integer',
+    description: 'queue of connections the kernel completed and we have not accepted yet (Linux caps it at net.core.somaxconn)',
+    default: 511,
+    min: 1,
+    max: 65535,
+  },
 ];
 
 /** The ready line every portico server prints on stdout once it accepts connections. */

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import {
   SocketProbe,
@@ -87,6 +88,16 @@ test('--port 0 prints exactly one ready line and echoes a small message', T, asy
   // Still only one ready line; nothing on stderr.
   assert.equal(server.stdoutLines.filter((l) => parseReadyLine(l) !== null).length, 1);
   assert.equal(server.stderr, '');
+  assert.equal(await server.stop('SIGTERM'), 0);
+});
+
+test('--backlog sets the listen queue the kernel keeps (ss shows it as the LISTEN socket\'s Send-Q)', T, async (t) => {
+  const server = await spawnServer({ args: ['--port', '0', '--backlog', '37'], t });
+  const ss = spawnSync('ss', ['-ltnH', `sport = :${server.port}`], { encoding: 'utf8' });
+  assert.equal(ss.status, 0, `ss (iproute2) must be installed: ${ss.error?.message ?? ss.stderr}`);
+  const cols = ss.stdout.trim().split(/\s+/);
+  assert.equal(cols[0], 'LISTEN', ss.stdout);
+  assert.equal(cols[2], '37', `Send-Q of the listening socket is its backlog: ${ss.stdout}`);
   assert.equal(await server.stop('SIGTERM'), 0);
 });
 
