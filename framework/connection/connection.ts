@@ -82,6 +82,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #corks = 0;
   // the rest
   #draining = false;
+  #releaseOnFin = false;
   #closedDelivered = false;
   #reason: CloseReason | null = null;
   #readSequence = 0;
@@ -233,9 +234,15 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.#shutWrite();
   }
 
-  /** Graceful close: flush, FIN, discard further input, wait up to `lingerMs` for the peer's FIN, then abort. */
-  close(): void {
+  /**
+   * Graceful close: flush, FIN, discard further input, wait up to `lingerMs` for the peer's FIN, then
+   * abort. With `waitForPeer: false`, the socket is released as soon as our FIN is out (what close(2)
+   * does): nothing more is read, and the kernel answers anything the peer still sends with RST (as it
+   * does at once if input was left unread). `lingerMs` still bounds the flush.
+   */
+  close(options: { waitForPeer?: boolean } = {}): void {
     if (connectionStateTable[this.#life].close === 'ignore') return;
+    this.#releaseOnFin = options.waitForPeer === false;
     this.#beginClose({ kind: 'local-close' });
   }
 
@@ -318,6 +325,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   /** The transport's or the dispatcher's side of the connection; not for handlers. */
   onWriteShut(): void {
     this.#shut.set(Shut.WriteDone);
+    if (this.#releaseOnFin && this.#life === 'closing') this.transport.destroy();
   }
 
   /** The transport's or the dispatcher's side of the connection; not for handlers. */
@@ -346,7 +354,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
 
   #wantsReading(): boolean {
     if (this.#life === 'open') return this.#readPosted;
-    return this.#life === 'closing' && !this.#peerEnded;
+    return this.#life === 'closing' && !this.#peerEnded && !this.#releaseOnFin;
   }
 
   #postRead(): void {
@@ -390,6 +398,10 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.#shutWrite();
     // One bound for the whole graceful close: our FIN must get out and the peer's come back.
     this.#lingerTimer = this.#ctx.wheel.schedule(this.#ctx.clock.now() + this.options.lingerMs, Connection.#lingerExpired, this as Connection<unknown>);
+    if (this.#releaseOnFin) {
+      if (this.#shut.has(Shut.WriteDone)) this.transport.destroy(); // our FIN is out already
+      return;
+    }
     if (!this.#peerEnded) this.transport.resumeReading(); // read (and discard) until the peer's FIN
   }
 

@@ -279,3 +279,64 @@ test('accept modes: handle (one socket per connection, default) and server (fall
     assert.equal(server.pool.outstanding, 0);
   }
 });
+
+test('close({ waitForPeer: false }): reply, FIN, the socket released at once; the peer is answered with RST afterwards', async (t) => {
+  const closedAt: number[] = [];
+  const { server, port } = await startServer({
+    connection: { lingerMs: 5000 },
+    handler: {
+      onConnectionEstablished: (c) => c.read(),
+      onReadCompleted: (c, buffer) => {
+        c.write(buffer);
+        c.close({ waitForPeer: false });
+      },
+      onConnectionClosed: () => closedAt.push(Date.now()),
+    },
+  });
+  t.after(() => server.stop({ deadlineMs: 100 }));
+  const client = await connectClient(port, { allowHalfOpen: true }); // never closes its side by itself
+  const clientPort = client.localPort!;
+  const ended = new Promise<string>((resolve) => client.once('end', () => resolve('FIN')));
+  const data = readBytes(client, 'request'.length);
+  const sent = Date.now();
+  client.write('request');
+  assert.equal((await data).toString(), 'request');
+  assert.equal(await ended, 'FIN');
+  await until(() => closedAt.length === 1, 2000, 'server close');
+  assert.ok(closedAt[0]! - sent < 1000, `released ${closedAt[0]! - sent} ms after the request, not after lingerMs`);
+  assert.equal(server.connections.size, 0);
+  // The kernel still holds our half-closed end (FIN_WAIT2) until the peer answers; its next bytes get an RST.
+  const outcome = new Promise<string>((resolve) => client.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error')));
+  client.write('late');
+  await new Promise((r) => setTimeout(r, 50));
+  client.write('later');
+  assert.match(await outcome, /^(ECONNRESET|EPIPE)$/);
+  await until(() => connectionStates(port, clientPort).server === null, 3000, 'server end gone after the RST');
+  assert.equal(server.pool.outstanding, 0);
+});
+
+test('close({ waitForPeer: false }) with input left unread: the kernel resets the connection', async (t) => {
+  const { server, port } = await startServer({
+    handler: {
+      onConnectionEstablished: (c) => c.read(),
+      onReadCompleted: (c, buffer) => {
+        buffer.release();
+        setTimeout(() => c.close({ waitForPeer: false }), 50); // the second message arrives meanwhile, unread
+      },
+    },
+  });
+  t.after(() => server.stop({ deadlineMs: 100 }));
+  const client = await connectClient(port, { allowHalfOpen: true });
+  client.on('error', () => {});
+  const clientPort = client.localPort!;
+  const ended = new Promise<void>((resolve) => client.once('end', resolve));
+  client.resume();
+  client.write('first');
+  await new Promise((r) => setTimeout(r, 20));
+  client.write('second, never read');
+  await ended; // the FIN asked for went out first...
+  // ...then closing with unread input made the kernel reset: no FIN_WAIT2 left here, no CLOSE_WAIT there.
+  await until(() => connectionStates(port, clientPort).server === null, 3000, 'server end gone');
+  assert.notEqual(connectionStates(port, clientPort).client, 'CLOSE_WAIT', 'the client end was reset');
+  await until(() => server.connections.size === 0, 2000, 'server close');
+});
