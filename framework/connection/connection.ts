@@ -42,6 +42,9 @@ export type HandlerSource<U> = ConnectionCallbacks<U> | ((conn: Connection<U>) =
 
 let nextConnectionId = 1;
 
+const localClose: CloseReason = Object.freeze({ kind: 'local-close' });
+const peerClose: CloseReason = Object.freeze({ kind: 'peer-close' });
+
 const unclaimed: ConnectionCallbacks<unknown> = {
   onReadCompleted: (_conn, buffer) => buffer.release(),
 };
@@ -106,9 +109,9 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.user = user;
     this.#ctx = ctx;
     this.options = resolveConnectionOptions(options);
-    this.#lastRead = this.#lastWrite = ctx.clock.now();
     const idle = this.options.idle;
     this.#idleEnabled = idle.readMs > 0 || idle.writeMs > 0 || idle.allMs > 0;
+    this.#lastRead = this.#lastWrite = this.#idleEnabled ? ctx.clock.now() : 0;
     transport.attach(this);
   }
 
@@ -243,7 +246,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   close(options: { waitForPeer?: boolean } = {}): void {
     if (connectionStateTable[this.#life].close === 'ignore') return;
     this.#releaseOnFin = options.waitForPeer === false;
-    this.#beginClose({ kind: 'local-close' });
+    this.#beginClose(localClose);
   }
 
   /** Abortive close: RST now, queued writes and staged input dropped, no TIME_WAIT on this side. */
@@ -346,7 +349,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.#readPosted = false;
     this.#releaseStaged();
     this.#cancelTimers();
-    this.#setReason({ kind: this.#peerEnded ? 'peer-close' : 'local-close' });
+    this.#setReason(this.#peerEnded ? peerClose : localClose);
     this.#ctx.dispatcher.complete(this, Connection.#deliverClosed, undefined);
   }
 
@@ -390,7 +393,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #beginClose(reason: CloseReason): void {
     this.#life = 'closing';
     // Closing in answer to the peer's FIN: the peer initiated it.
-    this.#setReason(this.#peerEnded && reason.kind === 'local-close' ? { kind: 'peer-close' } : reason);
+    this.#setReason(this.#peerEnded && reason.kind === 'local-close' ? peerClose : reason);
     this.#readPosted = false;
     this.#releaseStaged();
     this.#idleTimer?.cancel();
@@ -556,7 +559,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     if (conn.#closedDelivered) return;
     conn.#closedDelivered = true;
     try {
-      conn.#handler.onConnectionClosed?.(conn, conn.#reason ?? { kind: 'local-close' });
+      conn.#handler.onConnectionClosed?.(conn, conn.#reason ?? localClose);
     } finally {
       conn.#ctx.onFinished?.(conn);
     }

@@ -21,7 +21,14 @@ function endpoint(address: string | undefined, port: number | undefined, family:
   return { address: address ?? '', port: port ?? 0, family: family === 'IPv6' ? 'IPv6' : 'IPv4' };
 }
 
-type SocketOptionsWithHandle = net.SocketConstructorOpts & { handle?: unknown; pauseOnCreate?: boolean };
+type SocketOptionsWithHandle = net.SocketConstructorOpts & { handle?: unknown; pauseOnCreate?: boolean; onread?: net.OnReadOpts };
+
+class ConnectTarget {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {}
+}
 
 /** A TCP connection over a `net.Socket`, reading into pooled buffers. */
 export class TcpTransport implements Transport {
@@ -39,7 +46,8 @@ export class TcpTransport implements Transport {
   #local: SocketEndpoint | null = null;
   #resetFailed = false;
 
-  private constructor(pool: BufferPool, mode: TcpReadMode, make: (onread: net.OnReadOpts | undefined) => net.Socket) {
+  /** `source`: a native handle to wrap, an existing socket to use, or a connect target. */
+  private constructor(pool: BufferPool, mode: TcpReadMode, source: unknown) {
     this.#pool = pool;
     this.mode = mode;
     const onread: net.OnReadOpts | undefined =
@@ -54,8 +62,7 @@ export class TcpTransport implements Transport {
             callback: (nread: number, buf: Uint8Array) => this.#onRead(nread, buf),
           }
         : undefined;
-    this.socket = make(onread);
-    const socket = this.socket;
+    const socket = (this.socket = TcpTransport.#socketFor(source, onread));
     if (mode === 'copy') socket.on('data', (chunk: Buffer) => this.#onChunk(chunk));
     socket.on('end', () => this.#sink?.onEnd());
     socket.on('finish', () => this.#onFinish());
@@ -68,10 +75,7 @@ export class TcpTransport implements Transport {
    * `net.Socket` per connection, created paused so libuv reads nothing before the first posted read.
    */
   static fromHandle(handle: unknown, pool: BufferPool, mode: TcpReadMode = 'onread', local: SocketEndpoint | null = null): TcpTransport {
-    const transport = new TcpTransport(pool, mode, (onread) => {
-      const options: SocketOptionsWithHandle = { handle, allowHalfOpen: true, pauseOnCreate: true, ...(onread ? { onread } : {}) };
-      return new net.Socket(options);
-    });
+    const transport = new TcpTransport(pool, mode, handle);
     // Accepted on a specific address, the local end is the listener's: no getsockname per connection.
     transport.#local = local;
     return transport;
@@ -79,16 +83,26 @@ export class TcpTransport implements Transport {
 
   /** Use a socket `net.Server` accepted (created with `pauseOnConnect`), copying from `'data'` events. */
   static fromSocket(socket: net.Socket, pool: BufferPool): TcpTransport {
-    return new TcpTransport(pool, 'copy', () => socket);
+    return new TcpTransport(pool, 'copy', socket);
   }
 
   /** Open an outgoing connection (the connector). */
   static connect(options: { host: string; port: number }, pool: BufferPool, mode: TcpReadMode = 'onread'): TcpTransport {
-    return new TcpTransport(pool, mode, (onread) => {
-      const socket = new net.Socket({ allowHalfOpen: true, ...(onread ? { onread } : {}) });
-      socket.connect({ host: options.host, port: options.port });
+    return new TcpTransport(pool, mode, new ConnectTarget(options.host, options.port));
+  }
+
+  static #socketFor(source: unknown, onread: net.OnReadOpts | undefined): net.Socket {
+    if (source instanceof net.Socket) return source;
+    if (source instanceof ConnectTarget) {
+      const options: SocketOptionsWithHandle = onread !== undefined ? { allowHalfOpen: true, onread } : { allowHalfOpen: true };
+      const socket = new net.Socket(options);
+      socket.connect({ host: source.host, port: source.port });
       return socket;
-    });
+    }
+    // An accepted handle: paused, so libuv reads nothing before the first posted read.
+    const options: SocketOptionsWithHandle =
+      onread !== undefined ? { handle: source, allowHalfOpen: true, pauseOnCreate: true, onread } : { handle: source, allowHalfOpen: true, pauseOnCreate: true };
+    return new net.Socket(options);
   }
 
   get remote(): SocketEndpoint {
