@@ -22,6 +22,7 @@ import { exitWithError } from './fail.js';
 import { flagsHelp, type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
 import { fmt, markdownTable } from './markdown.js';
 import { isMain, reportsDir, scripts } from './paths.js';
+import { listenOverflows } from './proc-stat.js';
 
 type FloodFlag = 'flood-runs' | 'flood-connections' | 'flood-concurrency' | 'flood-messages' | 'flood-size';
 
@@ -54,6 +55,8 @@ export interface FloodRun {
   readonly floodSeconds: number;
   readonly peakRssMiB: number | null;
   readonly loadAvg1m: number;
+  /** Handshakes the kernel dropped during the run because a listen queue was full (host-wide; null if unknown). */
+  readonly listenOverflows: number | null;
   /** Set when the harness could not run the flood at all. */
   readonly error?: string;
 }
@@ -74,12 +77,15 @@ async function harnessRun(server: (typeof echoServers)[number], run: number, fla
     flood: { protocol: 'echo', connections: flags['flood-connections'], concurrency: flags['flood-concurrency'], messages: flags['flood-messages'], size: flags['flood-size'] },
   };
   writeFileSync(scenarioFile, JSON.stringify(scenario, null, 2) + '\n');
+  const overflowsBefore = listenOverflows();
   const tracked = spawnNode(scripts.harness, ['run', scenarioFile, '--report', dir, '--quiet']);
   tracked.child.stdout!.resume(); // its summary is in report.json; an unread pipe would block it
   const timer = setTimeout(() => void terminate(tracked, 10_000), HARNESS_TIMEOUT_MS);
   const exit = await tracked.exited;
   clearTimeout(timer);
   const loadAvg1m = os.loadavg()[0]!;
+  const overflowsAfter = listenOverflows();
+  const overflows = overflowsBefore === null || overflowsAfter === null ? null : overflowsAfter - overflowsBefore;
   let report: RunReport;
   try {
     report = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as RunReport;
@@ -103,6 +109,7 @@ async function harnessRun(server: (typeof echoServers)[number], run: number, fla
     floodSeconds: (flood?.durationMs ?? Number.NaN) / 1000,
     peakRssMiB: report.memory === null ? null : report.memory.peakRssBytes / (1024 * 1024),
     loadAvg1m,
+    listenOverflows: overflows,
     ...(report.error === undefined ? {} : { error: report.error }),
   };
 }
@@ -114,7 +121,7 @@ const codes = (r: Readonly<Record<string, number>>): string =>
 
 function render(runs: readonly FloodRun[], flags: Readonly<Record<FloodFlag, number>>): string {
   const detail = markdownTable(
-    ['server', 'run', 'harness', 'connections in error', 'by code', 'p99 ms', 'max ms', 'flood s', 'peak RSS MiB', 'load avg'],
+    ['server', 'run', 'harness', 'connections in error', 'by code', 'p99 ms', 'max ms', 'listen queue overflows', 'flood s', 'peak RSS MiB', 'load avg'],
     runs.map((r) => [
       serverLabel(r.server),
       String(r.run),
@@ -123,14 +130,15 @@ function render(runs: readonly FloodRun[], flags: Readonly<Record<FloodFlag, num
       codes(r.errorCodes),
       fmt(r.p99Ms, 0),
       fmt(r.maxMs, 0),
+      r.listenOverflows === null ? 'n/a' : fmt(r.listenOverflows),
       fmt(r.floodSeconds, 1),
       r.peakRssMiB === null ? 'n/a' : fmt(r.peakRssMiB, 0),
       fmt(r.loadAvg1m, 2),
     ]),
-    [false, true, false, true, false, true, true, true, true, true],
+    [false, true, false, true, false, true, true, true, true, true, true],
   );
   const readme = markdownTable(
-    ['server', 'runs', 'runs with errors', 'connections in error per run', 'max latency ms per run', 'p99 ms (median run)'],
+    ['server', 'runs', 'runs with errors', 'connections in error per run', 'max latency ms per run', 'listen queue overflows per run', 'p99 ms (median run)'],
     echoServers.map((s) => {
       const mine = runs.filter((r) => r.server === s.name);
       const p99 = mine.map((r) => r.p99Ms).sort((a, b) => a - b);
@@ -140,10 +148,11 @@ function render(runs: readonly FloodRun[], flags: Readonly<Record<FloodFlag, num
         String(mine.filter((r) => errorsOf(r) > 0).length),
         mine.map((r) => fmt(errorsOf(r))).join(' / '),
         mine.map((r) => fmt(r.maxMs, 0)).join(' / '),
+        mine.map((r) => (r.listenOverflows === null ? 'n/a' : fmt(r.listenOverflows))).join(' / '),
         fmt(p99[Math.floor((p99.length - 1) / 2)] ?? Number.NaN, 0),
       ];
     }),
-    [false, true, true, false, false, true],
+    [false, true, true, false, false, false, true],
   );
   const shape = `${fmt(flags['flood-connections'])} connections, ${fmt(flags['flood-concurrency'])} at once, ${flags['flood-messages']} × ${fmt(flags['flood-size'])} B ping-pong each`;
   return `(${shape})\n\n${detail}\n\n${readme}\n`;
