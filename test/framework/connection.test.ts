@@ -146,6 +146,41 @@ test('an onIdle that keeps the connection is called once per period, counted fro
   assert.equal(conn.lifecycle, 'open', 'kept open');
 });
 
+test('cork/uncork hands corked writes to the transport as one chunk; strings are written as UTF-8', async () => {
+  const { conn, transport } = memoryConnection({ onReadCompleted: (_c, b) => b.release() });
+  conn.start();
+  conn.cork();
+  conn.write('héllo ');
+  conn.cork(); // nests
+  conn.write(Buffer.from('corked '));
+  conn.uncork();
+  assert.equal(transport.written.length, 0, 'still corked: the outer cork holds');
+  conn.write('world');
+  conn.uncork();
+  assert.equal(transport.written.length, 1, 'one writev');
+  assert.equal(Buffer.from(transport.written[0]!).toString(), 'héllo corked world');
+  await tick();
+  assert.equal(conn.stats.writes, 3, 'each write still completes on its own');
+  assert.equal(conn.queuedBytes, 0);
+});
+
+test('keepReading posts a read only if none is posted, and never after the peer FIN was reported', async () => {
+  const seen: string[] = [];
+  const { conn, peer } = memoryConnection({ onReadCompleted: (_c, b) => (seen.push(b.data.toString()), b.release()), onClientClose: () => seen.push('FIN') });
+  conn.start();
+  assert.equal(conn.keepReading(), true);
+  assert.equal(conn.keepReading(), true, 'idempotent: still one read posted');
+  assert.throws(() => conn.read(), { code: ErrorCodes.INVALID_STATE });
+  peer.write(Buffer.from('one'), () => {});
+  await until(() => seen.length === 1, 1000, 'one completion');
+  assert.equal(conn.readPosted, false);
+  peer.shutdownWrite();
+  assert.equal(conn.keepReading(), true);
+  await until(() => seen.length === 2, 1000, 'FIN');
+  assert.deepEqual(seen, ['one', 'FIN']);
+  assert.equal(conn.keepReading(), false, 'nothing more comes after the FIN');
+});
+
 test('a throwing onConnectionClosed is contained and reported, not rethrown', async () => {
   const errors: PorticoError[] = [];
   const { conn, peer } = memoryConnection({

@@ -94,3 +94,36 @@ test('a connector connection has the same callbacks: established, read, write, c
   assert.deepEqual(reason, { kind: 'peer-close' });
   await server.stop();
 });
+
+test('user code in an outgoing connection is contained: a throwing handler factory aborts it, a throwing onConnectionFailed still rejects', async (t) => {
+  const { server, port } = await (async () => {
+    const s = new Server({ host: '127.0.0.1', port: 0, handler: echoHandler });
+    return { server: s, port: (await s.listen()).port };
+  })();
+  t.after(() => server.stop({ deadlineMs: 100 }));
+  const closed: CloseReason[] = [];
+  const conn = await connect({
+    host: '127.0.0.1',
+    port,
+    handler: () => {
+      throw new Error('factory bug');
+    },
+  });
+  await until(() => conn.isClosed, 3000, 'aborted');
+  closed.push(conn.closeReason!);
+  assert.equal(closed[0]!.kind, 'aborted');
+  assert.equal(closed[0]!.kind === 'aborted' ? closed[0]!.error?.code : undefined, ErrorCodes.CALLBACK_THREW);
+
+  const refusedPort = await freePort();
+  await assert.rejects(
+    connect({
+      host: '127.0.0.1',
+      port: refusedPort,
+      handler: echoHandler,
+      onConnectionFailed: () => {
+        throw new Error('callback bug');
+      },
+    }),
+    { code: ErrorCodes.CONNECT_REFUSED },
+  );
+});
