@@ -1,0 +1,351 @@
+/**
+ * The ordering suite's case table (issue 7, item 2; design-notes §13): every ordered pair of events,
+ * in the same turn (one callback) and separated by a turn, with the close reason and what the peer
+ * sees written out per case. `ordering-tcp.test.ts` and `ordering-memory.test.ts` run the same table,
+ * so a difference between TCP and the memory transport shows up as a failing case.
+ *
+ * The world of one case: a server-side connection just established (no read posted, nothing written,
+ * `lingerMs` 300, a read-idle timeout of 150 ms only in cases with `idle`); a peer that reads all the
+ * time, never writes unless told (`peerData`) and never closes unless told (`peerFin`, `peerRst`).
+ * The handler keeps reading once a read was posted (release, `read()` again), answers the peer's FIN
+ * with the default `shutdownWrite()`, and has an `onDrain` (`write('bye')`, then `close()`) only in
+ * cases with `drainCustom`. After the two events the connection is left to settle (linger runs out);
+ * if it is still open then, the case is `open` and the suite aborts it itself ("the finisher").
+ */
+import type { ConnectionEvent } from '../../framework/index.js';
+
+/** The events, and what each does. */
+export const orderingEvents = {
+  /** the handler posts a read (`conn.read()`); the handler keeps reading from then on */
+  read: 'conn.read()',
+  /** the handler writes "w" from a pooled buffer */
+  write: 'conn.write("w")',
+  shutdownWrite: 'conn.shutdownWrite()',
+  close: 'conn.close()',
+  abort: 'conn.abort()',
+  /** the peer sends FIN (`end()`); a peer that already sent FIN or RST does nothing */
+  peerFin: 'peer FIN',
+  /** the peer resets (`resetAndDestroy()`); from then on the peer sees nothing more */
+  peerRst: 'peer RST',
+  /** the peer sends "p"; a peer that already sent FIN or RST does nothing */
+  peerData: 'peer sends "p"',
+  /** the read-idle timeout expires (150 ms; the wheel is advanced past it) */
+  idle: 'idle timeout',
+  /** `server.stop()` with a long deadline and the default drain (close once idle) */
+  drain: 'stop(), default onDrain',
+  /** `server.stop()` with a long deadline; the handler's `onDrain` writes "bye" and closes */
+  drainCustom: 'stop(), custom onDrain',
+  /** `server.stop({ deadlineMs: 0 })`: the drain, then the deadline aborts whatever is left */
+  deadline: 'stop() deadline',
+} as const;
+
+export type OrderingEvent = keyof typeof orderingEvents;
+export const eventNames = Object.keys(orderingEvents) as OrderingEvent[];
+
+export type Turn = 'same' | 'separate';
+
+/**
+ * Why the connection closed, as `onConnectionClosed` reports it. `open`: nothing closed it; the suite
+ * aborted it (reason `aborted` with the suite's own error). `aborted-threw`: a callback threw
+ * (PORTICO_ERR_CALLBACK_THREW). `drain-deadline`: `drain` with PORTICO_ERR_DRAIN_DEADLINE.
+ */
+export const expectedReasons = ['local-close', 'peer-close', 'aborted', 'aborted-threw', 'reset', 'idle', 'drain', 'drain-deadline', 'open'] as const;
+export type ExpectedReason = (typeof expectedReasons)[number];
+
+/** What the peer saw, in order: the bytes that arrived, then FIN and/or RST (an RST after a FIN counts). */
+export interface PeerSees {
+  bytes: string;
+  fin: boolean;
+  rst: boolean;
+}
+
+export interface Expected {
+  reason: ExpectedReason;
+  peer: PeerSees;
+}
+
+export interface OrderingCase {
+  readonly kind: 'pair';
+  readonly name: string;
+  readonly first: OrderingEvent;
+  readonly second: OrderingEvent;
+  readonly turn: Turn;
+  readonly expected: Expected;
+}
+
+/**
+ * One cell: `'<reason> / <peer>'`, peer = `[bytes] [FIN] [RST]` or `-` for nothing, e.g.
+ * `'local-close / w FIN RST'`: closed by our close(), the peer got "w", our FIN, then an RST (the
+ * linger deadline: the peer never answered the FIN).
+ */
+export function parseOutcome(text: string): Expected {
+  const [reason, peer] = text.split(' / ');
+  if (!expectedReasons.includes(reason as ExpectedReason) || peer === undefined) throw new Error(`bad outcome ${JSON.stringify(text)}`);
+  const tokens = peer === '-' ? [] : peer.split(' ');
+  const bytes = tokens[0] !== undefined && /^[a-z]+$/.test(tokens[0]) ? tokens.shift()! : '';
+  for (const t of tokens) if (t !== 'FIN' && t !== 'RST') throw new Error(`bad peer token ${t} in ${JSON.stringify(text)}`);
+  return { reason: reason as ExpectedReason, peer: { bytes, fin: tokens.includes('FIN'), rst: tokens.includes('RST') } };
+}
+
+export function formatOutcome(e: Expected): string {
+  const peer = [e.peer.bytes, e.peer.fin ? 'FIN' : '', e.peer.rst ? 'RST' : ''].filter((s) => s !== '').join(' ');
+  return `${e.reason} / ${peer === '' ? '-' : peer}`;
+}
+
+// ---- the table -------------------------------------------------------------------------------------
+//
+// How each cell follows from the state machine (connection-state.ts):
+// - The first terminal decision wins (`#setReason` keeps the first reason): close → local-close
+//   (peer-close if the peer's FIN was already *reported*), abort → aborted, a reported RST → reset,
+//   idle → idle, the default drain closing an idle connection → drain, the drain deadline → drain with
+//   DRAIN_DEADLINE (it overrides only a graceful `drain`). Later decisions change what goes on the wire
+//   (a linger or deadline RST after our FIN), never the reason.
+// - FIN and RST are noticed only while reading (a read posted, or closing: reading to discard) — and
+//   an RST also by a write. Unnoticed, the connection stays open: the suite's abort finishes it.
+// - A graceful close whose peer never answers our FIN ends in an RST at the linger deadline; a peer
+//   that sent FIN gets our FIN and no RST.
+// - The default drain closes a connection only once it is idle (a read posted, nothing in flight);
+//   one with no read posted is busy and waits for the deadline.
+// - One `stop()` per server: a second call returns the first one's promise (its deadline is ignored).
+// - Loopback TCP: an RST arriving after data leaves the data readable (Linux keeps the receive queue);
+//   an RST arriving after a FIN the reader already has shows only in the kernel's socket state.
+
+type Row = readonly [OrderingEvent, OrderingEvent, string, string?];
+
+// prettier-ignore
+const rows: readonly Row[] = [
+  // first           second           same turn                         separated by a turn (if different)
+  ['read',          'read',          'aborted-threw / RST'],            // a second posted read throws: the callback aborts
+  ['read',          'write',         'open / w RST'],
+  ['read',          'shutdownWrite', 'open / FIN RST'],
+  ['read',          'close',         'local-close / FIN RST'],
+  ['read',          'abort',         'aborted / RST'],
+  ['read',          'peerFin',       'peer-close / FIN'],
+  ['read',          'peerRst',       'reset / -'],
+  ['read',          'peerData',      'open / RST'],
+  ['read',          'idle',          'idle / RST'],
+  ['read',          'drain',         'drain / FIN RST'],
+  ['read',          'drainCustom',   'local-close / bye FIN RST'],
+  ['read',          'deadline',      'drain-deadline / FIN RST'],
+
+  ['write',         'read',          'open / w RST'],
+  ['write',         'write',         'open / ww RST'],
+  ['write',         'shutdownWrite', 'open / w FIN RST'],
+  ['write',         'close',         'local-close / w FIN RST'],
+  ['write',         'abort',         'aborted / w RST'],
+  ['write',         'peerFin',       'open / w RST'],
+  ['write',         'peerRst',       'open / -',                        'open / w'],
+  ['write',         'peerData',      'open / w RST'],
+  ['write',         'idle',          'idle / w RST'],
+  ['write',         'drain',         'open / w RST'],
+  ['write',         'drainCustom',   'local-close / wbye FIN RST'],
+  ['write',         'deadline',      'drain-deadline / w RST'],
+
+  ['shutdownWrite', 'read',          'open / FIN RST'],
+  ['shutdownWrite', 'write',         'open / FIN RST'],
+  ['shutdownWrite', 'shutdownWrite', 'open / FIN RST'],
+  ['shutdownWrite', 'close',         'local-close / FIN RST'],
+  ['shutdownWrite', 'abort',         'aborted / FIN RST'],
+  ['shutdownWrite', 'peerFin',       'open / FIN'],                     // both FINs: the kernel has nothing left to reset
+  ['shutdownWrite', 'peerRst',       'open / -',                        'open / FIN'],
+  ['shutdownWrite', 'peerData',      'open / FIN RST'],
+  ['shutdownWrite', 'idle',          'idle / FIN RST'],
+  ['shutdownWrite', 'drain',         'open / FIN RST'],
+  ['shutdownWrite', 'drainCustom',   'local-close / FIN RST'],          // "bye" refused: the write side is shut
+  ['shutdownWrite', 'deadline',      'drain-deadline / FIN RST'],
+
+  ['close',         'read',          'local-close / FIN RST'],
+  ['close',         'write',         'local-close / FIN RST'],
+  ['close',         'shutdownWrite', 'local-close / FIN RST'],
+  ['close',         'close',         'local-close / FIN RST'],
+  ['close',         'abort',         'local-close / FIN RST'],
+  ['close',         'peerFin',       'local-close / FIN'],
+  ['close',         'peerRst',       'local-close / -',                 'local-close / FIN'],
+  ['close',         'peerData',      'local-close / FIN RST'],
+  ['close',         'idle',          'local-close / FIN RST'],
+  ['close',         'drain',         'local-close / FIN RST'],
+  ['close',         'drainCustom',   'local-close / FIN RST'],
+  ['close',         'deadline',      'local-close / FIN RST'],
+
+  ['abort',         'read',          'aborted / RST'],
+  ['abort',         'write',         'aborted / RST'],
+  ['abort',         'shutdownWrite', 'aborted / RST'],
+  ['abort',         'close',         'aborted / RST'],
+  ['abort',         'abort',         'aborted / RST'],
+  ['abort',         'peerFin',       'aborted / RST'],
+  ['abort',         'peerRst',       'aborted / -',                     'aborted / RST'],
+  ['abort',         'peerData',      'aborted / RST'],
+  ['abort',         'idle',          'aborted / RST'],
+  ['abort',         'drain',         'aborted / RST'],
+  ['abort',         'drainCustom',   'aborted / RST'],
+  ['abort',         'deadline',      'aborted / RST'],
+
+  ['peerFin',       'read',          'peer-close / FIN'],
+  ['peerFin',       'write',         'open / w RST'],
+  ['peerFin',       'shutdownWrite', 'open / FIN'],
+  ['peerFin',       'close',         'local-close / FIN'],              // the FIN was not read yet: our close came first
+  ['peerFin',       'abort',         'aborted / RST'],
+  ['peerFin',       'peerFin',       'open / RST'],
+  ['peerFin',       'peerRst',       'open / -'],
+  ['peerFin',       'peerData',      'open / RST'],
+  ['peerFin',       'idle',          'idle / RST'],
+  ['peerFin',       'drain',         'open / RST'],
+  ['peerFin',       'drainCustom',   'local-close / bye FIN'],
+  ['peerFin',       'deadline',      'drain-deadline / RST'],
+
+  ['peerRst',       'read',          'reset / -'],
+  ['peerRst',       'write',         'reset / -'],                      // a write notices the RST
+  ['peerRst',       'shutdownWrite', 'open / -'],
+  ['peerRst',       'close',         'local-close / -'],                // noticed while closing: onConnectionReset, reason kept
+  ['peerRst',       'abort',         'aborted / -'],
+  ['peerRst',       'peerFin',       'open / -'],
+  ['peerRst',       'peerRst',       'open / -'],
+  ['peerRst',       'peerData',      'open / -'],
+  ['peerRst',       'idle',          'idle / -'],
+  ['peerRst',       'drain',         'open / -'],
+  ['peerRst',       'drainCustom',   'local-close / -'],                // onDrain's write fails later; its close() came first
+  ['peerRst',       'deadline',      'drain-deadline / -'],
+
+  ['peerData',      'read',          'open / RST'],
+  ['peerData',      'write',         'open / w RST'],
+  ['peerData',      'shutdownWrite', 'open / FIN RST'],
+  ['peerData',      'close',         'local-close / FIN RST'],
+  ['peerData',      'abort',         'aborted / RST'],
+  ['peerData',      'peerFin',       'open / RST'],
+  ['peerData',      'peerRst',       'open / -'],
+  ['peerData',      'peerData',      'open / RST'],
+  ['peerData',      'idle',          'idle / RST'],
+  ['peerData',      'drain',         'open / RST'],
+  ['peerData',      'drainCustom',   'local-close / bye FIN RST'],
+  ['peerData',      'deadline',      'drain-deadline / RST'],
+
+  ['idle',          'read',          'idle / RST'],
+  ['idle',          'write',         'idle / RST'],
+  ['idle',          'shutdownWrite', 'idle / RST'],
+  ['idle',          'close',         'idle / RST'],
+  ['idle',          'abort',         'idle / RST'],
+  ['idle',          'peerFin',       'idle / RST'],
+  ['idle',          'peerRst',       'idle / -',                        'idle / RST'],
+  ['idle',          'peerData',      'idle / RST'],
+  ['idle',          'idle',          'idle / RST'],
+  ['idle',          'drain',         'idle / RST'],
+  ['idle',          'drainCustom',   'idle / RST'],
+  ['idle',          'deadline',      'idle / RST'],
+
+  ['drain',         'read',          'drain / FIN RST'],
+  ['drain',         'write',         'open / w RST'],
+  ['drain',         'shutdownWrite', 'open / FIN RST'],
+  ['drain',         'close',         'local-close / FIN RST'],
+  ['drain',         'abort',         'aborted / RST'],
+  ['drain',         'peerFin',       'open / RST'],
+  ['drain',         'peerRst',       'open / -'],
+  ['drain',         'peerData',      'open / RST'],
+  ['drain',         'idle',          'idle / RST'],
+  ['drain',         'drain',         'open / RST'],
+  ['drain',         'deadline',      'open / RST'],                     // the second stop() is the first one's
+
+  ['drainCustom',   'read',          'local-close / bye FIN RST'],
+  ['drainCustom',   'write',         'local-close / bye FIN RST'],
+  ['drainCustom',   'shutdownWrite', 'local-close / bye FIN RST'],
+  ['drainCustom',   'close',         'local-close / bye FIN RST'],
+  ['drainCustom',   'abort',         'local-close / bye FIN RST'],
+  ['drainCustom',   'peerFin',       'local-close / bye FIN'],
+  ['drainCustom',   'peerRst',       'local-close / -',                 'local-close / bye FIN'],
+  ['drainCustom',   'peerData',      'local-close / bye FIN RST'],
+  ['drainCustom',   'idle',          'local-close / bye FIN RST'],
+  ['drainCustom',   'drainCustom',   'local-close / bye FIN RST'],
+  ['drainCustom',   'deadline',      'local-close / bye FIN RST'],
+
+  ['deadline',      'read',          'drain-deadline / FIN RST',        'drain-deadline / RST'],
+  ['deadline',      'write',         'drain-deadline / w RST',          'drain-deadline / RST'],
+  ['deadline',      'shutdownWrite', 'drain-deadline / FIN RST',        'drain-deadline / RST'],
+  ['deadline',      'close',         'local-close / FIN RST',           'drain-deadline / RST'],
+  ['deadline',      'abort',         'aborted / RST',                   'drain-deadline / RST'],
+  ['deadline',      'peerFin',       'drain-deadline / RST'],
+  ['deadline',      'peerRst',       'drain-deadline / -',              'drain-deadline / RST'],
+  ['deadline',      'peerData',      'drain-deadline / RST'],
+  ['deadline',      'idle',          'idle / RST',                      'drain-deadline / RST'],
+  ['deadline',      'drain',         'drain-deadline / RST'],
+  ['deadline',      'drainCustom',   'local-close / bye FIN RST'],      // the handler has the custom onDrain
+  ['deadline',      'deadline',      'drain-deadline / RST'],
+];
+
+/** Ordered pairs left out, and why. */
+export const notApplicable: readonly { first: OrderingEvent; second: OrderingEvent; why: string }[] = [
+  { first: 'drain', second: 'drainCustom', why: 'a handler has an onDrain or not; the two drains are one stop() either way' },
+  { first: 'drainCustom', second: 'drain', why: 'a handler has an onDrain or not; the two drains are one stop() either way' },
+];
+
+function buildCases(): OrderingCase[] {
+  const cases: OrderingCase[] = [];
+  const seen = new Set<string>();
+  for (const [first, second, same, separate] of rows) {
+    const key = `${first}>${second}`;
+    if (seen.has(key)) throw new Error(`ordering table: ${key} twice`);
+    seen.add(key);
+    for (const [turn, text] of [['same', same], ['separate', separate ?? same]] as const) {
+      const expected = parseOutcome(text);
+      cases.push({ kind: 'pair', name: `${first} → ${second} (${turn === 'same' ? 'same turn' : 'a turn apart'}): ${formatOutcome(expected)}`, first, second, turn, expected });
+    }
+  }
+  // Every ordered pair is in the table or explicitly left out.
+  for (const first of eventNames) {
+    for (const second of eventNames) {
+      const key = `${first}>${second}`;
+      const excluded = notApplicable.some((n) => n.first === first && n.second === second);
+      if (seen.has(key) === excluded) throw new Error(`ordering table: ${key} ${excluded ? 'is both in the table and left out' : 'is missing'}`);
+    }
+  }
+  return cases;
+}
+
+export const orderingCases: readonly OrderingCase[] = buildCases();
+
+// ---- stray events -----------------------------------------------------------------------------------
+//
+// Cells of the table no ordering reaches, because nothing delivers that event in that state: timers are
+// cancelled when a connection closes or aborts, and a transport reports nothing after its close (TCP
+// keeps reading during a deferred RST, so `aborting.data/fin/rst` are reachable there, but only by
+// racing the peer). The table still decides them ('ignore' / 'discard'): each stray case puts the
+// connection in the state, delivers the event anyway — as a transport that reports late or a wheel
+// that fires a cancelled entry would — and checks it changes nothing. `open.linger` alone cannot be
+// driven at all: a linger timer exists only once the connection is closing, and nothing reopens it.
+
+/** How a stray case gets its connection into the state: all in one callback, or after the close. */
+export type StraySetup = 'close' | 'abort' | 'close+abort' | 'abort, closed' | 'close+abort, closed';
+
+export interface StrayCase {
+  readonly kind: 'stray';
+  readonly name: string;
+  readonly setup: StraySetup;
+  readonly event: ConnectionEvent;
+  /** The cell of the table the case drives. */
+  readonly cell: string;
+  readonly expected: Expected;
+}
+
+// prettier-ignore
+const strays: readonly (readonly [StraySetup, ConnectionEvent, string])[] = [
+  ['close',                'idle',         'local-close / FIN RST'],
+  ['abort',                'data',         'aborted / RST'],
+  ['abort',                'fin',          'aborted / RST'],
+  ['abort',                'rst',          'aborted / RST'],
+  ['abort',                'idle',         'aborted / RST'],
+  ['close+abort',          'linger',       'local-close / FIN RST'],
+  ['abort, closed',        'drain',        'aborted / RST'],
+  ['abort, closed',        'data',         'aborted / RST'],
+  ['abort, closed',        'fin',          'aborted / RST'],
+  ['abort, closed',        'rst',          'aborted / RST'],
+  ['abort, closed',        'handleClosed', 'aborted / RST'],
+  ['abort, closed',        'idle',         'aborted / RST'],
+  ['close+abort, closed',  'linger',       'local-close / FIN RST'],
+];
+
+export const strayCases: readonly StrayCase[] = strays.map(([setup, event, text]) => {
+  const expected = parseOutcome(text);
+  const lifecycle = setup.endsWith('closed') ? 'closed' : setup === 'close' ? 'closing' : 'aborting';
+  return { kind: 'stray', name: `stray ${event} while ${lifecycle} (${setup}): ${formatOutcome(expected)}`, setup, event, cell: `${lifecycle}.${event}`, expected };
+});
+
+/** The one cell no case can drive. */
+export const undrivableCells: readonly string[] = ['open.linger'];

@@ -1,0 +1,138 @@
+/**
+ * The ordering suite on the memory transport: a connection over one end of a back-to-back pair (TCP
+ * mode: no inline reads), a manual clock and a wheel with autoTick off, and the other end as the peer,
+ * reading all the time. `Server` only accepts TCP, so `MemoryDrain` stands in for its registry and its
+ * `stop()`, doing what `Server.stop()` does to each connection (beginDrain, then abortForDrain at the
+ * deadline, on a real timer as the server's is).
+ */
+import { BufferPool, CompletionDispatcher, Connection, ErrorCodes, ManualClock, MemoryTransport, PorticoError, TimerWheel } from '../../framework/index.js';
+import type { PeerSees } from './ordering-cases.js';
+import { instrumentWheel } from './ordering-coverage.js';
+import { LINGER_MS, type OpenRig, type OrderingRig, TICK_MS, sleep, turns, waitFor } from './ordering-harness.js';
+
+/** The parts of `Server` a connection meets: the registry and the drain (server.ts `#drain`). */
+export class MemoryDrain {
+  readonly connections = new Set<Connection>();
+  #stopping: Promise<void> | null = null;
+  #emptyWaiters: (() => void)[] = [];
+
+  finished(conn: Connection): void {
+    if (!this.connections.delete(conn) || this.connections.size > 0) return;
+    for (const w of this.#emptyWaiters.splice(0)) w();
+  }
+
+  stop(deadlineMs: number): Promise<void> {
+    this.#stopping ??= this.#drain(deadlineMs);
+    return this.#stopping;
+  }
+
+  async #drain(deadlineMs: number): Promise<void> {
+    for (const conn of [...this.connections]) conn.beginDrain();
+    if (this.connections.size > 0 && !(await this.#emptyWithin(deadlineMs))) {
+      const error = new PorticoError(ErrorCodes.DRAIN_DEADLINE, 'server', `still open ${deadlineMs} ms after stop()`);
+      for (const conn of [...this.connections]) conn.abortForDrain(error);
+      await this.#emptyWithin(2000);
+    }
+  }
+
+  #emptyWithin(ms: number): Promise<boolean> {
+    if (this.connections.size === 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      this.#emptyWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+}
+
+export const openMemoryRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) => {
+  const clock = new ManualClock();
+  const wheel = new TimerWheel({ clock, tickMs: TICK_MS, autoTick: false });
+  const timers = instrumentWheel(wheel, () => log.conn);
+  const dispatcher = new CompletionDispatcher();
+  const peerPool = new BufferPool({ bufferSize: pool.bufferSize });
+  const transport = new MemoryTransport(pool, 'server');
+  const peer = new MemoryTransport(peerPool, 'client');
+  transport.peer = peer;
+  peer.peer = transport;
+  const registry = new MemoryDrain();
+  const conn = new Connection(transport, makeHandler(clock), undefined, { dispatcher, wheel, clock, pool, onFinished: (c) => registry.finished(c) }, {
+    lingerMs: LINGER_MS,
+    idle: { readMs: idleMs },
+  });
+  registry.connections.add(conn);
+
+  const seen = { bytes: '', fin: false, rst: false };
+  let frozen = false;
+  peer.attach({
+    onData(buffer) {
+      if (!frozen) seen.bytes += buffer.data.toString();
+      buffer.release();
+      return true;
+    },
+    onEnd() {
+      if (!frozen) seen.fin = true;
+    },
+    onWriteShut() {},
+    onError() {
+      if (!frozen) seen.rst = true;
+    },
+    onClosed() {},
+  });
+  peer.resumeReading();
+  conn.start();
+  if (!(await waitFor(() => log.conn !== null, 3000))) throw new Error('the connection was never established');
+  await turns(2);
+
+  let stopping: Promise<void> | null = null;
+  const rig: OrderingRig = {
+    conn,
+    clock,
+    wheel,
+    timers,
+    dispatcher,
+    tracked: () => registry.connections.size,
+    stop(deadlineMs) {
+      stopping ??= registry.stop(deadlineMs);
+    },
+    async finishStop() {
+      stopping ??= registry.stop(1000);
+      const done = await Promise.race([stopping.then(() => true), sleep(5000).then(() => false)]);
+      if (!done) throw new Error('stop did not resolve within 5 s');
+    },
+    async passIdleDeadline() {
+      clock.advance(idleMs + 2 * TICK_MS);
+    },
+    async separate() {
+      await sleep(2);
+      await turns(4);
+    },
+    async settleTick() {
+      clock.advance(TICK_MS);
+      wheel.advance();
+      await turns(2);
+    },
+    peerWrite() {
+      if (!peer.isClosed) peer.write(Buffer.from('p'), () => {});
+    },
+    peerFin() {
+      peer.shutdownWrite();
+    },
+    peerRst() {
+      if (peer.isClosed) return;
+      frozen = true;
+      peer.reset();
+    },
+    async peerSees(): Promise<PeerSees> {
+      await turns(4);
+      return { ...seen };
+    },
+    async dispose() {
+      if (!peer.isClosed) peer.destroy();
+      if (peerPool.outstanding !== 0) throw new Error(`the peer leaked ${peerPool.outstanding} buffers`);
+    },
+  };
+  return rig;
+};

@@ -1,0 +1,141 @@
+/**
+ * The ordering suite on real TCP over 127.0.0.1: a `Server` per case (its own pool, dispatcher and a
+ * wheel on the real clock that the case advances), and a node:net client with allowHalfOpen that reads
+ * all the time. What the peer saw: its bytes, 'end' (FIN) and ECONNRESET/EPIPE (RST) — and, for an
+ * RST after a FIN the client already read (the client notices it only by reading or writing), the
+ * kernel's state of the client's end: still CLOSE_WAIT (no RST) or gone (reset).
+ */
+import type * as net from 'node:net';
+import { CompletionDispatcher, type Connection, Server, type TcpTransport, TimerWheel, systemClock } from '../../framework/index.js';
+import type { PeerSees } from './ordering-cases.js';
+import { instrumentWheel } from './ordering-coverage.js';
+import { LINGER_MS, LONG_DEADLINE_MS, type OpenRig, type OrderingRig, TICK_MS, sleep, turns, waitFor } from './ordering-harness.js';
+import { connectClient } from './tcp-client.js';
+import { connectionStates } from './tcp-states.js';
+
+export const openTcpRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) => {
+  const clock = systemClock;
+  const wheel = new TimerWheel({ clock, tickMs: TICK_MS, autoTick: false });
+  const timers = instrumentWheel(wheel, () => log.conn);
+  const dispatcher = new CompletionDispatcher();
+  const server = new Server({
+    host: '127.0.0.1',
+    port: 0,
+    handler: makeHandler(clock),
+    pool,
+    dispatcher,
+    wheel,
+    clock,
+    drainDeadlineMs: LONG_DEADLINE_MS,
+    connection: { lingerMs: LINGER_MS, idle: { readMs: idleMs } },
+  });
+  const { port } = await server.listen();
+  let client: net.Socket;
+  try {
+    client = await connectClient(port, { allowHalfOpen: true });
+  } catch (error) {
+    await server.stop({ deadlineMs: 0 });
+    throw error;
+  }
+  const clientPort = client.localPort!;
+  // What the client sees, until it resets the connection itself.
+  const seen = { bytes: '', fin: false, error: null as string | null };
+  let frozen = false;
+  let ended = false;
+  client.on('data', (chunk: Buffer) => {
+    if (!frozen) seen.bytes += chunk.toString();
+  });
+  client.on('end', () => {
+    if (!frozen) seen.fin = true;
+  });
+  client.on('error', (error: NodeJS.ErrnoException) => {
+    if (!frozen) seen.error = error.code ?? error.message;
+  });
+  if (!(await waitFor(() => log.conn !== null, 3000))) throw new Error('the server never established the connection');
+  await turns(3);
+
+  let stopping: Promise<unknown> | null = null;
+  const rig: OrderingRig = {
+    conn: log.conn as unknown as Connection,
+    clock,
+    wheel,
+    timers,
+    dispatcher,
+    tracked: () => server.connections.size,
+    stop(deadlineMs) {
+      const p = server.stop({ deadlineMs });
+      p.catch(() => {});
+      stopping ??= p;
+    },
+    async finishStop() {
+      stopping ??= server.stop({ deadlineMs: 1000 });
+      const done = await Promise.race([stopping.then(() => true), sleep(5000).then(() => false)]);
+      if (!done) throw new Error('server.stop() did not resolve within 5 s');
+    },
+    async passIdleDeadline() {
+      // The wheel only fires when the case advances it; wait until the idle deadline is due.
+      const due = log.establishedAt + idleMs + 2 * TICK_MS;
+      await waitFor(() => clock.now() >= due, 2000);
+    },
+    async separate() {
+      await sleep(2);
+      await turns(4);
+    },
+    async settleTick() {
+      wheel.advance();
+      await sleep(TICK_MS);
+    },
+    peerWrite() {
+      if (!client.destroyed && !client.writableEnded) client.write('p');
+    },
+    peerFin() {
+      if (client.destroyed || client.writableEnded) return;
+      ended = true;
+      client.end();
+    },
+    peerRst() {
+      if (client.destroyed) return;
+      frozen = true;
+      // Node refuses an RST while a shutdown is in flight (EINVAL) and then drops the handle unclosed
+      // (the process cannot exit): reset once the FIN is out, as TcpTransport does.
+      if (client.writableEnded && !client.writableFinished) client.once('finish', () => client.resetAndDestroy());
+      else client.resetAndDestroy();
+    },
+    async peerSees(): Promise<PeerSees> {
+      await waitFor(() => frozen || seen.fin || seen.error !== null, 1000);
+      await turns(3);
+      const bytes = seen.bytes;
+      // A read error means no FIN came first (a read returns end of stream before an error).
+      if (frozen || seen.error !== null || !seen.fin) return { bytes, fin: seen.fin, rst: seen.error !== null };
+      const states = connectionStates(port, clientPort);
+      if (ended) {
+        // Both sent FIN and Node closed the client: a graceful end leaves the end that sent FIN first in
+        // TIME_WAIT; an RST leaves nothing.
+        return { bytes, fin: true, rst: states.server !== 'TIME_WAIT' && states.client !== 'TIME_WAIT' };
+      }
+      if (states.client === 'CLOSE_WAIT') return { bytes, fin: true, rst: false };
+      // The client's end was reset, but 'end' does not prove a FIN came: after a partial read with
+      // POLLHUP, libuv reports end of stream without reading the RST. A write tells: EPIPE = the RST came
+      // after a FIN (Linux's error for an RST in CLOSE_WAIT), ECONNRESET = it came without one.
+      frozen = true;
+      const code = await new Promise<string | null>((resolve) => {
+        const timer = setTimeout(() => resolve(null), 1000);
+        client.once('error', (error: NodeJS.ErrnoException) => {
+          clearTimeout(timer);
+          resolve(error.code ?? error.message);
+        });
+        client.write('probe');
+      });
+      if (code !== 'EPIPE' && code !== 'ECONNRESET') throw new Error(`client end ${states.client ?? 'gone'} but a write gave ${code ?? 'no error'}`);
+      return { bytes, fin: code === 'EPIPE', rst: true };
+    },
+    async dispose() {
+      client.destroy();
+      if (stopping === null) await server.stop({ deadlineMs: 0 }).catch(() => {});
+      const socket = (log.conn!.transport as TcpTransport).socket;
+      const handle = (socket as unknown as { _handle: unknown })._handle;
+      if (!socket.destroyed || handle !== null) throw new Error(`the server's socket is still open (destroyed ${socket.destroyed}, handle ${handle === null ? 'null' : 'kept'})`);
+    },
+  };
+  return rig;
+};
