@@ -91,6 +91,15 @@ export class MemoryTransport implements Transport {
     return this.#seenError;
   }
 
+  /**
+   * The peer reset the connection, whether or not the sink was told: what the kernel's socket state
+   * shows of a TCP socket that got an RST after the FIN it already reported (tests use it as TCP tests
+   * use /proc/net/tcp).
+   */
+  get resetByPeer(): boolean {
+    return this.#peerError !== null;
+  }
+
   attach(sink: TransportSink): void {
     this.#sink = sink;
   }
@@ -112,17 +121,20 @@ export class MemoryTransport implements Transport {
 
   /** The peer sent FIN (noticed after the data before it, while reading). */
   pushEnd(): void {
-    if (this.#closed || this.#peerFin) return;
+    if (this.#closed || this.#peerFin || this.#peerError !== null) return;
     this.#peerFin = true;
     this.#wake();
   }
 
-  /** The peer reset the connection: unread data is dropped; noticed while reading or on a write. */
+  /**
+   * The peer reset the connection. As with a TCP socket (Linux keeps the receive queue), bytes that
+   * arrived before the RST are still read first; then a reader gets the error — unless the peer's FIN
+   * came before the RST: a reader then gets the FIN (end of stream) and only a write sees the failure.
+   */
   pushError(error: PorticoError = peerReset()): void {
     if (this.#closed || this.#peerError !== null) return;
     this.#peerError = error;
-    this.#inbound.clear();
-    this.#source = null;
+    this.#source = null; // what the peer had not sent yet is gone
     this.#wake();
   }
 
@@ -231,7 +243,7 @@ export class MemoryTransport implements Transport {
   }
 
   #hasInput(): boolean {
-    return this.#inbound.length > 0 || this.#source !== null || this.#peerError !== null || (this.#peerFin && !this.#finReported);
+    return this.#inbound.length > 0 || this.#source !== null || (this.#peerFin ? !this.#finReported : this.#peerError !== null);
   }
 
   #wake(): void {
@@ -249,16 +261,12 @@ export class MemoryTransport implements Transport {
     });
   }
 
-  /** Deliver while the sink wants data: bytes first, then the RST or FIN, as a socket reports them. */
+  /** Deliver while the sink wants data: bytes first, then the FIN or RST, as a socket reports them. */
   #run(maxReads: number): void {
     let reads = 0;
     while (this.#reading && !this.#closed && reads < maxReads) {
       const sink = this.#sink;
       if (sink === null) return;
-      if (this.#peerError !== null) {
-        this.#fail(this.#peerError);
-        return;
-      }
       const chunk = this.#nextChunk();
       if (chunk !== null) {
         reads++;
@@ -268,10 +276,14 @@ export class MemoryTransport implements Transport {
         this.#reading = sink.onData(buffer);
         continue;
       }
-      if (this.#peerFin && !this.#finReported) {
+      if (this.#peerFin) {
+        // End of stream; an RST after it is not reported to a reader (a TCP read returns EOF first).
+        if (this.#finReported) return;
         this.#finReported = true;
         sink.onEnd();
         this.#maybeClose();
+      } else if (this.#peerError !== null) {
+        this.#fail(this.#peerError);
       }
       return;
     }

@@ -127,7 +127,8 @@ export const openMemoryRig: OpenRig = async ({ makeHandler, pool, log, idleMs })
     },
     async peerSees(): Promise<PeerSees> {
       await turns(4);
-      return { ...seen };
+      // An RST after the FIN the peer read is not reported to it (as on TCP); the transport knows.
+      return { ...seen, rst: seen.rst || (!frozen && peer.resetByPeer) };
     },
     async dispose() {
       if (!peer.isClosed) peer.destroy();
