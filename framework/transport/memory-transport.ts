@@ -159,9 +159,12 @@ export class MemoryTransport implements Transport {
       return;
     }
     if (this.#peerError !== null) {
+      // As a socket write after an RST: the failure comes from the event loop, never inside write().
       const error = this.#peerError;
-      queueMicrotask(() => done(error));
-      this.#fail(error);
+      setImmediate(() => {
+        done(error);
+        this.#fail(error);
+      });
       return;
     }
     const copy = Uint8Array.from(data);
