@@ -61,6 +61,8 @@ export interface PeerSees {
 
 export interface Expected {
   reason: ExpectedReason;
+  /** The linger deadline ended a graceful close (the peer never answered our FIN in time). */
+  lingered: boolean;
   peer: PeerSees;
 }
 
@@ -74,22 +76,23 @@ export interface OrderingCase {
 }
 
 /**
- * One cell: `'<reason> / <peer>'`, peer = `[bytes] [FIN] [RST]` or `-` for nothing, e.g.
- * `'local-close / w FIN RST'`: closed by our close(), the peer got "w", our FIN, then an RST (the
- * linger deadline: the peer never answered the FIN).
+ * One cell: `'<reason>[ after linger] / <peer>'`, peer = `[bytes] [FIN] [RST]` or `-` for nothing,
+ * e.g. `'local-close after linger / w FIN RST'`: closed by our close(), the peer got "w", our FIN,
+ * then an RST when the linger deadline ran out (the peer never answered the FIN).
  */
 export function parseOutcome(text: string): Expected {
-  const [reason, peer] = text.split(' / ');
+  const [how, peer] = text.split(' / ');
+  const [reason, lingered] = how!.endsWith(' after linger') ? [how!.slice(0, -' after linger'.length), true] : [how, false];
   if (!expectedReasons.includes(reason as ExpectedReason) || peer === undefined) throw new Error(`bad outcome ${JSON.stringify(text)}`);
   const tokens = peer === '-' ? [] : peer.split(' ');
   const bytes = tokens[0] !== undefined && /^[a-z]+$/.test(tokens[0]) ? tokens.shift()! : '';
   for (const t of tokens) if (t !== 'FIN' && t !== 'RST') throw new Error(`bad peer token ${t} in ${JSON.stringify(text)}`);
-  return { reason: reason as ExpectedReason, peer: { bytes, fin: tokens.includes('FIN'), rst: tokens.includes('RST') } };
+  return { reason: reason as ExpectedReason, lingered, peer: { bytes, fin: tokens.includes('FIN'), rst: tokens.includes('RST') } };
 }
 
 export function formatOutcome(e: Expected): string {
   const peer = [e.peer.bytes, e.peer.fin ? 'FIN' : '', e.peer.rst ? 'RST' : ''].filter((s) => s !== '').join(' ');
-  return `${e.reason} / ${peer === '' ? '-' : peer}`;
+  return `${e.reason}${e.lingered ? ' after linger' : ''} / ${peer === '' ? '-' : peer}`;
 }
 
 // ---- the table -------------------------------------------------------------------------------------
@@ -114,57 +117,57 @@ type Row = readonly [OrderingEvent, OrderingEvent, string, string?];
 
 // prettier-ignore
 const rows: readonly Row[] = [
-  // first           second           same turn                         separated by a turn (if different)
-  ['read',          'read',          'aborted-threw / RST'],            // a second posted read throws: the callback aborts
+  // first          second           same turn                                    a turn apart (if different)
+  ['read',          'read',          'aborted-threw / RST'],                // a second posted read throws: the callback aborts
   ['read',          'write',         'open / w RST'],
   ['read',          'shutdownWrite', 'open / FIN RST'],
-  ['read',          'close',         'local-close / FIN RST'],
+  ['read',          'close',         'local-close after linger / FIN RST'],
   ['read',          'abort',         'aborted / RST'],
   ['read',          'peerFin',       'peer-close / FIN'],
   ['read',          'peerRst',       'reset / -'],
   ['read',          'peerData',      'open / RST'],
   ['read',          'idle',          'idle / RST'],
-  ['read',          'drain',         'drain / FIN RST'],
-  ['read',          'drainCustom',   'local-close / bye FIN RST'],
+  ['read',          'drain',         'drain after linger / FIN RST'],
+  ['read',          'drainCustom',   'local-close after linger / bye FIN RST'],
   ['read',          'deadline',      'drain-deadline / FIN RST'],
 
   ['write',         'read',          'open / w RST'],
   ['write',         'write',         'open / ww RST'],
   ['write',         'shutdownWrite', 'open / w FIN RST'],
-  ['write',         'close',         'local-close / w FIN RST'],
+  ['write',         'close',         'local-close after linger / w FIN RST'],
   ['write',         'abort',         'aborted / w RST'],
   ['write',         'peerFin',       'open / w RST'],
-  ['write',         'peerRst',       'open / -',                        'open / w'],
+  ['write',         'peerRst',       'open / -',                                  'open / w'],
   ['write',         'peerData',      'open / w RST'],
   ['write',         'idle',          'idle / w RST'],
   ['write',         'drain',         'open / w RST'],
-  ['write',         'drainCustom',   'local-close / wbye FIN RST'],
+  ['write',         'drainCustom',   'local-close after linger / wbye FIN RST'],
   ['write',         'deadline',      'drain-deadline / w RST'],
 
   ['shutdownWrite', 'read',          'open / FIN RST'],
   ['shutdownWrite', 'write',         'open / FIN RST'],
   ['shutdownWrite', 'shutdownWrite', 'open / FIN RST'],
-  ['shutdownWrite', 'close',         'local-close / FIN RST'],
+  ['shutdownWrite', 'close',         'local-close after linger / FIN RST'],
   ['shutdownWrite', 'abort',         'aborted / FIN RST'],
-  ['shutdownWrite', 'peerFin',       'open / FIN'],                     // both FINs: the kernel has nothing left to reset
-  ['shutdownWrite', 'peerRst',       'open / -',                        'open / FIN'],
+  ['shutdownWrite', 'peerFin',       'open / FIN'],                         // both FINs: the kernel has nothing left to reset
+  ['shutdownWrite', 'peerRst',       'open / -',                                  'open / FIN'],
   ['shutdownWrite', 'peerData',      'open / FIN RST'],
   ['shutdownWrite', 'idle',          'idle / FIN RST'],
   ['shutdownWrite', 'drain',         'open / FIN RST'],
-  ['shutdownWrite', 'drainCustom',   'local-close / FIN RST'],          // "bye" refused: the write side is shut
+  ['shutdownWrite', 'drainCustom',   'local-close after linger / FIN RST'], // "bye" refused: the write side is shut
   ['shutdownWrite', 'deadline',      'drain-deadline / FIN RST'],
 
-  ['close',         'read',          'local-close / FIN RST'],
-  ['close',         'write',         'local-close / FIN RST'],
-  ['close',         'shutdownWrite', 'local-close / FIN RST'],
-  ['close',         'close',         'local-close / FIN RST'],
+  ['close',         'read',          'local-close after linger / FIN RST'],
+  ['close',         'write',         'local-close after linger / FIN RST'],
+  ['close',         'shutdownWrite', 'local-close after linger / FIN RST'],
+  ['close',         'close',         'local-close after linger / FIN RST'],
   ['close',         'abort',         'local-close / FIN RST'],
   ['close',         'peerFin',       'local-close / FIN'],
-  ['close',         'peerRst',       'local-close / -',                 'local-close / FIN'],
-  ['close',         'peerData',      'local-close / FIN RST'],
-  ['close',         'idle',          'local-close / FIN RST'],
-  ['close',         'drain',         'local-close / FIN RST'],
-  ['close',         'drainCustom',   'local-close / FIN RST'],
+  ['close',         'peerRst',       'local-close / -',                           'local-close / FIN'],
+  ['close',         'peerData',      'local-close after linger / FIN RST'],
+  ['close',         'idle',          'local-close after linger / FIN RST'],
+  ['close',         'drain',         'local-close after linger / FIN RST'],
+  ['close',         'drainCustom',   'local-close after linger / FIN RST'],
   ['close',         'deadline',      'local-close / FIN RST'],
 
   ['abort',         'read',          'aborted / RST'],
@@ -173,7 +176,7 @@ const rows: readonly Row[] = [
   ['abort',         'close',         'aborted / RST'],
   ['abort',         'abort',         'aborted / RST'],
   ['abort',         'peerFin',       'aborted / RST'],
-  ['abort',         'peerRst',       'aborted / -',                     'aborted / RST'],
+  ['abort',         'peerRst',       'aborted / -',                               'aborted / RST'],
   ['abort',         'peerData',      'aborted / RST'],
   ['abort',         'idle',          'aborted / RST'],
   ['abort',         'drain',         'aborted / RST'],
@@ -183,7 +186,7 @@ const rows: readonly Row[] = [
   ['peerFin',       'read',          'peer-close / FIN'],
   ['peerFin',       'write',         'open / w RST'],
   ['peerFin',       'shutdownWrite', 'open / FIN'],
-  ['peerFin',       'close',         'local-close / FIN'],              // the FIN was not read yet: our close came first
+  ['peerFin',       'close',         'local-close / FIN'],                  // the FIN was not read yet: our close came first
   ['peerFin',       'abort',         'aborted / RST'],
   ['peerFin',       'peerFin',       'open / RST'],
   ['peerFin',       'peerRst',       'open / -'],
@@ -194,29 +197,29 @@ const rows: readonly Row[] = [
   ['peerFin',       'deadline',      'drain-deadline / RST'],
 
   ['peerRst',       'read',          'reset / -'],
-  ['peerRst',       'write',         'reset / -'],                      // a write notices the RST
+  ['peerRst',       'write',         'reset / -'],                          // a write notices the RST
   ['peerRst',       'shutdownWrite', 'open / -'],
-  ['peerRst',       'close',         'local-close / -'],                // noticed while closing: onConnectionReset, reason kept
+  ['peerRst',       'close',         'local-close / -'],                    // noticed while closing: onConnectionReset, reason kept
   ['peerRst',       'abort',         'aborted / -'],
   ['peerRst',       'peerFin',       'open / -'],
   ['peerRst',       'peerRst',       'open / -'],
   ['peerRst',       'peerData',      'open / -'],
   ['peerRst',       'idle',          'idle / -'],
   ['peerRst',       'drain',         'open / -'],
-  ['peerRst',       'drainCustom',   'local-close / -'],                // onDrain's write fails later; its close() came first
+  ['peerRst',       'drainCustom',   'local-close / -'],                    // onDrain's write fails later; its close() came first
   ['peerRst',       'deadline',      'drain-deadline / -'],
 
   ['peerData',      'read',          'open / RST'],
   ['peerData',      'write',         'open / w RST'],
   ['peerData',      'shutdownWrite', 'open / FIN RST'],
-  ['peerData',      'close',         'local-close / FIN RST'],
+  ['peerData',      'close',         'local-close after linger / FIN RST'],
   ['peerData',      'abort',         'aborted / RST'],
   ['peerData',      'peerFin',       'open / RST'],
   ['peerData',      'peerRst',       'open / -'],
   ['peerData',      'peerData',      'open / RST'],
   ['peerData',      'idle',          'idle / RST'],
   ['peerData',      'drain',         'open / RST'],
-  ['peerData',      'drainCustom',   'local-close / bye FIN RST'],
+  ['peerData',      'drainCustom',   'local-close after linger / bye FIN RST'],
   ['peerData',      'deadline',      'drain-deadline / RST'],
 
   ['idle',          'read',          'idle / RST'],
@@ -225,48 +228,48 @@ const rows: readonly Row[] = [
   ['idle',          'close',         'idle / RST'],
   ['idle',          'abort',         'idle / RST'],
   ['idle',          'peerFin',       'idle / RST'],
-  ['idle',          'peerRst',       'idle / -',                        'idle / RST'],
+  ['idle',          'peerRst',       'idle / -',                                  'idle / RST'],
   ['idle',          'peerData',      'idle / RST'],
   ['idle',          'idle',          'idle / RST'],
   ['idle',          'drain',         'idle / RST'],
   ['idle',          'drainCustom',   'idle / RST'],
   ['idle',          'deadline',      'idle / RST'],
 
-  ['drain',         'read',          'drain / FIN RST'],
+  ['drain',         'read',          'drain after linger / FIN RST'],
   ['drain',         'write',         'open / w RST'],
   ['drain',         'shutdownWrite', 'open / FIN RST'],
-  ['drain',         'close',         'local-close / FIN RST'],
+  ['drain',         'close',         'local-close after linger / FIN RST'],
   ['drain',         'abort',         'aborted / RST'],
   ['drain',         'peerFin',       'open / RST'],
   ['drain',         'peerRst',       'open / -'],
   ['drain',         'peerData',      'open / RST'],
   ['drain',         'idle',          'idle / RST'],
   ['drain',         'drain',         'open / RST'],
-  ['drain',         'deadline',      'open / RST'],                     // the second stop() is the first one's
+  ['drain',         'deadline',      'open / RST'],                         // the second stop() is the first one's
 
-  ['drainCustom',   'read',          'local-close / bye FIN RST'],
-  ['drainCustom',   'write',         'local-close / bye FIN RST'],
-  ['drainCustom',   'shutdownWrite', 'local-close / bye FIN RST'],
-  ['drainCustom',   'close',         'local-close / bye FIN RST'],
+  ['drainCustom',   'read',          'local-close after linger / bye FIN RST'],
+  ['drainCustom',   'write',         'local-close after linger / bye FIN RST'],
+  ['drainCustom',   'shutdownWrite', 'local-close after linger / bye FIN RST'],
+  ['drainCustom',   'close',         'local-close after linger / bye FIN RST'],
   ['drainCustom',   'abort',         'local-close / bye FIN RST'],
   ['drainCustom',   'peerFin',       'local-close / bye FIN'],
-  ['drainCustom',   'peerRst',       'local-close / -',                 'local-close / bye FIN'],
-  ['drainCustom',   'peerData',      'local-close / bye FIN RST'],
-  ['drainCustom',   'idle',          'local-close / bye FIN RST'],
-  ['drainCustom',   'drainCustom',   'local-close / bye FIN RST'],
-  ['drainCustom',   'deadline',      'local-close / bye FIN RST'],
+  ['drainCustom',   'peerRst',       'local-close / -',                           'local-close / bye FIN'],
+  ['drainCustom',   'peerData',      'local-close after linger / bye FIN RST'],
+  ['drainCustom',   'idle',          'local-close after linger / bye FIN RST'],
+  ['drainCustom',   'drainCustom',   'local-close after linger / bye FIN RST'],
+  ['drainCustom',   'deadline',      'local-close after linger / bye FIN RST'],
 
-  ['deadline',      'read',          'drain-deadline / FIN RST',        'drain-deadline / RST'],
-  ['deadline',      'write',         'drain-deadline / w RST',          'drain-deadline / RST'],
-  ['deadline',      'shutdownWrite', 'drain-deadline / FIN RST',        'drain-deadline / RST'],
-  ['deadline',      'close',         'local-close / FIN RST',           'drain-deadline / RST'],
-  ['deadline',      'abort',         'aborted / RST',                   'drain-deadline / RST'],
+  ['deadline',      'read',          'drain-deadline / FIN RST',                  'drain-deadline / RST'],
+  ['deadline',      'write',         'drain-deadline / w RST',                    'drain-deadline / RST'],
+  ['deadline',      'shutdownWrite', 'drain-deadline / FIN RST',                  'drain-deadline / RST'],
+  ['deadline',      'close',         'local-close / FIN RST',                     'drain-deadline / RST'],
+  ['deadline',      'abort',         'aborted / RST',                             'drain-deadline / RST'],
   ['deadline',      'peerFin',       'drain-deadline / RST'],
-  ['deadline',      'peerRst',       'drain-deadline / -',              'drain-deadline / RST'],
+  ['deadline',      'peerRst',       'drain-deadline / -',                        'drain-deadline / RST'],
   ['deadline',      'peerData',      'drain-deadline / RST'],
-  ['deadline',      'idle',          'idle / RST',                      'drain-deadline / RST'],
+  ['deadline',      'idle',          'idle / RST',                                'drain-deadline / RST'],
   ['deadline',      'drain',         'drain-deadline / RST'],
-  ['deadline',      'drainCustom',   'local-close / bye FIN RST'],      // the handler has the custom onDrain
+  ['deadline',      'drainCustom',   'local-close / bye FIN RST'],          // the handler has the custom onDrain
   ['deadline',      'deadline',      'drain-deadline / RST'],
 ];
 
@@ -326,19 +329,19 @@ export interface StrayCase {
 
 // prettier-ignore
 const strays: readonly (readonly [StraySetup, ConnectionEvent, string])[] = [
-  ['close',                'idle',         'local-close / FIN RST'],
-  ['abort',                'data',         'aborted / RST'],
-  ['abort',                'fin',          'aborted / RST'],
-  ['abort',                'rst',          'aborted / RST'],
-  ['abort',                'idle',         'aborted / RST'],
-  ['close+abort',          'linger',       'local-close / FIN RST'],
-  ['abort, closed',        'drain',        'aborted / RST'],
-  ['abort, closed',        'data',         'aborted / RST'],
-  ['abort, closed',        'fin',          'aborted / RST'],
-  ['abort, closed',        'rst',          'aborted / RST'],
-  ['abort, closed',        'handleClosed', 'aborted / RST'],
-  ['abort, closed',        'idle',         'aborted / RST'],
-  ['close+abort, closed',  'linger',       'local-close / FIN RST'],
+  ['close',               'idle',         'local-close after linger / FIN RST'],
+  ['abort',               'data',         'aborted / RST'],
+  ['abort',               'fin',          'aborted / RST'],
+  ['abort',               'rst',          'aborted / RST'],
+  ['abort',               'idle',         'aborted / RST'],
+  ['close+abort',         'linger',       'local-close / FIN RST'],
+  ['abort, closed',       'drain',        'aborted / RST'],
+  ['abort, closed',       'data',         'aborted / RST'],
+  ['abort, closed',       'fin',          'aborted / RST'],
+  ['abort, closed',       'rst',          'aborted / RST'],
+  ['abort, closed',       'handleClosed', 'aborted / RST'],
+  ['abort, closed',       'idle',         'aborted / RST'],
+  ['close+abort, closed', 'linger',       'local-close / FIN RST'],
 ];
 
 export const strayCases: readonly StrayCase[] = strays.map(([setup, event, text]) => {

@@ -281,7 +281,8 @@ export async function runOrderingCase(openRig: OpenRig, c: OrderingCase | StrayC
     await turns(2);
     const reason = reasonName(log.closed[0]!);
     const peer = await rig.peerSees();
-    const actual = formatOutcome({ reason: reason as ExpectedReason, peer });
+    const lingered = cellsOf(rig.conn).has('closing.linger');
+    const actual = formatOutcome({ reason: reason as ExpectedReason, lingered, peer });
     const context = `calls: ${log.calls.join(' ')}`;
     assert.equal(actual, formatOutcome(c.expected), `outcome; ${context}`);
     assert.equal(log.closed.length, 1, `exactly one onConnectionClosed; ${context}`);
