@@ -60,31 +60,32 @@ export function instrumentConnections(): void {
   };
 }
 
-/** The connection's timer callbacks are private arrow fields; their names say which timer they are. */
+/** The connection's timer callbacks are private static methods; their names say which timer they are. */
 const timerEvents: Readonly<Record<string, ConnectionEvent>> = { '#checkIdle': 'idle', '#lingerExpired': 'linger' };
 
 export interface TimerCapture {
-  /** The last idle / linger callback scheduled (for the stale-timer cases). */
+  /** The last idle / linger timer scheduled, to fire by hand (the stray-timer cases). */
   readonly last: Partial<Record<'idle' | 'linger', (now: number) => void>>;
 }
 
 /**
- * Record idle and linger firings on a wheel whose timers belong to one connection (`connOf`). Returns
- * the callbacks scheduled last, so a case can fire one late, as a wheel that lost a cancel would.
+ * Record the idle and linger firings of the connections whose timers are on `wheel` (the timer's
+ * argument is its connection). Returns the timers scheduled last, so a case can fire one late, as a
+ * wheel that lost a cancel would.
  */
-export function instrumentWheel(wheel: TimerWheel, connOf: () => Connection | null): TimerCapture {
+export function instrumentWheel(wheel: TimerWheel): TimerCapture {
   const capture: TimerCapture = { last: {} };
-  const schedule = wheel.schedule.bind(wheel);
-  wheel.schedule = (deadline, callback) => {
+  const schedule = wheel.schedule.bind(wheel) as (deadline: number, callback: (now: number, arg: unknown) => void, arg?: unknown) => ReturnType<TimerWheel['schedule']>;
+  wheel.schedule = ((deadline: number, callback: (now: number, arg: unknown) => void, arg?: unknown) => {
     const event = timerEvents[callback.name];
-    if (event === undefined) return schedule(deadline, callback);
+    if (event === undefined || !(arg instanceof Connection)) return schedule(deadline, callback, arg);
+    const conn = arg;
     const wrapped = (now: number): void => {
-      const conn = connOf();
-      if (conn !== null) record(conn, event);
-      callback(now);
+      record(conn, event);
+      callback(now, conn);
     };
     (capture.last as Record<string, (now: number) => void>)[event] = wrapped;
     return schedule(deadline, wrapped);
-  };
+  }) as TimerWheel['schedule'];
   return capture;
 }

@@ -50,7 +50,7 @@ export class MemoryDrain {
 export const openMemoryRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) => {
   const clock = new ManualClock();
   const wheel = new TimerWheel({ clock, tickMs: TICK_MS, autoTick: false });
-  const timers = instrumentWheel(wheel, () => log.conn);
+  const timers = instrumentWheel(wheel);
   const dispatcher = new CompletionDispatcher();
   const peerPool = new BufferPool({ bufferSize: pool.bufferSize });
   const transport = new MemoryTransport(pool, 'server');

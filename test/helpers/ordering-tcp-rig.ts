@@ -16,7 +16,7 @@ import { connectionStates } from './tcp-states.js';
 export const openTcpRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) => {
   const clock = systemClock;
   const wheel = new TimerWheel({ clock, tickMs: TICK_MS, autoTick: false });
-  const timers = instrumentWheel(wheel, () => log.conn);
+  const timers = instrumentWheel(wheel);
   const dispatcher = new CompletionDispatcher();
   const server = new Server({
     host: '127.0.0.1',
