@@ -11,7 +11,7 @@ import type { PeerSees } from './ordering-cases.js';
 import { instrumentWheel } from './ordering-coverage.js';
 import { LINGER_MS, LONG_DEADLINE_MS, type OpenRig, type OrderingRig, TICK_MS, sleep, turns, waitFor } from './ordering-harness.js';
 import { connectClient } from './tcp-client.js';
-import { connectionStates } from './tcp-states.js';
+import { connectionStatesAsync } from './tcp-states.js';
 
 export const openTcpRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) => {
   const clock = systemClock;
@@ -107,7 +107,7 @@ export const openTcpRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) =>
       const bytes = seen.bytes;
       // A read error means no FIN came first (a read returns end of stream before an error).
       if (frozen || seen.error !== null || !seen.fin) return { bytes, fin: seen.fin, rst: seen.error !== null };
-      const states = connectionStates(port, clientPort);
+      const states = await connectionStatesAsync(port, clientPort);
       if (ended) {
         // Both sent FIN and Node closed the client: a graceful end leaves the end that sent FIN first in
         // TIME_WAIT; an RST leaves nothing.

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { parseProcNetTcp, readProcNetTcp } from '../../harness/time-wait.js';
 
 /** Kernel TCP states (include/net/tcp_states.h) the tests look for. */
@@ -17,4 +18,44 @@ export function connectionStates(serverPort: number, clientPort: number): { serv
     }
   }
   return { server, client };
+}
+
+const ssNames: Readonly<Record<string, string>> = {
+  ESTAB: 'ESTABLISHED',
+  'FIN-WAIT-1': 'FIN_WAIT1',
+  'FIN-WAIT-2': 'FIN_WAIT2',
+  'TIME-WAIT': 'TIME_WAIT',
+  UNCONN: 'CLOSE',
+  'CLOSE-WAIT': 'CLOSE_WAIT',
+  'LAST-ACK': 'LAST_ACK',
+};
+
+/**
+ * `connectionStates`, asked of the kernel through `ss` (netlink, filtered by port in the kernel) in a
+ * child process: with tens of thousands of sockets on the machine (TIME_WAIT left by benchmarks),
+ * reading /proc/net/tcp takes hundreds of ms and stalls the event loop of a test running many
+ * connections at once. Falls back to /proc/net/tcp where `ss` is missing.
+ */
+export function connectionStatesAsync(serverPort: number, clientPort: number): Promise<{ server: string | null; client: string | null }> {
+  return new Promise((resolve, reject) => {
+    execFile('ss', ['-Htan', `( sport = :${serverPort} and dport = :${clientPort} ) or ( sport = :${clientPort} and dport = :${serverPort} )`], (error, stdout) => {
+      if (error !== null) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') resolve(connectionStates(serverPort, clientPort));
+        else reject(error);
+        return;
+      }
+      let server: string | null = null;
+      let client: string | null = null;
+      for (const line of stdout.split('\n')) {
+        const [state, , , local, remote] = line.trim().split(/\s+/);
+        if (state === undefined || local === undefined || remote === undefined) continue;
+        const name = ssNames[state] ?? state;
+        const localPort = Number(local.slice(local.lastIndexOf(':') + 1));
+        const remotePort = Number(remote.slice(remote.lastIndexOf(':') + 1));
+        if (localPort === serverPort && remotePort === clientPort) server = name;
+        if (localPort === clientPort && remotePort === serverPort) client = name;
+      }
+      resolve({ server, client });
+    });
+  });
 }
