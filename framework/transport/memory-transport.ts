@@ -108,7 +108,12 @@ export class MemoryTransport implements Transport {
 
   /** Bytes the peer sent; delivered while reading. */
   push(data: Uint8Array): void {
-    if (this.#closed || this.#peerFin || this.#peerError !== null) return;
+    if (this.#closed) {
+      // As the kernel answers bytes for a socket that was closed (close(2) after our FIN): RST.
+      this.peer?.pushError();
+      return;
+    }
+    if (this.#peerFin || this.#peerError !== null) return;
     this.#inbound.push(data);
     this.#wake();
   }
