@@ -302,7 +302,7 @@ const rows: readonly Row[] = [
   ['deadline',      'write',         'drain-deadline / w RST',                      'drain-deadline / RST'],
   ['deadline',      'shutdownWrite', 'drain-deadline / FIN RST',                    'drain-deadline / RST'],
   ['deadline',      'close',         'local-close / FIN RST',                       'drain-deadline / RST'],
-  // the same race
+  // the same race as closeNow → deadline
   ['deadline',      'closeNow',      'local-close / FIN | local-close / FIN RST',   'drain-deadline / RST'],
   ['deadline',      'abort',         'aborted / RST',                               'drain-deadline / RST'],
   ['deadline',      'peerFin',       'drain-deadline / RST'],

@@ -192,7 +192,7 @@ function act(rig: OrderingRig, pool: BufferPool, event: OrderingEvent): void {
   }
 }
 
-/** Run one case and assert everything it promises; the cells of the state table it drove go to `covered`. */
+/** The two events: in one callback, or in two a turn apart. */
 async function drivePair(rig: OrderingRig, pool: BufferPool, c: OrderingCase): Promise<void> {
   const uses = (e: OrderingEvent): boolean => c.first === e || c.second === e;
   // Each step runs as a completion of the connection: "the same callback".
@@ -212,7 +212,7 @@ async function drivePair(rig: OrderingRig, pool: BufferPool, c: OrderingCase): P
   }
 }
 
-/** Deliver an event the way its source would, in whatever state the connection is. */
+/** Deliver an event the way its source (transport, wheel, server) would, whatever state the connection is in. */
 function deliverStray(rig: OrderingRig, pool: BufferPool, event: ConnectionEvent): void {
   const conn = rig.conn;
   const timer = (which: 'idle' | 'linger'): void => {
@@ -259,6 +259,7 @@ async function driveStray(rig: OrderingRig, pool: BufferPool, log: CaseLog, c: S
   rig.dispatcher.complete(conn, () => deliverStray(rig, pool, c.event), undefined);
 }
 
+/** Run one case and assert everything it promises; the cells of the state table it drove go to `covered`. */
 export async function runOrderingCase(openRig: OpenRig, c: OrderingCase | StrayCase, covered: Set<Cell>): Promise<void> {
   const pool = new BufferPool({ bufferSize: 256 });
   const log = new CaseLog();

@@ -1,9 +1,14 @@
 /**
  * The ordering suite on real TCP over 127.0.0.1: a `Server` per case (its own pool, dispatcher and a
  * wheel on the real clock that the case advances), and a node:net client with allowHalfOpen that reads
- * all the time. What the peer saw: its bytes, 'end' (FIN) and ECONNRESET/EPIPE (RST) — and, for an
- * RST after a FIN the client already read (the client notices it only by reading or writing), the
- * kernel's state of the client's end: still CLOSE_WAIT (no RST) or gone (reset).
+ * all the time. What the peer saw: its bytes, then FIN and/or RST. A read error (ECONNRESET) is an RST
+ * with no FIN before it. 'end' alone proves nothing: libuv reports end of stream for an RST that
+ * arrives together with data (POLLHUP after a partial read), and an RST after a FIN the client read
+ * shows only to a write. So after an 'end' the kernel's state of the connection decides (tcp-states):
+ * the client's end still in CLOSE_WAIT = FIN and no RST; gone = reset, and a probe write says whether
+ * a FIN came first (EPIPE: Linux's error for an RST in CLOSE_WAIT) or not (ECONNRESET); a client that
+ * sent its own FIN is closed by Node, and a graceful end leaves one end in TIME_WAIT where an RST
+ * leaves none.
  */
 import type * as net from 'node:net';
 import { CompletionDispatcher, type Connection, Server, type TcpTransport, TimerWheel, systemClock } from '../../framework/index.js';
@@ -51,7 +56,11 @@ export const openTcpRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) =>
   client.on('error', (error: NodeJS.ErrnoException) => {
     if (!frozen) seen.error = error.code ?? error.message;
   });
-  if (!(await waitFor(() => log.conn !== null, 3000))) throw new Error('the server never established the connection');
+  if (!(await waitFor(() => log.conn !== null, 3000))) {
+    client.destroy();
+    await server.stop({ deadlineMs: 0 });
+    throw new Error('the server never established the connection');
+  }
   await turns(3);
 
   let stopping: Promise<unknown> | null = null;
@@ -109,8 +118,9 @@ export const openTcpRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) =>
       if (frozen || seen.error !== null || !seen.fin) return { bytes, fin: seen.fin, rst: seen.error !== null };
       const states = await connectionStatesAsync(port, clientPort);
       if (ended) {
-        // Both sent FIN and Node closed the client: a graceful end leaves the end that sent FIN first in
-        // TIME_WAIT; an RST leaves nothing.
+        // Both sent FIN and Node closed the client (no probe possible): a graceful end leaves the end
+        // that sent FIN first in TIME_WAIT; an RST leaves nothing. (Whether a FIN preceded that RST is
+        // taken from 'end'; no case sends such a client bytes and an RST together.)
         return { bytes, fin: true, rst: states.server !== 'TIME_WAIT' && states.client !== 'TIME_WAIT' };
       }
       if (states.client === 'CLOSE_WAIT') return { bytes, fin: true, rst: false };
