@@ -197,6 +197,11 @@ async function drivePair(rig: OrderingRig, pool: BufferPool, c: OrderingCase): P
   const uses = (e: OrderingEvent): boolean => c.first === e || c.second === e;
   // Each step runs as a completion of the connection: "the same callback".
   const inCallback = (fn: () => void): void => rig.dispatcher.complete(rig.conn, fn, undefined);
+  if (c.before !== null) {
+    const before = c.before;
+    inCallback(() => act(rig, pool, before));
+    await rig.separate();
+  }
   if (c.turn === 'same') {
     if (uses('idle')) await rig.passIdleDeadline();
     inCallback(() => {
