@@ -32,6 +32,19 @@ export async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await turn();
 }
 
+/** `promise`, or a rejection naming `what` after `ms` (the timer does not outlive the promise). */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Resolve when `predicate` holds (checked each `step`), false after `ms`. */
 export async function waitFor(predicate: () => boolean, ms: number, step: () => Promise<void> = () => sleep(2)): Promise<boolean> {
   const deadline = Date.now() + ms;

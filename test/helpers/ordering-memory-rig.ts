@@ -8,7 +8,7 @@
 import { BufferPool, CompletionDispatcher, Connection, ErrorCodes, ManualClock, MemoryTransport, PorticoError, TimerWheel } from '../../framework/index.js';
 import type { PeerSees } from './ordering-cases.js';
 import { instrumentWheel } from './ordering-coverage.js';
-import { LINGER_MS, type OpenRig, type OrderingRig, TICK_MS, sleep, turns, waitFor } from './ordering-harness.js';
+import { LINGER_MS, type OpenRig, type OrderingRig, TICK_MS, sleep, turns, waitFor, within } from './ordering-harness.js';
 
 /** The parts of `Server` a connection meets: the registry and the drain (server.ts `#drain`). */
 export class MemoryDrain {
@@ -99,8 +99,7 @@ export const openMemoryRig: OpenRig = async ({ makeHandler, pool, log, idleMs })
     },
     async finishStop() {
       stopping ??= registry.stop(1000);
-      const done = await Promise.race([stopping.then(() => true), sleep(5000).then(() => false)]);
-      if (!done) throw new Error('stop did not resolve within 5 s');
+      await within(stopping, 5000, 'stop resolving');
     },
     async passIdleDeadline() {
       clock.advance(idleMs + 2 * TICK_MS);

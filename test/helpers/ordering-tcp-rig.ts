@@ -14,7 +14,7 @@ import type * as net from 'node:net';
 import { CompletionDispatcher, type Connection, Server, type TcpTransport, TimerWheel, systemClock } from '../../framework/index.js';
 import type { PeerSees } from './ordering-cases.js';
 import { instrumentWheel } from './ordering-coverage.js';
-import { LINGER_MS, LONG_DEADLINE_MS, type OpenRig, type OrderingRig, TICK_MS, sleep, turns, waitFor } from './ordering-harness.js';
+import { LINGER_MS, LONG_DEADLINE_MS, type OpenRig, type OrderingRig, TICK_MS, sleep, turns, waitFor, within } from './ordering-harness.js';
 import { connectClient } from './tcp-client.js';
 import { connectionStatesAsync } from './tcp-states.js';
 
@@ -78,8 +78,7 @@ export const openTcpRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) =>
     },
     async finishStop() {
       stopping ??= server.stop({ deadlineMs: 1000 });
-      const done = await Promise.race([stopping.then(() => true), sleep(5000).then(() => false)]);
-      if (!done) throw new Error('server.stop() did not resolve within 5 s');
+      await within(stopping, 5000, 'server.stop() resolving');
     },
     async passIdleDeadline() {
       // The wheel only fires when the case advances it; wait until the idle deadline is due.
