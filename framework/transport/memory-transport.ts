@@ -100,6 +100,11 @@ export class MemoryTransport implements Transport {
     return this.#peerError !== null;
   }
 
+  /** The peer's FIN arrived, whether or not the sink was told (an RST right behind it is reported instead). */
+  get finByPeer(): boolean {
+    return this.#peerFin;
+  }
+
   attach(sink: TransportSink): void {
     this.#sink = sink;
   }
@@ -133,8 +138,9 @@ export class MemoryTransport implements Transport {
 
   /**
    * The peer reset the connection. As with a TCP socket (Linux keeps the receive queue), bytes that
-   * arrived before the RST are still read first; then a reader gets the error — unless the peer's FIN
-   * came before the RST: a reader then gets the FIN (end of stream) and only a write sees the failure.
+   * arrived before the RST are still read first; then a reader gets the error — also when the peer's
+   * FIN came first but was not reported yet (TcpTransport asks the kernel at end of stream). After a FIN
+   * was reported, only a write sees the failure.
    */
   pushError(error: PorticoError = peerReset()): void {
     if (this.#closed || this.#peerError !== null) return;
@@ -251,7 +257,7 @@ export class MemoryTransport implements Transport {
   }
 
   #hasInput(): boolean {
-    return this.#inbound.length > 0 || this.#source !== null || (this.#peerFin ? !this.#finReported : this.#peerError !== null);
+    return this.#inbound.length > 0 || this.#source !== null || (!this.#finReported && (this.#peerFin || this.#peerError !== null));
   }
 
   #wake(): void {
@@ -284,14 +290,15 @@ export class MemoryTransport implements Transport {
         this.#reading = sink.onData(buffer);
         continue;
       }
-      if (this.#peerFin) {
-        // End of stream; an RST after it is not reported to a reader (a TCP read returns EOF first).
-        if (this.#finReported) return;
+      // End of stream: an RST already here is reported instead of the FIN; one after a reported FIN is
+      // not reported to a reader.
+      if (this.#finReported) return;
+      if (this.#peerError !== null) {
+        this.#fail(this.#peerError);
+      } else if (this.#peerFin) {
         this.#finReported = true;
         sink.onEnd();
         this.#maybeClose();
-      } else if (this.#peerError !== null) {
-        this.#fail(this.#peerError);
       }
       return;
     }

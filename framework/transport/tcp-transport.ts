@@ -23,6 +23,11 @@ function endpoint(address: string | undefined, port: number | undefined, family:
 
 type SocketOptionsWithHandle = net.SocketConstructorOpts & { handle?: unknown; pauseOnCreate?: boolean; onread?: net.OnReadOpts };
 
+/** The native handle's getpeername (Node's TCPWrap): fills `out`, returns 0 or a negative errno. */
+interface PeerNameSource {
+  getpeername?(out: Record<string, unknown>): number;
+}
+
 class ConnectTarget {
   constructor(
     readonly host: string,
@@ -44,6 +49,7 @@ export class TcpTransport implements Transport {
   #resetWanted = false;
   #resetting = false;
   #local: SocketEndpoint | null = null;
+  #remote: SocketEndpoint | null = null;
   #resetFailed = false;
 
   /** `source`: a native handle to wrap, an existing socket to use, or a connect target. */
@@ -64,7 +70,7 @@ export class TcpTransport implements Transport {
         : undefined;
     const socket = (this.socket = TcpTransport.#socketFor(source, onread));
     if (mode === 'copy') socket.on('data', (chunk: Buffer) => this.#onChunk(chunk));
-    socket.on('end', () => this.#sink?.onEnd());
+    socket.on('end', () => this.#onEnd());
     socket.on('finish', () => this.#onFinish());
     socket.on('error', (error: NodeJS.ErrnoException) => this.#onError(error));
     socket.on('close', () => this.#onClose());
@@ -106,8 +112,9 @@ export class TcpTransport implements Transport {
   }
 
   get remote(): SocketEndpoint {
+    if (this.#remote !== null) return this.#remote;
     const s = this.socket;
-    return endpoint(s.remoteAddress, s.remotePort, s.remoteFamily);
+    return (this.#remote = endpoint(s.remoteAddress, s.remotePort, s.remoteFamily));
   }
 
   get local(): SocketEndpoint {
@@ -218,6 +225,32 @@ export class TcpTransport implements Transport {
     // connection still finishes, and the error says what leaked.
     this.#resetFailed = false;
     queueMicrotask(() => this.#onClose());
+  }
+
+  /**
+   * End of stream. libuv reports it without reading when the socket hangs up right after a partial
+   * read (uv__stream_io), which an RST does too: an RST that came with the peer's last bytes would look
+   * like a FIN. The kernel knows: after an RST the socket has no peer any more (getpeername fails with
+   * ENOTCONN), after a FIN it still has one — whose address is then kept, so `remote` costs nothing more.
+   * Only asked while our side is open: once our FIN is out, the peer's FIN also ends the socket (the
+   * kernel hands it to TIME_WAIT) and getpeername fails for a graceful close too.
+   */
+  #onEnd(): void {
+    const handle = (this.socket as unknown as { _handle?: PeerNameSource | null })._handle;
+    if (!this.socket.writableEnded && handle !== undefined && handle !== null && typeof handle.getpeername === 'function') {
+      const out: Record<string, unknown> = {};
+      if (handle.getpeername(out) !== 0) {
+        this.#sink?.onError(new PorticoError(ErrorCodes.CONNECTION_RESET, 'transport', 'connection reset by peer (at end of stream)'));
+        this.socket.destroy();
+        return;
+      }
+      this.#remote ??= {
+        address: typeof out['address'] === 'string' ? out['address'] : '',
+        port: typeof out['port'] === 'number' ? out['port'] : 0,
+        family: out['family'] === 'IPv6' ? 'IPv6' : 'IPv4',
+      };
+    }
+    this.#sink?.onEnd();
   }
 
   #onFinish(): void {

@@ -2,10 +2,9 @@
  * The ordering table (test/helpers/ordering-cases.ts) on real TCP over 127.0.0.1: every pair of
  * events, both orders, same turn and a turn apart. The same table runs on the memory transport
  * (ordering-memory.test.ts); a case that passes on one and fails on the other is a transport bug.
- * The TCP transport's known failures (`knownTcpFailures`) run as todo, with the reason.
  */
 import { test } from 'node:test';
-import { knownTcpFailures, orderingCases, strayCases } from '../helpers/ordering-cases.js';
+import { orderingCases, strayCases } from '../helpers/ordering-cases.js';
 import { type Cell, instrumentConnections } from '../helpers/ordering-coverage.js';
 import { runOrderingCase } from '../helpers/ordering-harness.js';
 import { assertTableCovered } from '../helpers/ordering-table-check.js';
@@ -21,7 +20,7 @@ const byStrays = new Set<Cell>();
 
 test('ordering on TCP: one close, the right reason, nothing left, what the peer sees', { concurrency: 16, timeout: 120_000 }, async (t) => {
   await Promise.all([
-    ...pairs.map((c) => t.test(c.name, { timeout: 20_000, todo: knownTcpFailures.get(c.id) ?? false }, () => runOrderingCase(openTcpRig, c, byPairs))),
+    ...pairs.map((c) => t.test(c.name, { timeout: 20_000 }, () => runOrderingCase(openTcpRig, c, byPairs))),
     ...strays.map((c) => t.test(c.name, { timeout: 20_000 }, () => runOrderingCase(openTcpRig, c, byStrays))),
   ]);
 });

@@ -119,7 +119,9 @@ export function formatOutcome(e: Expected): string {
 //   one with no read posted is busy and waits for the deadline.
 // - One `stop()` per server: a second call returns the first one's promise (its deadline is ignored).
 // - Loopback TCP: an RST arriving after data leaves the data readable (Linux keeps the receive queue);
-//   an RST arriving after a FIN the reader already has shows only in the kernel's socket state.
+//   an RST arriving after a FIN the reader already has shows only in the kernel's socket state. libuv
+//   reports end of stream without reading when the socket hangs up after a partial read, so an RST
+//   right behind the data looks like a FIN: TcpTransport asks the kernel (getpeername) and reports it.
 
 type Row = readonly [OrderingEvent, OrderingEvent, string, string?];
 
@@ -365,25 +367,14 @@ const readFirstRows: readonly Row[] = [
   ['peerData',      'peerFin',       'peer-close / FIN'],
   ['peerData',      'peerRst',       'reset / -'],
   ['peerFin',       'peerData',      'peer-close / FIN'],
-  // the peer's own RST comes before our FIN reaches it, or after
-  ['peerFin',       'peerRst',       'peer-close / -',                              'peer-close / FIN'],
+  // FIN and RST both there before the read: the RST is what is reported (TCP asks the kernel at end of
+  // stream); on TCP the FIN may also be read alone first, and the peer's RST may come before or after ours
+  ['peerFin',       'peerRst',       'reset / - | peer-close / - | peer-close / FIN', 'peer-close / - | peer-close / FIN'],
   ['peerRst',       'peerData',      'reset / -'],
   ['peerRst',       'peerFin',       'reset / -'],
 ];
 
 export const orderingCases: readonly OrderingCase[] = [...buildCases(), ...casesOf('read', readFirstRows, new Set())];
-
-/**
- * Cases TCP fails today because of the TCP transport, with why. They run as `todo` on TCP (reported,
- * not failing the run) and must pass on memory.
- */
-export const knownTcpFailures: ReadonlyMap<string, string> = new Map([
-  [
-    'read, then peerData → peerRst (same turn)',
-    "the peer's bytes and RST arrive in one poll: libuv reads the bytes, sees POLLHUP and reports end of stream without reading the RST " +
-      "(uv__stream_io), so TcpTransport reports a FIN: onClientClose and 'peer-close' where the peer reset (memory: onConnectionReset, 'reset')",
-  ],
-]);
 
 // ---- stray events -----------------------------------------------------------------------------------
 //

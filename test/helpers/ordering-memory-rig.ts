@@ -126,8 +126,9 @@ export const openMemoryRig: OpenRig = async ({ makeHandler, pool, log, idleMs })
     },
     async peerSees(): Promise<PeerSees> {
       await turns(4);
-      // An RST after the FIN the peer read is not reported to it (as on TCP); the transport knows.
-      return { ...seen, rst: seen.rst || (!frozen && peer.resetByPeer) };
+      // What reached the peer's end, as TCP tests read it from the kernel: an RST after the FIN the peer
+      // read is not reported to it, and an RST right behind a FIN is reported instead of the FIN.
+      return { ...seen, fin: seen.fin || (!frozen && peer.finByPeer), rst: seen.rst || (!frozen && peer.resetByPeer) };
     },
     async dispose() {
       if (!peer.isClosed) peer.destroy();
