@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { BufferPool } from '../buffers/buffer-pool.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type CompletionDispatcher, sharedDispatcher } from '../core/dispatcher.js';
@@ -331,13 +332,47 @@ export class Server<U = unknown> {
    * bounded: a transport that does not report its close soon after the abort is closed by force.
    */
   stop(options: { deadlineMs?: number } = {}): Promise<StopResult> {
-    if (this.#stopping !== null) return this.#stopping;
     const deadlineMs = options.deadlineMs ?? this.#options.drainDeadlineMs ?? 5000;
     if (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs) || deadlineMs < 0) {
       return Promise.reject(new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'server', `deadlineMs must be a non-negative number, got ${String(deadlineMs)}`));
     }
+    if (this.#stopping !== null) {
+      // Stopping already: a shorter deadline given now pulls the drain deadline in; a longer one changes nothing.
+      if (options.deadlineMs !== undefined) this.#pullDeadlineIn(deadlineMs);
+      return this.#stopping;
+    }
     this.#stopping = this.#drain(deadlineMs);
     return this.#stopping;
+  }
+
+  /** The drain's deadline: when it is, and how to end the wait for it early. */
+  #deadline: { at: number; timer: NodeJS.Timeout | null; expire: () => void } | null = null;
+
+  #pullDeadlineIn(ms: number): void {
+    const d = this.#deadline;
+    if (d === null) return; // past the deadline already
+    const at = performance.now() + ms;
+    if (at >= d.at) return;
+    d.at = at;
+    if (d.timer !== null) clearTimeout(d.timer);
+    d.timer = setTimeout(d.expire, ms);
+  }
+
+  /** True once no connection is left, false when the drain deadline (which `stop()` may pull in) passes first. */
+  #emptyBeforeDeadline(ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const d = { at: performance.now() + ms, timer: null as NodeJS.Timeout | null, expire: () => finish(false) };
+      const finish = (empty: boolean): void => {
+        if (this.#deadline !== d) return;
+        if (d.timer !== null) clearTimeout(d.timer);
+        this.#deadline = null;
+        resolve(empty);
+      };
+      this.#deadline = d;
+      d.timer = setTimeout(d.expire, ms);
+      if (this.#connections.size === 0) finish(true);
+      else this.#emptyWaiters.push(() => finish(true));
+    });
   }
 
   async #drain(deadlineMs: number): Promise<StopResult> {
@@ -351,8 +386,9 @@ export class Server<U = unknown> {
     for (const conn of [...this.#connections]) conn.beginDrain();
     let aborted = 0;
     let forced = 0;
-    if (this.#connections.size > 0 && !(await this.#emptyWithin(deadlineMs))) {
-      const error = new PorticoError(ErrorCodes.DRAIN_DEADLINE, 'server', `still open ${deadlineMs} ms after stop()`);
+    const started = performance.now();
+    if (this.#connections.size > 0 && !(await this.#emptyBeforeDeadline(deadlineMs))) {
+      const error = new PorticoError(ErrorCodes.DRAIN_DEADLINE, 'server', `still open ${Math.round(performance.now() - started)} ms after stop()`);
       for (const conn of [...this.#connections]) {
         aborted++;
         conn.abortForDrain(error);

@@ -117,7 +117,8 @@ export function formatOutcome(e: Expected): string {
 //   that sent FIN gets our FIN and no RST.
 // - The default drain closes a connection only once it is idle (a read posted, nothing in flight);
 //   one with no read posted is busy and waits for the deadline.
-// - One `stop()` per server: a second call returns the first one's promise (its deadline is ignored).
+// - One drain per server: a second `stop()` returns the first one's promise; a shorter deadline given to
+//   it pulls the drain deadline in, a longer one changes nothing.
 // - Loopback TCP: an RST arriving after data leaves the data readable (Linux keeps the receive queue);
 //   an RST arriving after a FIN the reader already has shows only in the kernel's socket state. libuv
 //   reports end of stream without reading when the socket hangs up after a partial read, so an RST
@@ -289,8 +290,8 @@ const rows: readonly Row[] = [
   ['drain',         'peerData',      'open / RST'],
   ['drain',         'idle',          'idle / RST'],
   ['drain',         'drain',         'open / RST'],
-  // the second stop() is the first one's
-  ['drain',         'deadline',      'open / RST'],
+  // a second stop() with a shorter deadline pulls the drain deadline in
+  ['drain',         'deadline',      'drain-deadline / RST'],
 
   ['drainCustom',   'read',          'local-close after linger / bye FIN RST'],
   ['drainCustom',   'write',         'local-close after linger / bye FIN RST'],
@@ -303,7 +304,7 @@ const rows: readonly Row[] = [
   ['drainCustom',   'peerData',      'local-close after linger / bye FIN RST'],
   ['drainCustom',   'idle',          'local-close after linger / bye FIN RST'],
   ['drainCustom',   'drainCustom',   'local-close after linger / bye FIN RST'],
-  ['drainCustom',   'deadline',      'local-close after linger / bye FIN RST'],
+  ['drainCustom',   'deadline',      'local-close / bye FIN RST'],
 
   ['deadline',      'read',          'drain-deadline / FIN RST',                    'drain-deadline / RST'],
   ['deadline',      'write',         'drain-deadline / w RST',                      'drain-deadline / RST'],

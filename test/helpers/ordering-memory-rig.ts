@@ -21,18 +21,46 @@ export class MemoryDrain {
     for (const w of this.#emptyWaiters.splice(0)) w();
   }
 
+  #deadline: { at: number; timer: NodeJS.Timeout | null; expire: () => void } | null = null;
+
   stop(deadlineMs: number): Promise<void> {
-    this.#stopping ??= this.#drain(deadlineMs);
+    if (this.#stopping !== null) {
+      // As Server.stop(): a shorter deadline pulls the drain deadline in.
+      const d = this.#deadline;
+      if (d !== null && Date.now() + deadlineMs < d.at) {
+        d.at = Date.now() + deadlineMs;
+        if (d.timer !== null) clearTimeout(d.timer);
+        d.timer = setTimeout(d.expire, deadlineMs);
+      }
+      return this.#stopping;
+    }
+    this.#stopping = this.#drain(deadlineMs);
     return this.#stopping;
   }
 
   async #drain(deadlineMs: number): Promise<void> {
     for (const conn of [...this.connections]) conn.beginDrain();
-    if (this.connections.size > 0 && !(await this.#emptyWithin(deadlineMs))) {
+    if (this.connections.size > 0 && !(await this.#emptyBeforeDeadline(deadlineMs))) {
       const error = new PorticoError(ErrorCodes.DRAIN_DEADLINE, 'server', `still open ${deadlineMs} ms after stop()`);
       for (const conn of [...this.connections]) conn.abortForDrain(error);
       await this.#emptyWithin(2000);
     }
+  }
+
+  #emptyBeforeDeadline(ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const d = { at: Date.now() + ms, timer: null as NodeJS.Timeout | null, expire: () => finish(false) };
+      const finish = (empty: boolean): void => {
+        if (this.#deadline !== d) return;
+        if (d.timer !== null) clearTimeout(d.timer);
+        this.#deadline = null;
+        resolve(empty);
+      };
+      this.#deadline = d;
+      d.timer = setTimeout(d.expire, ms);
+      if (this.connections.size === 0) finish(true);
+      else this.#emptyWaiters.push(() => finish(true));
+    });
   }
 
   #emptyWithin(ms: number): Promise<boolean> {
@@ -95,7 +123,8 @@ export const openMemoryRig: OpenRig = async ({ makeHandler, pool, log, idleMs })
     dispatcher,
     tracked: () => registry.connections.size,
     stop(deadlineMs) {
-      stopping ??= registry.stop(deadlineMs);
+      const drain = registry.stop(deadlineMs); // a second stop() may pull the deadline in
+      stopping ??= drain;
     },
     async finishStop() {
       stopping ??= registry.stop(1000);
