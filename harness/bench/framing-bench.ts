@@ -3,8 +3,8 @@
  * Framing micro-benchmarks (tinybench): ByteQueue peeks, reads and indexOf inside one buffer and
  * across buffers; LengthPrefixedFramer (owserver-shaped 64-byte requests) and DelimiterFramer
  * (40-byte CRLF lines) on input arriving whole (one buffer per frame), pipelined (100 frames in one
- * buffer) and trickled (7-byte buffers); and, for comparison, the owserver RequestReader the length
- * framer is meant to replace. Input arrives as pooled buffers filled with `acquireCopy` (the copy a
+ * buffer) and trickled (7-byte buffers); and, for comparison, the owserver's RequestFramer (the length
+ * framer plus the request parse). Input arrives as pooled buffers filled with `acquireCopy` (the copy a
  * socket read does), so that cost is in every framer figure.
  *
  *   node dist/harness/bench/framing-bench.js [--time-ms 1000]
@@ -12,7 +12,7 @@
 import { Bench } from 'tinybench';
 import { MessageType, Sg } from '../../examples/owserver/protocol/constants.js';
 import { encodeRequest } from '../../examples/owserver/protocol/header.js';
-import { RequestReader } from '../../examples/owserver/protocol/message-reader.js';
+import { RequestFramer } from '../../examples/owserver/protocol/request-framer.js';
 import { BufferPool, ByteQueue, DelimiterFramer, type Framer, LengthPrefixedFramer } from '../../framework/index.js';
 import { exitWithError } from './fail.js';
 import { flagsHelp, type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
@@ -118,22 +118,21 @@ function tasks(bench: Bench): { rows: Row[]; shared: ByteQueue[] } {
   add(`LengthPrefixedFramer, trickled in ${TRICKLE}-byte buffers`, 'frame', () => feed(owFramer(), owPipelined, TRICKLE));
 
   const owReader = (bytes: Buffer, size: number): void => {
-    const reader = new RequestReader();
+    const reader = new RequestFramer();
     for (let at = 0; at < bytes.length; at += size) {
-      const buffer = pool.acquireCopy(bytes.subarray(at, at + size));
-      reader.push(buffer.data);
-      buffer.release();
+      reader.push(pool.acquireCopy(bytes.subarray(at, at + size)));
       for (let m = reader.next(); m !== null; m = reader.next()) {
-        sink += m.body.length;
+        sink += m.header.payload;
         frames++;
       }
     }
+    reader.clear();
   };
-  add('for comparison: owserver RequestReader, one buffer each', 'frame', () => {
+  add('for comparison: owserver RequestFramer (framer + request parse), one buffer each', 'frame', () => {
     for (let i = 0; i < BATCH; i++) owReader(request, request.length);
   });
-  add(`for comparison: owserver RequestReader, ${BATCH} pipelined`, 'frame', () => owReader(owPipelined, owPipelined.length));
-  add(`for comparison: owserver RequestReader, trickled in ${TRICKLE}-byte buffers`, 'frame', () => owReader(owPipelined, TRICKLE));
+  add(`for comparison: owserver RequestFramer, ${BATCH} pipelined`, 'frame', () => owReader(owPipelined, owPipelined.length));
+  add(`for comparison: owserver RequestFramer, trickled in ${TRICKLE}-byte buffers`, 'frame', () => owReader(owPipelined, TRICKLE));
 
   const lines = repeat(line);
   add(`DelimiterFramer, ${line.length}-byte CRLF lines, one buffer each`, 'frame', () => {

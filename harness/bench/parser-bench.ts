@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 /**
- * Parser micro-benchmarks (tinybench): the owserver request reader (header + body state machine)
- * on requests arriving whole, in one big pipelined chunk, and trickled in 7-byte pieces; and the
- * response encoder.
+ * Parser micro-benchmarks (tinybench): the owserver request framer (the framework's length-prefixed
+ * framer plus the request parse) on requests arriving whole, in one big pipelined chunk, and trickled
+ * in 7-byte pieces; and the response encoder. Input arrives as pooled buffers filled with
+ * `acquireCopy` (the copy a socket read does), as the server gets it.
  *
  *   node dist/harness/bench/parser-bench.js [--time-ms 1000]
  */
 import { Bench } from 'tinybench';
 import { MessageType, Sg } from '../../examples/owserver/protocol/constants.js';
 import { encodeRequest } from '../../examples/owserver/protocol/header.js';
-import { RequestReader } from '../../examples/owserver/protocol/message-reader.js';
-import { parseRequest } from '../../examples/owserver/protocol/request.js';
+import { RequestFramer } from '../../examples/owserver/protocol/request-framer.js';
 import { ResponseBuilder } from '../../examples/owserver/server/response.js';
+import { BufferPool } from '../../framework/index.js';
 import { exitWithError } from './fail.js';
 import { flagsHelp, type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
 import { fmt, markdownTable } from './markdown.js';
@@ -24,13 +25,12 @@ export const parserBenchFlags: readonly IntFlag<'time-ms'>[] = [
 const BATCH = 100;
 const request = encodeRequest({ type: MessageType.READ, sg: Sg.BUS_LIST | Sg.OWNET | Sg.PERSISTENT, size: 65536 }, '/28.4AEC29CDBAAB/temperature');
 const pipelined = Buffer.concat(Array.from({ length: BATCH }, () => request));
+const pool = new BufferPool({ bufferSize: 16384 }); // the owserver's read size
 let parsed = 0;
 
-function drain(reader: RequestReader): void {
-  for (let m = reader.next(); m !== null; m = reader.next()) {
-    parseRequest(m);
-    parsed++;
-  }
+function feed(reader: RequestFramer, bytes: Buffer): void {
+  reader.push(pool.acquireCopy(bytes));
+  for (let request = reader.next(); request !== null; request = reader.next()) parsed++;
 }
 
 export async function runParserBench(argv: readonly string[], parse: ParseOptions = {}): Promise<void> {
@@ -47,25 +47,21 @@ export async function runParserBench(argv: readonly string[], parse: ParseOption
     ['owserver READ response encode', BATCH],
   ];
   bench.add(rows[0]![0], () => {
-    const reader = new RequestReader();
-    for (let i = 0; i < BATCH; i++) {
-      reader.push(request);
-      drain(reader);
-    }
+    const reader = new RequestFramer();
+    for (let i = 0; i < BATCH; i++) feed(reader, request);
+    reader.clear();
   });
   bench.add(rows[1]![0], () => {
-    const reader = new RequestReader();
-    reader.push(pipelined);
-    drain(reader);
+    const reader = new RequestFramer();
+    feed(reader, pipelined);
+    reader.clear();
   });
   bench.add(rows[2]![0], () => {
-    const reader = new RequestReader();
+    const reader = new RequestFramer();
     for (let i = 0; i < BATCH; i++) {
-      for (let at = 0; at < request.length; at += 7) {
-        reader.push(request.subarray(at, at + 7));
-        drain(reader);
-      }
+      for (let at = 0; at < request.length; at += 7) feed(reader, request.subarray(at, at + 7));
     }
+    reader.clear();
   });
   const value = Buffer.from('     24.5223');
   bench.add(rows[3]![0], () => {
@@ -79,6 +75,7 @@ export async function runParserBench(argv: readonly string[], parse: ParseOption
     return [name, ns === null ? 'n/a' : `${fmt(ns, 0)} ns/message`];
   });
   process.stdout.write(`\n## Parsers (tinybench, mean per message)\n\n${markdownTable(['benchmark', 'cost'], table, [false, true])}\n`);
+  if (pool.outstanding !== 0) throw new Error(`parser bench leaked ${pool.outstanding} pooled buffers`);
   process.stderr.write(`parsers: ${fmt(parsed)} requests parsed\n`);
 }
 

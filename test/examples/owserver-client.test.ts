@@ -9,10 +9,12 @@ import { OwClient } from '../../examples/owserver/client/ow-client.js';
 import { OwClientError } from '../../examples/owserver/client/client-errors.js';
 import { HEADER_SIZE, Sg } from '../../examples/owserver/protocol/constants.js';
 import { encodeResponse } from '../../examples/owserver/protocol/header.js';
-import { RequestReader } from '../../examples/owserver/protocol/message-reader.js';
+import { RequestFramer } from '../../examples/owserver/protocol/request-framer.js';
+import { BufferPool } from '../../framework/index.js';
 import { startPortico } from '../helpers/owserver-portico.js';
 
 const T = { timeout: 20_000 };
+const pool = new BufferPool();
 
 /** A scripted owserver: `answer(n, sg)` decides what the n-th request (over all connections) gets. */
 async function scriptedServer(t: TestContext, answer: (n: number, sg: number, socket: net.Socket) => void): Promise<{ port: number; requests: () => number; connections: () => number }> {
@@ -20,10 +22,11 @@ async function scriptedServer(t: TestContext, answer: (n: number, sg: number, so
   let connections = 0;
   const server = net.createServer((socket) => {
     connections++;
-    const reader = new RequestReader();
+    const reader = new RequestFramer();
     socket.on('error', () => {});
-    socket.on('data', (chunk) => {
-      reader.push(chunk);
+    socket.on('close', () => reader.clear());
+    socket.on('data', (chunk: Buffer) => {
+      reader.push(pool.acquireCopy(chunk));
       for (let m = reader.next(); m !== null; m = reader.next()) answer(++requests, m.header.sg, socket);
     });
   });

@@ -1,38 +1,33 @@
-import { HEADER_SIZE, MAX_PAYLOAD, SERVER_MESSAGE_BIT, TOKEN_SIZE } from './constants.js';
-import { decodeRequestHeader, decodeResponseHeader, type RequestHeader, type ResponseHeader } from './header.js';
+import { HEADER_SIZE, MAX_PAYLOAD } from './constants.js';
+import { decodeResponseHeader, type ResponseHeader } from './header.js';
 
-/** A complete message off the wire: header, body (`payload` bytes) and any anti-loop tokens. */
+/** A complete message off the wire: header and body (`payload` bytes). */
 export interface WireMessage<H> {
   readonly header: H;
   readonly body: Buffer;
-  readonly tokens: readonly Buffer[];
 }
 
-export type FramingError =
-  | { readonly kind: 'negative-payload'; readonly payload: number }
-  | { readonly kind: 'payload-too-large'; readonly payload: number; readonly tokens: number; readonly limit: number };
+export interface FramingError {
+  readonly kind: 'payload-too-large';
+  readonly payload: number;
+  readonly limit: number;
+}
 
 /**
- * Cuts owserver messages out of a byte stream: a state machine over a chunk queue (header, then
- * body, then tokens). Every length from the wire is checked against the limit *before* anything is
- * allocated for it, so a hostile header costs nothing.
+ * Client side: cuts owserver responses out of the chunks a `net.Socket` delivers (plain Buffers, not
+ * pooled ones: the server side uses `RequestFramer` over the framework's framers). A state machine over
+ * a chunk queue (header, then body); the payload is checked against the limit *before* anything is
+ * allocated for it. A payload < 0 is a keep-alive ping, returned as a message with an empty body.
  */
-class MessageReader<H extends { payload: number; version: number }> {
+export class ResponseReader {
   #chunks: Buffer[] = [];
   #buffered = 0;
-  #header: H | null = null;
-  #bodyLength = 0;
-  #tokenCount = 0;
+  #header: ResponseHeader | null = null;
   #error: FramingError | null = null;
-  #discarded = 0;
-  readonly #decode: (bytes: Uint8Array) => H;
   readonly #limit: number;
-  readonly #countTokens: boolean;
 
-  constructor(decode: (bytes: Uint8Array) => H, limit: number, countTokens: boolean) {
-    this.#decode = decode;
+  constructor(limit = MAX_PAYLOAD) {
     this.#limit = limit;
-    this.#countTokens = countTokens;
   }
 
   /** Bytes held that do not yet form a message. */
@@ -49,11 +44,6 @@ class MessageReader<H extends { payload: number; version: number }> {
     return this.#error;
   }
 
-  /** Bytes dropped with a framing error: those received after the offending header, never read. */
-  get discarded(): number {
-    return this.#discarded;
-  }
-
   /** Add bytes (copied if kept beyond this call). */
   push(bytes: Uint8Array): void {
     if (this.#error !== null || bytes.length === 0) return;
@@ -62,42 +52,24 @@ class MessageReader<H extends { payload: number; version: number }> {
   }
 
   /** The next complete message, or null (need more bytes, or a framing error: see `error`). */
-  next(): WireMessage<H> | null {
+  next(): WireMessage<ResponseHeader> | null {
     if (this.#error !== null) return null;
     if (this.#header === null) {
       if (this.#buffered < HEADER_SIZE) return null;
-      const header = this.#decode(this.#take(HEADER_SIZE));
-      const payload = header.payload;
-      const tokens = this.#countTokens && (header.version & SERVER_MESSAGE_BIT) !== 0 ? header.version & 0xffff : 0;
-      if (payload < 0) {
-        // In a response this is a keep-alive ping (no body); in a request, a framing error.
-        if (!this.#countTokens) return { header, body: Buffer.alloc(0), tokens: [] };
-        this.#fail({ kind: 'negative-payload', payload });
-        return null;
-      }
-      if (payload + tokens * TOKEN_SIZE > this.#limit) {
-        this.#fail({ kind: 'payload-too-large', payload, tokens, limit: this.#limit });
+      const header = decodeResponseHeader(this.#take(HEADER_SIZE));
+      if (header.payload < 0) return { header, body: Buffer.alloc(0) };
+      if (header.payload > this.#limit) {
+        this.#error = { kind: 'payload-too-large', payload: header.payload, limit: this.#limit };
+        this.#chunks = [];
+        this.#buffered = 0;
         return null;
       }
       this.#header = header;
-      this.#bodyLength = payload;
-      this.#tokenCount = tokens;
     }
-    const need = this.#bodyLength + this.#tokenCount * TOKEN_SIZE;
-    if (this.#buffered < need) return null;
     const header = this.#header;
-    const body = this.#take(this.#bodyLength);
-    const tokens: Buffer[] = [];
-    for (let i = 0; i < this.#tokenCount; i++) tokens.push(this.#take(TOKEN_SIZE));
+    if (this.#buffered < header.payload) return null;
     this.#header = null;
-    return { header, body, tokens };
-  }
-
-  #fail(error: FramingError): void {
-    this.#error = error;
-    this.#discarded = this.#buffered;
-    this.#chunks = [];
-    this.#buffered = 0;
+    return { header, body: this.#take(header.payload) };
   }
 
   #take(n: number): Buffer {
@@ -122,19 +94,5 @@ class MessageReader<H extends { payload: number; version: number }> {
     }
     this.#buffered -= n;
     return out;
-  }
-}
-
-/** Server side: requests, with tokens, negative payload = framing error. */
-export class RequestReader extends MessageReader<RequestHeader> {
-  constructor(limit = MAX_PAYLOAD) {
-    super((b) => decodeRequestHeader(b), limit, true);
-  }
-}
-
-/** Client side: responses; payload < 0 is a ping, returned as a message with an empty body. */
-export class ResponseReader extends MessageReader<ResponseHeader> {
-  constructor(limit = MAX_PAYLOAD) {
-    super((b) => decodeResponseHeader(b), limit, false);
   }
 }

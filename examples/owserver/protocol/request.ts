@@ -1,7 +1,6 @@
 import type { DeviceFormat, OwRequestFlags, PressureScale, TemperatureScale } from '../bus/bus.js';
-import { MessageType, PATH_MAX, Ret, Sg } from './constants.js';
+import { HEADER_SIZE, MessageType, PATH_MAX, Ret, SERVER_MESSAGE_BIT, Sg, TOKEN_SIZE } from './constants.js';
 import type { RequestHeader } from './header.js';
-import type { WireMessage } from './message-reader.js';
 
 /** A request as the server acts on it. */
 export interface OwRequest {
@@ -33,34 +32,60 @@ export function decodeFlags(sg: number): OwRequestFlags {
   };
 }
 
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/** Anti-loop tokens a request header announces: the low 16 bits of `version` when the server bit is set. */
+export function tokenCount(version: number): number {
+  return (version & SERVER_MESSAGE_BIT) !== 0 ? version & 0xffff : 0;
+}
+
 /**
- * Split a message body into path and data. The path is NUL-terminated (a missing NUL is accepted);
- * for WRITE it ends at `payload - size`, as owserver computes it, so a wrong `size` moves it.
+ * Parse one whole request message: the 24-byte header, `payload` body bytes, then the tokens the
+ * header announces (the frame `RequestFramer` cuts; `payload` is known to be non-negative and to fit).
+ * Everything the request keeps is copied out — the path as a string, WRITE data, the tokens — so
+ * `frame` may be a view of a pooled read buffer that goes back to the pool right after.
+ *
+ * The path is NUL-terminated (a missing NUL is accepted); for WRITE it ends at `payload - size`, as
+ * owserver computes it, so a wrong `size` moves it.
  */
-export function parseRequest(message: WireMessage<RequestHeader>): OwRequest {
-  const { header, body, tokens } = message;
+export function parseRequest(frame: Buffer): OwRequest {
+  const header: RequestHeader = {
+    version: frame.readInt32BE(0),
+    payload: frame.readInt32BE(4),
+    type: frame.readInt32BE(8),
+    sg: frame.readInt32BE(12),
+    size: frame.readInt32BE(16),
+    offset: frame.readInt32BE(20),
+  };
   const flags = decodeFlags(header.sg);
-  let pathRegion = body;
-  let data: Buffer = Buffer.alloc(0);
+  const bodyEnd = HEADER_SIZE + header.payload;
+  let pathEnd = bodyEnd;
+  let data = EMPTY;
   let parseError: number | null = null;
   if (header.type === MessageType.WRITE) {
-    const split = body.length - header.size;
-    if (header.size < 0 || split < 0) {
+    const split = bodyEnd - header.size;
+    if (header.size < 0 || split < HEADER_SIZE) {
       parseError = Ret.EBADMSG;
-      pathRegion = Buffer.alloc(0);
+      pathEnd = HEADER_SIZE;
     } else {
-      pathRegion = body.subarray(0, split);
-      data = body.subarray(split);
+      pathEnd = split;
+      data = Buffer.from(frame.subarray(split, bodyEnd));
     }
   }
   let path: string | null = null;
-  if (pathRegion.length > 0) {
-    const nul = pathRegion.indexOf(0);
-    const bytes = nul >= 0 ? pathRegion.subarray(0, nul) : pathRegion;
+  if (pathEnd > HEADER_SIZE) {
+    const nul = frame.indexOf(0, HEADER_SIZE);
+    const end = nul >= 0 && nul < pathEnd ? nul : pathEnd;
     // owlib's path parser refuses a path longer than PATH_MAX, and owserver answers every parse
     // failure with a plain -1 (a path of exactly PATH_MAX still parses; the payload rule may then apply).
-    if (bytes.length > PATH_MAX) parseError ??= Ret.PATH;
-    else path = bytes.toString('latin1');
+    if (end - HEADER_SIZE > PATH_MAX) parseError ??= Ret.PATH;
+    else path = frame.toString('latin1', HEADER_SIZE, end);
+  }
+  const tokens: Buffer[] = [];
+  const count = tokenCount(header.version);
+  if (count > 0) {
+    const all = Buffer.from(frame.subarray(bodyEnd, bodyEnd + count * TOKEN_SIZE));
+    for (let at = 0; at < all.length; at += TOKEN_SIZE) tokens.push(all.subarray(at, at + TOKEN_SIZE));
   }
   return { header, path, data, tokens, flags, parseError };
 }

@@ -2,8 +2,7 @@ import type { Clock, Connection, ConnectionCallbacks, PooledBuffer, TimerWheel, 
 import { ErrorCodes, PorticoError } from '../../../framework/index.js';
 import type { OwBus } from '../bus/bus.js';
 import { MessageType, Sg } from '../protocol/constants.js';
-import { RequestReader } from '../protocol/message-reader.js';
-import { parseRequest } from '../protocol/request.js';
+import { READ_AHEAD_LIMIT, RequestFramer } from '../protocol/request-framer.js';
 import type { PersistenceLedger } from './persistence.js';
 import { executeRequest } from './request-executor.js';
 import { PING } from './response.js';
@@ -64,7 +63,7 @@ type Phase = 'awaiting' | 'receiving' | 'processing' | 'finishing' | 'shut' | 'r
  */
 export class OwserverConnection implements ConnectionCallbacks {
   readonly #ctx: OwserverContext;
-  readonly #reader = new RequestReader();
+  readonly #reader = new RequestFramer();
   #conn: Connection | null = null;
   #phase: Phase = 'awaiting';
   #granted = false;
@@ -113,13 +112,19 @@ export class OwserverConnection implements ConnectionCallbacks {
       this.#messageStartAt = now;
       this.#arm();
     }
-    this.#reader.push(buffer.data);
-    buffer.release();
+    try {
+      this.#reader.push(buffer); // the framer owns the buffer now
+    } catch (error) {
+      // Over the framer's bound: cannot happen while reading pauses at READ_AHEAD_LIMIT (below).
+      this.#ctx.stats.framingErrors++;
+      this.#fail(error as PorticoError);
+      return;
+    }
     this.#pump();
     const phase = this.#phase as Phase; // #pump may have moved it on
     if (phase !== 'awaiting' && phase !== 'receiving' && phase !== 'processing') return; // closed (a read is posted if needed)
     // Backpressure: while a request is being answered, hold at most one more full message.
-    if (phase === 'processing' && this.#reader.buffered > 2 * 100_050) this.#readPaused = true;
+    if (phase === 'processing' && this.#reader.buffered > READ_AHEAD_LIMIT) this.#readPaused = true;
     else conn.read();
   }
 
@@ -148,18 +153,19 @@ export class OwserverConnection implements ConnectionCallbacks {
     this.#timer?.cancel();
     this.#timer = null;
     this.#releaseGrant();
+    this.#reader.clear();
     this.#phase = 'closing';
   }
 
   #pump(): void {
     if (this.#phase !== 'awaiting' && this.#phase !== 'receiving') return;
-    const message = this.#reader.next();
-    if (message === null) {
+    const request = this.#reader.next();
+    if (request === null) {
       if (this.#reader.error !== null) {
         // No reply: owserver read the header, then closes — RST if more had arrived behind it.
         this.#ctx.stats.framingErrors++;
-        this.#closeAsOwserver(this.#reader.discarded, `framing error: ${this.#reader.error.kind}`);
-      } else if (!this.#reader.inMessage && this.#phase === 'receiving') {
+        this.#closeAsOwserver(this.#reader.discarded, this.#reader.error.message);
+      } else if (this.#reader.buffered === 0 && this.#phase === 'receiving') {
         this.#phase = 'awaiting';
         this.#idleSince = this.#ctx.clock.now();
       }
@@ -168,7 +174,6 @@ export class OwserverConnection implements ConnectionCallbacks {
     this.#phase = 'processing';
     this.#lastPingAt = this.#ctx.clock.now();
     this.#arm();
-    const request = parseRequest(message);
     if (request.header.type === MessageType.WRITE && request.header.size >= request.header.payload && request.header.payload > 0) {
       // No room for a path: owserver closes without a reply.
       this.#ctx.stats.framingErrors++;
@@ -216,7 +221,7 @@ export class OwserverConnection implements ConnectionCallbacks {
     const now = this.#ctx.clock.now();
     this.#idleSince = now;
     this.#shortWaitPassed = false;
-    this.#phase = this.#reader.inMessage ? 'receiving' : 'awaiting';
+    this.#phase = this.#reader.buffered > 0 ? 'receiving' : 'awaiting';
     if (this.#phase === 'receiving') this.#messageStartAt = this.#lastByteAt = now;
     this.#pump();
     const phase = this.#phase as Phase; // #pump may have moved it on
@@ -246,6 +251,7 @@ export class OwserverConnection implements ConnectionCallbacks {
    */
   #closeAsOwserver(unread: number, why = 'closed with input unread'): void {
     this.#releaseGrant();
+    this.#reader.clear(); // nothing more is read: give the buffers back now, not at the final close
     const conn = this.#conn;
     if (conn === null || conn.isClosed) {
       this.#phase = 'closing';
