@@ -9,6 +9,17 @@ import { type OwRequest, parseRequest, tokenCount } from './request.js';
 export const READ_AHEAD_LIMIT = 2 * MAX_PAYLOAD;
 
 /**
+ * The body a request header declares: payload plus the anti-loop tokens it announces. A negative
+ * payload is refused here (announced tokens must not turn it into a valid length); the framer refuses
+ * a body over its `maxFrame` before anything is buffered for it.
+ */
+function requestBodyLength(header: ReadonlyByteQueue): number {
+  const payload = header.peekInt32BE(4);
+  if (payload < 0) throw new PorticoError(ErrorCodes.BAD_FRAME, 'protocol', `request header refused: negative payload ${payload}`);
+  return payload + tokenCount(header.peekInt32BE(0)) * TOKEN_SIZE;
+}
+
+/**
  * Cuts owserver requests out of a connection's pooled read buffers: a `LengthPrefixedFramer` over
  * the 24-byte header, whose payload (plus the anti-loop tokens it announces) is checked against the
  * limit before anything is buffered or allocated for it, so a hostile header costs nothing.
@@ -19,7 +30,6 @@ export const READ_AHEAD_LIMIT = 2 * MAX_PAYLOAD;
  */
 export class RequestFramer {
   readonly #framer: LengthPrefixedFramer;
-  readonly #limit: number;
   #discarded = 0;
 
   /**
@@ -28,8 +38,7 @@ export class RequestFramer {
    * (`READ_AHEAD_LIMIT`, where the server pauses reading).
    */
   constructor(limit = MAX_PAYLOAD, maxBuffered = 2 * limit + 65536) {
-    this.#limit = limit;
-    this.#framer = new LengthPrefixedFramer({ headerSize: HEADER_SIZE, maxFrame: HEADER_SIZE + limit, maxBuffered, bodyLength: this.#bodyLength });
+    this.#framer = new LengthPrefixedFramer({ headerSize: HEADER_SIZE, maxFrame: HEADER_SIZE + limit, maxBuffered, bodyLength: requestBodyLength });
   }
 
   /** Bytes held that are not yet part of a returned request. */
@@ -60,36 +69,26 @@ export class RequestFramer {
    * The request owns copies of everything it keeps, so the read buffers it came from go back at once.
    */
   next(): OwRequest | null {
-    if (this.#framer.error !== null) return null;
+    const framer = this.#framer;
+    if (framer.error !== null) return null;
+    // The queue starts at a request boundary, so a header refused now is the first bytes held.
+    const held = framer.buffered;
     let frame: Buffer | null;
     try {
-      frame = this.#framer.next();
+      frame = framer.next();
     } catch (error) {
-      if (error === this.#framer.error) return null; // a refused header: see `error`
-      throw error;
+      if (error !== framer.error) throw error;
+      this.#discarded = held - HEADER_SIZE;
+      return null;
     }
     if (frame === null) return null;
     const request = parseRequest(frame);
-    this.#framer.queue.releaseConsumed();
+    framer.queue.releaseConsumed();
     return request;
   }
 
   /** Give every buffer back (the connection is done with its input). */
   clear(): void {
     this.#framer.clear();
-  }
-
-  readonly #bodyLength = (header: ReadonlyByteQueue): number => {
-    const payload = header.peekInt32BE(4);
-    if (payload < 0) throw this.#refuse(header, ErrorCodes.BAD_FRAME, `negative payload ${payload}`);
-    const tokens = tokenCount(header.peekInt32BE(0));
-    const body = payload + tokens * TOKEN_SIZE;
-    if (body > this.#limit) throw this.#refuse(header, ErrorCodes.INPUT_TOO_LARGE, `payload ${payload} + ${tokens} tokens is over ${this.#limit} bytes`);
-    return body;
-  };
-
-  #refuse(header: ReadonlyByteQueue, code: typeof ErrorCodes.BAD_FRAME | typeof ErrorCodes.INPUT_TOO_LARGE, why: string): PorticoError {
-    this.#discarded = header.length - HEADER_SIZE;
-    return new PorticoError(code, 'protocol', `request header refused: ${why}`);
   }
 }
