@@ -88,7 +88,11 @@ export class OwserverConnection implements ConnectionCallbacks {
   onConnectionEstablished(conn: Connection): void {
     this.#conn = conn;
     this.#idleSince = this.#ctx.clock.now();
-    this.#arm();
+    // Armed no later than the earliest deadline a later phase can set (the close grace after an answer,
+    // else the ping interval), so a short connection's phases keep this timer instead of moving it:
+    // one wheel entry per single-shot connection, not one per phase. Firing early only re-arms.
+    const { closeGraceMs, pingMs } = this.#ctx.timeouts;
+    this.#arm(closeGraceMs > 0 ? Math.min(closeGraceMs, pingMs) : pingMs);
     conn.read();
   }
 
@@ -285,8 +289,11 @@ export class OwserverConnection implements ConnectionCallbacks {
 
   // ---- timeouts: one lazily re-armed wheel timer ------------------------------------------------
 
-  /** Make sure a timer fires by the current phase's deadline (an earlier existing one is kept). */
-  #arm(): void {
+  /**
+   * Make sure a timer fires by the current phase's deadline (an earlier existing one is kept); a new
+   * one fires within `withinMs` at the latest.
+   */
+  #arm(withinMs = Infinity): void {
     if (this.#phase === 'closing') return;
     const due = this.#nextDue();
     if (due === null) return;
@@ -294,7 +301,7 @@ export class OwserverConnection implements ConnectionCallbacks {
       if (this.#timer.deadline <= due) return;
       this.#timer.cancel();
     }
-    this.#timer = this.#ctx.wheel.schedule(due, this.#onTimer);
+    this.#timer = this.#ctx.wheel.schedule(Math.min(due, this.#ctx.clock.now() + withinMs), OwserverConnection.#fire, this);
   }
 
   #nextDue(): number | null {
@@ -319,7 +326,11 @@ export class OwserverConnection implements ConnectionCallbacks {
     }
   }
 
-  readonly #onTimer = (now: number): void => {
+  static #fire(now: number, self: OwserverConnection): void {
+    self.#onTimer(now);
+  }
+
+  #onTimer(now: number): void {
     this.#timer = null;
     const conn = this.#conn;
     if (conn === null || conn.isClosed || this.#phase === 'closing') return;
@@ -362,5 +373,5 @@ export class OwserverConnection implements ConnectionCallbacks {
         return;
     }
     this.#arm();
-  };
+  }
 }
