@@ -146,6 +146,20 @@ test('pipelined requests in one write are answered in order, each with the bit',
   assert.ok(await wire.staysOpen(200), 'still open');
 });
 
+test('pipelined requests the bus answers at once go out together: one writev, one segment, not one per answer', T, async (t) => {
+  // Its own process: in this one, the client would only read after the server's last write anyway.
+  const server = await spawnPortico([], t);
+  const wire = await OwWire.open(server.port);
+  t.after(() => wire.close());
+  wire.send(Buffer.concat(Array.from({ length: 20 }, () => volatileRead(SG_PERSIST))));
+  const r = await wire.waitReplies(20);
+  r.forEach((m, i) => assertGranted(m, `reply ${i}`));
+  assert.equal(wire.probe.chunks.length, 1, `the 20 answers arrived in ${wire.probe.chunks.length} reads`);
+  // The connection is not left corked: a later request is answered on its own.
+  wire.send(volatileRead(SG_PERSIST));
+  await wire.waitReplies(21);
+});
+
 test('pipelined requests split at odd places are answered in order', T, async (t) => {
   const server = await startPortico({}, { t });
   const wire = await OwWire.open(server.port);

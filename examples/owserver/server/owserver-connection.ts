@@ -80,6 +80,8 @@ export class OwserverConnection implements ConnectionCallbacks {
   #giveUpAt = 0;
   /** `resetting`: the reason passed to abort once the queued answer is written. */
   #resetReason: PorticoError | null = null;
+  /** Answers are held (corked) until the current tick's microtasks are done. */
+  #corked = false;
 
   constructor(ctx: OwserverContext) {
     this.#ctx = ctx;
@@ -205,6 +207,13 @@ export class OwserverConnection implements ConnectionCallbacks {
   #answered(response: Buffer, keepOpen: boolean): void {
     const conn = this.#conn;
     if (conn === null || conn.isClosed) return;
+    if (keepOpen && !this.#corked && this.#reader.buffered > 0) {
+      // Pipelined requests: the bus answers them without waiting, each in a later microtask, so hold
+      // the answers until this tick's microtasks are done and send the burst in one writev.
+      this.#corked = true;
+      conn.cork();
+      process.nextTick(OwserverConnection.#uncork, this);
+    }
     conn.write(response);
     if (!keepOpen) {
       // Whatever arrived behind this request is never read: owserver closes with it unread.
@@ -328,6 +337,11 @@ export class OwserverConnection implements ConnectionCallbacks {
 
   static #fire(now: number, self: OwserverConnection): void {
     self.#onTimer(now);
+  }
+
+  static #uncork(self: OwserverConnection): void {
+    self.#corked = false;
+    self.#conn?.uncork();
   }
 
   #onTimer(now: number): void {
