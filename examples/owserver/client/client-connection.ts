@@ -1,10 +1,9 @@
 import * as net from 'node:net';
 import { HEADER_SIZE } from '../protocol/constants.js';
-import type { ResponseHeader } from '../protocol/header.js';
-import { ResponseReader, type WireMessage } from '../protocol/message-reader.js';
+import { type ResponseMessage, ResponseReader } from '../protocol/message-reader.js';
 import { OwClientError } from './client-errors.js';
 
-export type ResponseMessage = WireMessage<ResponseHeader>;
+export type { ResponseMessage };
 
 /** How many messages make one answer: DIR streams entries until its end marker. */
 export type AnswerShape = 'single' | 'dir';

@@ -25,21 +25,16 @@ export function encodeHeader(fields: readonly [number, number, number, number, n
   return into;
 }
 
-export function decodeRequestHeader(bytes: Uint8Array, at = 0): RequestHeader {
+export function decodeResponseHeader(bytes: Uint8Array, at = 0): ResponseHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset + at, HEADER_SIZE);
   return {
     version: view.getInt32(0),
     payload: view.getInt32(4),
-    type: view.getInt32(8),
+    ret: view.getInt32(8),
     sg: view.getInt32(12),
     size: view.getInt32(16),
     offset: view.getInt32(20),
   };
-}
-
-export function decodeResponseHeader(bytes: Uint8Array, at = 0): ResponseHeader {
-  const { version, payload, type, sg, size, offset } = decodeRequestHeader(bytes, at);
-  return { version, payload, ret: type, sg, size, offset };
 }
 
 /** A whole response message: header plus body. */

@@ -1,9 +1,9 @@
 import { HEADER_SIZE, MAX_PAYLOAD } from './constants.js';
 import { decodeResponseHeader, type ResponseHeader } from './header.js';
 
-/** A complete message off the wire: header and body (`payload` bytes). */
-export interface WireMessage<H> {
-  readonly header: H;
+/** A complete response off the wire: header and body (`payload` bytes; empty for a ping). */
+export interface ResponseMessage {
+  readonly header: ResponseHeader;
   readonly body: Buffer;
 }
 
@@ -52,7 +52,7 @@ export class ResponseReader {
   }
 
   /** The next complete message, or null (need more bytes, or a framing error: see `error`). */
-  next(): WireMessage<ResponseHeader> | null {
+  next(): ResponseMessage | null {
     if (this.#error !== null) return null;
     if (this.#header === null) {
       if (this.#buffered < HEADER_SIZE) return null;
