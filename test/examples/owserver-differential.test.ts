@@ -174,6 +174,11 @@ const battery: readonly Case[] = [
   { name: 'persistent READ, then a non-persistent one 300 ms later', steps: [read(VOLATILE, { sg: SG_PERSIST }), wait(300), read(VOLATILE)] },
   { name: 'persistent NOP + READ + PRESENT in one write', steps: [Buffer.concat([request(Type.NOP, null, { sg: SG_PERSIST }), read(VOLATILE, { sg: SG_PERSIST }), request(Type.PRESENT, `/${DS18B20}`, { sg: SG_PERSIST })])] },
   { name: 'persistent READ + non-persistent READ in one write', steps: [Buffer.concat([read(VOLATILE, { sg: SG_PERSIST }), read(VOLATILE)])] },
+  {
+    // The persistent answers go out corked: the reset must still wait for all three to be written.
+    name: 'two persistent READs + a non-persistent READ + 3 stray bytes in one write',
+    steps: [Buffer.concat([read(VOLATILE, { sg: SG_PERSIST }), read(VOLATILE, { sg: SG_PERSIST }), read(VOLATILE), Buffer.from('abc')])],
+  },
   { name: 'two persistent READs and FIN in one go', steps: [Buffer.concat([read(VOLATILE, { sg: SG_PERSIST }), read(VOLATILE, { sg: SG_PERSIST })]), 'fin'] },
   { name: 'non-persistent READ + persistent READ in one write (the second left unread)', steps: [Buffer.concat([read(VOLATILE), read(VOLATILE, { sg: SG_PERSIST })])] },
   { name: 'non-persistent READ + NOP in one write', steps: [Buffer.concat([read(VOLATILE), request(Type.NOP, null)])] },
