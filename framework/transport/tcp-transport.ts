@@ -50,6 +50,7 @@ export class TcpTransport implements Transport {
   #resetting = false;
   #local: SocketEndpoint | null = null;
   #remote: SocketEndpoint | null = null;
+  #peerEnded = false;
   #resetFailed = false;
 
   /** `source`: a native handle to wrap, an existing socket to use, or a connect target. */
@@ -71,7 +72,6 @@ export class TcpTransport implements Transport {
     const socket = (this.socket = TcpTransport.#socketFor(source, onread));
     if (mode === 'copy') socket.on('data', (chunk: Buffer) => this.#onChunk(chunk));
     socket.on('end', () => this.#onEnd());
-    socket.on('finish', () => this.#onFinish());
     socket.on('error', (error: NodeJS.ErrnoException) => this.#onError(error));
     socket.on('close', () => this.#onClose());
   }
@@ -191,7 +191,17 @@ export class TcpTransport implements Transport {
   }
 
   shutdownWrite(): void {
-    if (!this.socket.writableEnded) this.socket.end();
+    const s = this.socket;
+    if (s.writableEnded || s.destroyed) return;
+    if (this.#peerEnded && s.writableLength === 0) {
+      // The peer's FIN is in, all its bytes are read and nothing of ours is queued: close(2) sends our
+      // FIN by itself, so skip shutdown(2) and the stream's finish machinery (a close in answer to FIN).
+      this.#sink?.onWriteShut();
+      s.destroy();
+      return;
+    }
+    s.on('finish', () => this.#onFinish()); // only connections that shut down pay for the listener
+    s.end();
   }
 
   destroy(): void {
@@ -250,6 +260,7 @@ export class TcpTransport implements Transport {
         family: out['family'] === 'IPv6' ? 'IPv6' : 'IPv4',
       };
     }
+    this.#peerEnded = true;
     this.#sink?.onEnd();
   }
 
