@@ -44,6 +44,7 @@ let nextConnectionId = 1;
 
 const localClose: CloseReason = Object.freeze({ kind: 'local-close' });
 const peerClose: CloseReason = Object.freeze({ kind: 'peer-close' });
+const drainClose: CloseReason = Object.freeze({ kind: 'drain', error: null });
 
 const unclaimed: ConnectionCallbacks<unknown> = {
   onReadCompleted: (_conn, buffer) => buffer.release(),
@@ -372,7 +373,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     }
     this.#readPosted = true;
     if (this.#draining && this.#handler.onDrain === undefined && this.isIdle) {
-      this.#beginClose({ kind: 'drain', error: null });
+      this.#closeForDrain();
       return;
     }
     this.transport.resumeReading();
@@ -418,8 +419,18 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.transport.reset();
   }
 
+  /**
+   * The default drain closes a connection with nothing in flight as close(2) would: our FIN, then the
+   * socket is released — the server is going away, and a peer that never answers (gone, or its
+   * packets lost) must not hold the drain for lingerMs.
+   */
+  #closeForDrain(): void {
+    this.#releaseOnFin = true;
+    this.#beginClose(drainClose);
+  }
+
   #closeIfDrained(): void {
-    if (this.#life === 'open' && this.isIdle) this.#beginClose({ kind: 'drain', error: null });
+    if (this.#life === 'open' && this.isIdle) this.#closeForDrain();
   }
 
   static #lingerExpired(_now: number, conn: Connection<unknown>): void {

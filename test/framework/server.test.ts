@@ -176,27 +176,42 @@ for (const overLimit of ['reset', 'close'] as const) {
   });
 }
 
-test('drain on stop: stop accepting, close idle connections gracefully, abort stragglers after the deadline', async () => {
+test('drain on stop: stop accepting, release idle connections after our FIN at once (even a peer that never answers it), abort busy ones at the deadline', async () => {
   const rec = newRecorder();
-  const { server, port } = await startServer({ handler: recordingEcho(rec) });
+  let busy: Connection | null = null;
+  const { server, port } = await startServer({
+    handler: recordingEcho(rec, {
+      onReadCompleted: (c, buffer) => {
+        if (buffer.data.toString() === 'hold') {
+          buffer.release();
+          busy = c; // a request in flight: no read posted, so the drain waits for it
+          return;
+        }
+        echoHandler.onReadCompleted(c, buffer);
+      },
+    }),
+  });
   const polite = await connectClient(port, { allowHalfOpen: false }); // answers our FIN with its own
   const stubborn = await connectClient(port, { allowHalfOpen: true }); // never closes its side
-  await until(() => rec.established === 2, 5000, 'established');
-  const politeOutcome = collect(polite);
-  const stubbornOutcome = collect(stubborn);
+  const held = await connectClient(port, { allowHalfOpen: true });
+  held.write('hold');
+  await until(() => rec.established === 3 && busy !== null, 5000, 'established, one busy');
+  const outcomes = [collect(polite), collect(stubborn), collect(held)];
   const started = Date.now();
   const result = await server.stop({ deadlineMs: 400 });
   const elapsed = Date.now() - started;
-  assert.deepEqual(result, { closedGracefully: 1, aborted: 1, forced: 0 });
-  assert.ok(elapsed >= 350 && elapsed < 3000, `stop took ${elapsed} ms`);
-  assert.equal((await politeOutcome).ended, 'end');
-  const s = await stubbornOutcome;
-  assert.equal(s.ended, 'end', 'the stubborn peer first got our FIN');
+  assert.deepEqual(result, { closedGracefully: 2, aborted: 1, forced: 0 });
+  assert.ok(elapsed >= 350 && elapsed < 3000, `stop took ${elapsed} ms (the busy one held it to the deadline)`);
+  const [p, s, h] = await Promise.all(outcomes);
+  assert.equal(p!.ended, 'end');
+  assert.equal(s!.ended, 'end', 'the stubborn peer got our FIN; the drain did not wait for its answer');
+  assert.equal(h!.errorCode, 'ECONNRESET', 'the busy connection was aborted at the deadline');
   assert.equal(server.state, 'stopped');
   const reasons = rec.closed.map(({ reason }) => (reason.kind === 'drain' ? `drain:${reason.error?.code ?? 'graceful'}` : reason.kind)).sort();
-  assert.deepEqual(reasons, [`drain:${ErrorCodes.DRAIN_DEADLINE}`, 'drain:graceful']);
+  assert.deepEqual(reasons, [`drain:${ErrorCodes.DRAIN_DEADLINE}`, 'drain:graceful', 'drain:graceful']);
   await assert.rejects(connectClient(port), { code: 'ECONNREFUSED' });
   stubborn.destroy();
+  held.destroy();
   assert.equal(server.pool.outstanding, 0);
 });
 
