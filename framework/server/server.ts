@@ -1,5 +1,4 @@
 import * as net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { BufferPool } from '../buffers/buffer-pool.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type CompletionDispatcher, sharedDispatcher } from '../core/dispatcher.js';
@@ -9,6 +8,7 @@ import { Connection, type ConnectionContext, type HandlerSource } from '../conne
 import { type ConnectionOptions, type ConnectionOptionsInput, resolveConnectionOptions } from '../connection/connection-options.js';
 import { TcpTransport, type TcpReadMode } from '../transport/tcp-transport.js';
 import type { SocketEndpoint } from '../transport/transport.js';
+import { ConnectionDrain, type DrainResult } from './connection-drain.js';
 import { type AcceptMode, type NativeTcpHandle, type OnConnection, peerOf, takeOverAccepts } from './accept-handles.js';
 import { RefusalCloser } from './refusal-closer.js';
 
@@ -75,14 +75,8 @@ export interface ServerStats {
   acceptErrors: number;
 }
 
-export interface StopResult {
-  /** Connections that closed on their own during the drain. */
-  closedGracefully: number;
-  /** Connections aborted at the deadline. */
-  aborted: number;
-  /** Of those, connections whose transport did not report its close in time and were closed by force. */
-  forced: number;
-}
+/** What `stop()` reports: connections closed gracefully, aborted at the deadline, and closed by force. */
+export type StopResult = DrainResult;
 
 type ServerState = 'new' | 'listening' | 'stopping' | 'stopped';
 
@@ -99,7 +93,7 @@ export class Server<U = unknown> {
   #options: ServerOptions<U>;
   #connectionOptions: Readonly<ConnectionOptions>;
   #net: net.Server;
-  #connections = new Set<Connection<U>>();
+  #drainer = new ConnectionDrain<U>({ forceAfterMs: forceCloseAfterMs });
   #refusals: RefusalCloser;
   #state: ServerState = 'new';
   #acceptMode: AcceptMode | null = null;
@@ -108,7 +102,6 @@ export class Server<U = unknown> {
   #specificLocal: SocketEndpoint | null = null;
   #listening: Promise<SocketEndpoint> | null = null;
   #stopping: Promise<StopResult> | null = null;
-  #emptyWaiters: (() => void)[] = [];
   #ctx: ConnectionContext<U>;
   #readMode: TcpReadMode;
   #maxConnections: number;
@@ -166,7 +159,7 @@ export class Server<U = unknown> {
 
   /** Open connections. */
   get connections(): ReadonlySet<Connection<U>> {
-    return this.#connections;
+    return this.#drainer.connections;
   }
 
   get state(): ServerState {
@@ -273,7 +266,7 @@ export class Server<U = unknown> {
   /** True (and counted, and reported) when this connection is over the limit. */
   #overLimit(peer: () => SocketEndpoint): boolean {
     const max = this.#maxConnections;
-    if (max === 0 || this.#connections.size < max) return false;
+    if (max === 0 || this.#drainer.connections.size < max) return false;
     this.stats.overLimit++;
     if (this.#options.callbacks?.onMaximumConnections !== undefined) this.#callback('onMaximumConnections', peer());
     return true;
@@ -291,22 +284,17 @@ export class Server<U = unknown> {
       return;
     }
     const conn = new Connection<U>(transport, this.#options.handler, user, this.#ctx, this.#connectionOptions);
-    this.#connections.add(conn);
+    this.#drainer.add(conn);
     this.stats.accepted++;
-    this.stats.active = this.#connections.size;
+    this.stats.active = this.#drainer.connections.size;
     if (this.stats.active > this.stats.peakActive) this.stats.peakActive = this.stats.active;
     conn.start();
   }
 
   #finished(conn: Connection<U>): void {
-    if (!this.#connections.delete(conn)) return;
+    if (!this.#drainer.finished(conn)) return;
     this.stats.closed++;
-    this.stats.active = this.#connections.size;
-    if (this.#connections.size === 0) {
-      const waiters = this.#emptyWaiters;
-      this.#emptyWaiters = [];
-      for (const w of waiters) w();
-    }
+    this.stats.active = this.#drainer.connections.size;
   }
 
   /** Run a server callback; a throw is counted and reported as a warning, never thrown into the accept loop. */
@@ -338,41 +326,11 @@ export class Server<U = unknown> {
     }
     if (this.#stopping !== null) {
       // Stopping already: a shorter deadline given now pulls the drain deadline in; a longer one changes nothing.
-      if (options.deadlineMs !== undefined) this.#pullDeadlineIn(deadlineMs);
+      if (options.deadlineMs !== undefined) void this.#drainer.drain(deadlineMs);
       return this.#stopping;
     }
     this.#stopping = this.#drain(deadlineMs);
     return this.#stopping;
-  }
-
-  /** The drain's deadline: when it is, and how to end the wait for it early. */
-  #deadline: { at: number; timer: NodeJS.Timeout | null; expire: () => void } | null = null;
-
-  #pullDeadlineIn(ms: number): void {
-    const d = this.#deadline;
-    if (d === null) return; // past the deadline already
-    const at = performance.now() + ms;
-    if (at >= d.at) return;
-    d.at = at;
-    if (d.timer !== null) clearTimeout(d.timer);
-    d.timer = setTimeout(d.expire, ms);
-  }
-
-  /** True once no connection is left, false when the drain deadline (which `stop()` may pull in) passes first. */
-  #emptyBeforeDeadline(ms: number): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      const d = { at: performance.now() + ms, timer: null as NodeJS.Timeout | null, expire: () => finish(false) };
-      const finish = (empty: boolean): void => {
-        if (this.#deadline !== d) return;
-        if (d.timer !== null) clearTimeout(d.timer);
-        this.#deadline = null;
-        resolve(empty);
-      };
-      this.#deadline = d;
-      d.timer = setTimeout(d.expire, ms);
-      if (this.#connections.size === 0) finish(true);
-      else this.#emptyWaiters.push(() => finish(true));
-    });
   }
 
   async #drain(deadlineMs: number): Promise<StopResult> {
@@ -382,42 +340,12 @@ export class Server<U = unknown> {
     const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
     if (wasListening) this.#callback('onStopAccepting');
     this.#refusals.resetAll();
-    const before = this.#connections.size;
-    for (const conn of [...this.#connections]) conn.beginDrain();
-    let aborted = 0;
-    let forced = 0;
-    const started = performance.now();
-    if (this.#connections.size > 0 && !(await this.#emptyBeforeDeadline(deadlineMs))) {
-      const error = new PorticoError(ErrorCodes.DRAIN_DEADLINE, 'server', `still open ${Math.round(performance.now() - started)} ms after stop()`);
-      for (const conn of [...this.#connections]) {
-        aborted++;
-        conn.abortForDrain(error);
-      }
-      if (!(await this.#emptyWithin(forceCloseAfterMs))) {
-        const stuck = new PorticoError(ErrorCodes.DRAIN_DEADLINE, 'server', `transport did not report its close ${forceCloseAfterMs} ms after the abort`);
-        for (const conn of [...this.#connections]) {
-          forced++;
-          conn.forceClosed(stuck);
-        }
-        await this.#emptyWithin(forceCloseAfterMs);
-      }
-    }
+    const result = await this.#drainer.drain(deadlineMs);
     await closed;
     this.#state = 'stopped';
-    return { closedGracefully: before - aborted, aborted, forced };
+    return result;
   }
 
-  /** True once no connection is left, false if `ms` passed first. */
-  #emptyWithin(ms: number): Promise<boolean> {
-    if (this.#connections.size === 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), ms);
-      this.#emptyWaiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
-  }
 }
 
 function socketPeer(socket: net.Socket): SocketEndpoint {

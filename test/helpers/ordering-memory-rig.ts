@@ -1,79 +1,14 @@
 /**
  * The ordering suite on the memory transport: a connection over one end of a back-to-back pair (TCP
  * mode: no inline reads), a manual clock and a wheel with autoTick off, and the other end as the peer,
- * reading all the time. `Server` only accepts TCP, so `MemoryDrain` stands in for its registry and its
- * `stop()`, doing what `Server.stop()` does to each connection (beginDrain, then abortForDrain at the
- * deadline, on a real timer as the server's is).
+ * reading all the time. `Server` only accepts TCP, so the rig drains with the server's own drain
+ * (`ConnectionDrain`: beginDrain, abortForDrain at the deadline on a real timer, force after that).
  */
-import { BufferPool, CompletionDispatcher, Connection, ErrorCodes, ManualClock, MemoryTransport, PorticoError, TimerWheel } from '../../framework/index.js';
+import { BufferPool, CompletionDispatcher, Connection, ManualClock, MemoryTransport, TimerWheel } from '../../framework/index.js';
+import { ConnectionDrain, type DrainResult } from '../../framework/server/connection-drain.js';
 import type { PeerSees } from './ordering-cases.js';
 import { instrumentWheel } from './ordering-coverage.js';
 import { LINGER_MS, type OpenRig, type OrderingRig, TICK_MS, sleep, turns, waitFor, within } from './ordering-harness.js';
-
-/** The parts of `Server` a connection meets: the registry and the drain (server.ts `#drain`). */
-export class MemoryDrain {
-  readonly connections = new Set<Connection>();
-  #stopping: Promise<void> | null = null;
-  #emptyWaiters: (() => void)[] = [];
-
-  finished(conn: Connection): void {
-    if (!this.connections.delete(conn) || this.connections.size > 0) return;
-    for (const w of this.#emptyWaiters.splice(0)) w();
-  }
-
-  #deadline: { at: number; timer: NodeJS.Timeout | null; expire: () => void } | null = null;
-
-  stop(deadlineMs: number): Promise<void> {
-    if (this.#stopping !== null) {
-      // As Server.stop(): a shorter deadline pulls the drain deadline in.
-      const d = this.#deadline;
-      if (d !== null && Date.now() + deadlineMs < d.at) {
-        d.at = Date.now() + deadlineMs;
-        if (d.timer !== null) clearTimeout(d.timer);
-        d.timer = setTimeout(d.expire, deadlineMs);
-      }
-      return this.#stopping;
-    }
-    this.#stopping = this.#drain(deadlineMs);
-    return this.#stopping;
-  }
-
-  async #drain(deadlineMs: number): Promise<void> {
-    for (const conn of [...this.connections]) conn.beginDrain();
-    if (this.connections.size > 0 && !(await this.#emptyBeforeDeadline(deadlineMs))) {
-      const error = new PorticoError(ErrorCodes.DRAIN_DEADLINE, 'server', `still open ${deadlineMs} ms after stop()`);
-      for (const conn of [...this.connections]) conn.abortForDrain(error);
-      await this.#emptyWithin(2000);
-    }
-  }
-
-  #emptyBeforeDeadline(ms: number): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      const d = { at: Date.now() + ms, timer: null as NodeJS.Timeout | null, expire: () => finish(false) };
-      const finish = (empty: boolean): void => {
-        if (this.#deadline !== d) return;
-        if (d.timer !== null) clearTimeout(d.timer);
-        this.#deadline = null;
-        resolve(empty);
-      };
-      this.#deadline = d;
-      d.timer = setTimeout(d.expire, ms);
-      if (this.connections.size === 0) finish(true);
-      else this.#emptyWaiters.push(() => finish(true));
-    });
-  }
-
-  #emptyWithin(ms: number): Promise<boolean> {
-    if (this.connections.size === 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), ms);
-      this.#emptyWaiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
-  }
-}
 
 export const openMemoryRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) => {
   const clock = new ManualClock();
@@ -85,12 +20,12 @@ export const openMemoryRig: OpenRig = async ({ makeHandler, pool, log, idleMs })
   const peer = new MemoryTransport(peerPool, 'client');
   transport.peer = peer;
   peer.peer = transport;
-  const registry = new MemoryDrain();
+  const registry = new ConnectionDrain();
   const conn = new Connection(transport, makeHandler(clock), undefined, { dispatcher, wheel, clock, pool, onFinished: (c) => registry.finished(c) }, {
     lingerMs: LINGER_MS,
     idle: { readMs: idleMs },
   });
-  registry.connections.add(conn);
+  registry.add(conn);
 
   const seen = { bytes: '', fin: false, rst: false };
   let frozen = false;
@@ -114,7 +49,7 @@ export const openMemoryRig: OpenRig = async ({ makeHandler, pool, log, idleMs })
   if (!(await waitFor(() => log.conn !== null, 3000))) throw new Error('the connection was never established');
   await turns(2);
 
-  let stopping: Promise<void> | null = null;
+  let stopping: Promise<DrainResult> | null = null;
   const rig: OrderingRig = {
     conn,
     clock,
@@ -123,11 +58,11 @@ export const openMemoryRig: OpenRig = async ({ makeHandler, pool, log, idleMs })
     dispatcher,
     tracked: () => registry.connections.size,
     stop(deadlineMs) {
-      const drain = registry.stop(deadlineMs); // a second stop() may pull the deadline in
+      const drain = registry.drain(deadlineMs); // a second stop() may pull the deadline in
       stopping ??= drain;
     },
     async finishStop() {
-      stopping ??= registry.stop(1000);
+      stopping ??= registry.drain(1000);
       await within(stopping, 5000, 'stop resolving');
     },
     async passIdleDeadline() {
