@@ -117,10 +117,10 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   /**
-   * The peer's address, read from the socket when first asked and kept. Ask while the connection is
-   * open (e.g. in `onConnectionEstablished`) to have it afterwards: once the socket is gone (after an
-   * RST Node drops it before reporting the error) the kernel no longer knows it and this says
-   * `{ address: '', port: 0 }`. Not asking saves a getpeername per connection.
+   * The peer's address, read from the socket when first asked (or at the peer's FIN) and kept. Ask while
+   * the connection is open (e.g. in `onConnectionEstablished`) to have it after an RST: Node drops the
+   * socket before reporting the error, and then this says `{ address: '', port: 0 }`. Not asking saves
+   * a getpeername per connection.
    */
   get remote(): SocketEndpoint {
     return (this.#remote ??= this.transport.remote);
