@@ -216,16 +216,9 @@ const battery: readonly Case[] = [
  * other difference fails the case as usual). The test asserts they are still there, so it flags the
  * day one goes away.
  */
-const FRAMEWORK_DIFFERENCES: ReadonlyMap<string, readonly string[]> = new Map([
-  [
-    // owserver close(2)s its descriptor; the kernel keeps the orphaned socket and stays silent, so
-    // the first late write goes through and draws an RST. Connection has no close that hands the
-    // handle back to the kernel after the FIN without waiting for the peer's, so portico reads on
-    // (resetting on input) up to the linger bound (2 s), then aborts: its RST has gone out on its own.
-    'READ, client silent 3 s after the FIN, then late input',
-    ["late input after the server's FIN: reset-before-data instead of reset-on-data"],
-  ],
-]);
+// Empty since owserver's connection closes as close(2) does (close({ waitForPeer: false })): the late
+// input of 'READ, client silent 3 s after the FIN' now draws the kernel's RST, as owserver's does.
+const FRAMEWORK_DIFFERENCES: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([]);
 
 /**
  * Cases whose outcome the default --close-grace window changes by design, with the exact

@@ -47,10 +47,9 @@ export interface OwserverStats {
 
 /**
  * - `finishing`: a non-persistent answer is out; waiting briefly for the client's FIN (see closeGraceMs).
- * - `shut`: closed as owserver closes (our FIN is out); reading only to answer late input with RST.
  * - `resetting`: closed with bytes left unread, as owserver closes then: RST once the answer is flushed.
  */
-type Phase = 'awaiting' | 'receiving' | 'processing' | 'finishing' | 'shut' | 'resetting' | 'closing';
+type Phase = 'awaiting' | 'receiving' | 'processing' | 'finishing' | 'resetting' | 'closing';
 
 /**
  * One owserver connection: reads requests (pipelined ones are answered in order), answers each from
@@ -76,7 +75,7 @@ export class OwserverConnection implements ConnectionCallbacks {
   #readPaused = false;
   #peerFinished = false;
   #finishBy = 0;
-  /** `shut` / `resetting`: when to give up waiting for the peer's FIN or for the flush, and reset. */
+  /** `resetting`: when to give up waiting for the peer's FIN or for the flush, and reset. */
   #giveUpAt = 0;
   /** `resetting`: the reason passed to abort once the queued answer is written. */
   #resetReason: PorticoError | null = null;
@@ -103,7 +102,7 @@ export class OwserverConnection implements ConnectionCallbacks {
       buffer.release();
       return;
     }
-    if (this.#phase === 'finishing' || this.#phase === 'shut') {
+    if (this.#phase === 'finishing') {
       // Input after a non-persistent answer or after our close: owserver has closed its descriptor
       // by now, and the kernel answers such a segment with RST.
       buffer.release();
@@ -134,17 +133,13 @@ export class OwserverConnection implements ConnectionCallbacks {
     else conn.read();
   }
 
-  onClientClose(conn: Connection): void {
+  onClientClose(_conn: Connection): void {
     // The peer is done sending; answer what is already here, then close.
     this.#peerFinished = true;
     switch (this.#phase) {
       case 'processing': // #answered goes on with any pipelined request, then closes
       case 'resetting':
       case 'closing':
-        return;
-      case 'shut':
-        this.#phase = 'closing';
-        conn.close(); // both FINs are out: the close completes now
         return;
       default:
         this.#closeAsOwserver(0); // a partial message is read as far as it goes, as owserver reads it
@@ -257,8 +252,8 @@ export class OwserverConnection implements ConnectionCallbacks {
 
   /**
    * Close as owserver does, with close(2): `unread` counts the bytes that arrived beyond what
-   * owserver would have read. None: FIN, then RST for any late input (`shut`) until the peer's FIN
-   * or the connection's linger bound. Some: RST once the answer already queued is written.
+   * owserver would have read. None: FIN, and the socket is handed to the kernel (late input draws its
+   * RST). Some: RST once the answer already queued is written.
    * The grant is given back now, not when the socket finally closes: the next connection's idle
    * check must see the count as owserver's does.
    */
@@ -278,16 +273,10 @@ export class OwserverConnection implements ConnectionCallbacks {
       else this.#arm();
       return;
     }
-    if (this.#peerFinished) {
-      this.#phase = 'closing';
-      conn.close(); // the peer's FIN is in: the close completes at once
-      return;
-    }
-    this.#phase = 'shut';
-    conn.shutdownWrite();
-    this.#arm();
-    this.#readPaused = false;
-    if (!conn.readPosted) conn.read(); // staged input, if any, arrives at once and is reset
+    // close(2) as owserver does: our FIN, then the kernel owns the socket — it answers late input
+    // with RST and the peer's FIN with TIME_WAIT, while the descriptor is already free.
+    this.#phase = 'closing';
+    conn.close({ waitForPeer: false });
   }
 
   #releaseGrant(): void {
@@ -327,7 +316,6 @@ export class OwserverConnection implements ConnectionCallbacks {
         return this.#lastPingAt + timeouts.pingMs;
       case 'finishing':
         return this.#finishBy;
-      case 'shut':
       case 'resetting':
         return this.#giveUpAt;
       default:
@@ -366,11 +354,6 @@ export class OwserverConnection implements ConnectionCallbacks {
         return;
       case 'finishing':
         this.#closeAsOwserver(0); // the client did not close first: we do
-        return;
-      case 'shut':
-        // owserver's kernel would keep the orphaned socket, silent; we cannot hold the handle forever.
-        this.#phase = 'closing';
-        conn.abort(new PorticoError(ErrorCodes.LINGER_TIMEOUT, 'protocol', `owserver: peer did not close within ${conn.options.lingerMs} ms`));
         return;
       case 'resetting':
         this.#phase = 'closing';
