@@ -129,6 +129,14 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   get local(): SocketEndpoint {
     return (this.#local ??= this.transport.local);
   }
+  /** The timer wheel this connection's timers run on: a protocol layer schedules its own timers here. */
+  get wheel(): TimerWheel {
+    return this.#ctx.wheel;
+  }
+  /** The clock of this connection's timers (injectable in tests). */
+  get clock(): Clock {
+    return this.#ctx.clock;
+  }
   /** Lifecycle state: open, closing (graceful), aborting (RST asked for) or closed. */
   get lifecycle(): Lifecycle {
     return this.#life;
