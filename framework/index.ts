@@ -38,3 +38,14 @@ export { ByteSlice } from './framing/byte-slice.js';
 export { Framer, type FramerOptions } from './framing/framer.js';
 export { LengthPrefixedFramer, type LengthPrefixedFramerOptions } from './framing/length-prefixed-framer.js';
 export { DelimiterFramer, type DelimiterFramerOptions } from './framing/delimiter-framer.js';
+export { httpErrorStatus, type HttpErrorStatus } from './http/http-errors.js';
+export { DEFAULT_REQUEST_SINGLETONS, DEFAULT_RESPONSE_SINGLETONS, type FieldLine, type HttpFields } from './http/head-fields.js';
+export {
+  RequestHeadParser,
+  type RequestHead,
+  type RequestHeadParserOptions,
+  type RequestHeadResult,
+  type HttpVersion,
+} from './http/request-head-parser.js';
+export { ResponseHeadParser, type ResponseHead, type ResponseHeadParserOptions, type ResponseHeadResult } from './http/response-head-parser.js';
+export { formatResponseHead, formatRequestHead, formatErrorResponse, statusText, type HeaderPair } from './http/head-writer.js';
