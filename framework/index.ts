@@ -49,3 +49,25 @@ export {
 } from './http/request-head-parser.js';
 export { ResponseHeadParser, type ResponseHead, type ResponseHeadParserOptions, type ResponseHeadResult } from './http/response-head-parser.js';
 export { formatResponseHead, formatRequestHead, formatErrorResponse, statusText, type HeaderPair } from './http/head-writer.js';
+export { WEBSOCKET_GUID, isWebSocketKey, websocketAccept } from './websocket/accept-key.js';
+export { parseExtensions, formatExtensions, type ExtensionOffer, type ExtensionParam } from './websocket/extensions.js';
+export {
+  validateUpgrade,
+  formatAcceptResponse,
+  formatRejectResponse,
+  SUPPORTED_VERSIONS,
+  type WebSocketVersion,
+  type HandshakeOptions,
+  type AcceptedHandshake,
+  type HandshakeRejectStatus,
+  type HandshakeRejection,
+  type HandshakeResult,
+  type AcceptResponseOptions,
+} from './websocket/handshake.js';
+export {
+  buildClientUpgrade,
+  checkUpgradeResponse,
+  type ClientUpgradeOptions,
+  type ClientUpgrade,
+  type UpgradeResponseCheck,
+} from './websocket/client-handshake.js';
