@@ -41,8 +41,8 @@ export interface HeadLimits {
 
 /** @internal How the start line of one kind of head (request or response) is read. */
 export interface StartLineRules<S> {
-  /** Parse a complete start line (CRLF excluded); throws an http-layer PorticoError. */
-  parse(line: Buffer): S;
+  /** Parse a complete start line, `text` from `start` to `end` (CRLF excluded); throws an http-layer PorticoError. */
+  parse(text: string, start: number, end: number): S;
   /** True when the first word must be a token (a method): checked as bytes arrive, to fail fast on binary input. */
   readonly firstWordIsToken: boolean;
   /** The error when the start line alone fills `maxHeadSize`; `spaces` is how many SPs it had so far. */
@@ -107,71 +107,71 @@ export class HeadReader<S> {
   /** The head's length in bytes once it is complete, else -1 (more bytes needed). Throws http-layer PorticoErrors. */
   read(src: HeadSource): number {
     const max = this.#limits.maxHeadSize;
-    for (;;) {
-      const limit = Math.min(src.length, max);
-      const lf = this.#scanFrom < limit ? src.indexOf(LF, this.#scanFrom, limit) : -1;
-      if (lf < 0) {
-        if (this.#scanFrom < limit) {
-          this.#checkTail(src, limit);
-          this.#scanFrom = limit;
+    const limit = Math.min(src.length, max);
+    if (this.#scanFrom < limit && src.indexOf(LF, this.#scanFrom, limit) >= 0) {
+      // One native decode per call that brings a line end; the lines are then cut and checked in JS
+      // (charCodeAt and slices of one latin1 string), not with a native call per line or per field.
+      const base = this.#lineStart;
+      const text = src.peek(base, limit - base).toString('latin1');
+      for (;;) {
+        const at = this.#lineStart - base;
+        const lf = text.indexOf('\n', this.#scanFrom - base);
+        if (lf < 0) break;
+        // RFC 9112 §2.2 lets a recipient take a bare LF as a line end; we do not (see the parser's docs).
+        if (lf === at || text.charCodeAt(lf - 1) !== CR) throw badRequest('bare LF: lines must end with CRLF');
+        this.#lineStart = this.#scanFrom = base + lf + 1;
+        this.#spaces = 0;
+        if (lf - 1 === at) {
+          if (this.#phase === FIELDS) return base + lf + 1;
+          // RFC 9112 §2.2: ignore at least one empty line before the start line, but not without bound.
+          if (++this.#emptyLines > this.#limits.maxLeadingEmptyLines) {
+            throw badRequest(`more than ${this.#limits.maxLeadingEmptyLines} empty lines before the start line`);
+          }
+        } else if (this.#phase === START) {
+          this.#start = this.#rules.parse(text, at, lf - 1);
+          this.#phase = FIELDS;
+        } else {
+          this.#fieldLine(text, at, lf - 1);
         }
-        if (src.length >= max) {
-          throw this.#phase === START
-            ? this.#rules.tooLong(this.#spaces, max)
-            : httpError(ErrorCodes.HTTP_HEAD_TOO_LARGE, `no end of head within ${max} bytes (maxHeadSize)`);
-        }
-        return -1;
-      }
-      // RFC 9112 §2.2 lets a recipient take a bare LF as a line end; we do not (see the parser's docs).
-      if (lf === this.#lineStart || src.peekUInt8(lf - 1) !== CR) throw badRequest('bare LF: lines must end with CRLF');
-      const start = this.#lineStart;
-      const length = lf - 1 - start;
-      this.#lineStart = this.#scanFrom = lf + 1;
-      this.#spaces = 0;
-      if (length === 0) {
-        if (this.#phase === FIELDS) return lf + 1;
-        // RFC 9112 §2.2: ignore at least one empty line before the start line, but not without bound.
-        if (++this.#emptyLines > this.#limits.maxLeadingEmptyLines) {
-          throw badRequest(`more than ${this.#limits.maxLeadingEmptyLines} empty lines before the start line`);
-        }
-        continue;
-      }
-      const line = src.peek(start, length);
-      if (this.#phase === START) {
-        this.#start = this.#rules.parse(line);
-        this.#phase = FIELDS;
-      } else {
-        this.#fieldLine(line);
       }
     }
+    if (this.#scanFrom < limit) {
+      this.#checkTail(src, limit);
+      this.#scanFrom = limit;
+    }
+    if (src.length >= max) {
+      throw this.#phase === START ? this.#rules.tooLong(this.#spaces, max) : httpError(ErrorCodes.HTTP_HEAD_TOO_LARGE, `no end of head within ${max} bytes (maxHeadSize)`);
+    }
+    return -1;
   }
 
-  /** One `field-name ":" OWS field-value OWS` line (RFC 9112 §5). */
-  #fieldLine(line: Buffer): void {
-    const first = line[0]!;
+  /** One `field-name ":" OWS field-value OWS` line (RFC 9112 §5): `text` from `start` to `end` (CRLF excluded). */
+  #fieldLine(text: string, start: number, end: number): void {
+    const first = text.charCodeAt(start);
     // After the start line this is whitespace before the first field (§2.2), later an obs-fold (§5.2): both rejected.
     if (first === SP || first === HTAB) throw badRequest('a field line starting with whitespace (obs-fold or whitespace after the start line)');
     if (++this.#fieldCount > this.#limits.maxFields) {
       throw httpError(ErrorCodes.HTTP_HEAD_TOO_LARGE, `more than ${this.#limits.maxFields} field lines (maxFields)`);
     }
-    const colon = line.indexOf(0x3a);
-    if (colon < 0) throw badRequest('a field line without a colon');
-    if (colon === 0) throw badRequest('an empty field name');
-    for (let i = 0; i < colon; i++) {
-      if ((BYTE_CLASS[line[i]!]! & TOKEN) === 0) {
-        const b = line[i]!;
+    const colon = text.indexOf(':', start);
+    if (colon < 0 || colon >= end) throw badRequest('a field line without a colon');
+    if (colon === start) throw badRequest('an empty field name');
+    for (let i = start; i < colon; i++) {
+      const b = text.charCodeAt(i);
+      if ((BYTE_CLASS[b]! & TOKEN) === 0) {
         throw badRequest(b === SP || b === HTAB ? 'whitespace in a field name or before its colon (RFC 9112 §5.1)' : 'an invalid byte in a field name');
       }
     }
     let s = colon + 1;
-    let e = line.length;
-    while (s < e && (line[s] === SP || line[s] === HTAB)) s++;
-    while (e > s && (line[e - 1] === SP || line[e - 1] === HTAB)) e--;
+    let e = end;
+    while (s < e && isOws(text.charCodeAt(s))) s++;
+    while (e > s && isOws(text.charCodeAt(e - 1))) e--;
     for (let i = s; i < e; i++) {
-      if ((BYTE_CLASS[line[i]!]! & FIELD_VALUE) === 0) throw badRequest(line[i] === CR ? 'a bare CR in a field value' : 'a control byte in a field value');
+      const b = text.charCodeAt(i);
+      if ((BYTE_CLASS[b]! & FIELD_VALUE) === 0) throw badRequest(b === CR ? 'a bare CR in a field value' : 'a control byte in a field value');
     }
     // Names are tokens, hence ASCII: the native toLowerCase is the ASCII one here.
-    this.#fields.add(line.toString('latin1', 0, colon).toLowerCase(), line.toString('latin1', s, e));
+    this.#fields.add(text.slice(start, colon).toLowerCase(), text.slice(s, e));
   }
 
   /**
@@ -200,4 +200,8 @@ export class HeadReader<S> {
       }
     }
   }
+}
+
+function isOws(c: number): boolean {
+  return c === SP || c === HTAB;
 }

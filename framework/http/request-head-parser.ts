@@ -4,7 +4,7 @@ import { checkRange } from '../framing/checks.js';
 import { DEFAULT_REQUEST_SINGLETONS, type FieldTable, FieldsView, type HttpFields } from './head-fields.js';
 import { BufferSource, HeadReader, type HeadSource, type StartLineRules } from './head-reader.js';
 import { badRequest, httpError, httpErrorStatus, type HttpErrorStatus } from './http-errors.js';
-import { BYTE_CLASS, SP, TARGET, TOKEN } from './syntax.js';
+import { BYTE_CLASS, TARGET, TOKEN } from './syntax.js';
 
 /** The HTTP versions a request may carry. */
 export type HttpVersion = '1.0' | '1.1';
@@ -149,21 +149,17 @@ const EMPTY = Buffer.alloc(0);
 /** The request line: `method SP request-target SP HTTP-version` (RFC 9112 §3), single SPs only. */
 const REQUEST_LINE: StartLineRules<RequestLine> = {
   firstWordIsToken: true,
-  parse(line: Buffer): RequestLine {
-    const sp1 = line.indexOf(SP);
-    if (sp1 < 0) throw badRequest('a request line without spaces');
-    if (sp1 === 0) throw badRequest('whitespace before the request line');
-    for (let i = 0; i < sp1; i++) if ((BYTE_CLASS[line[i]!]! & TOKEN) === 0) throw badRequest('an invalid byte in the method');
-    const sp2 = line.indexOf(SP, sp1 + 1);
-    if (sp2 < 0) throw badRequest('a request line without an HTTP-version');
+  parse(text: string, start: number, end: number): RequestLine {
+    const sp1 = text.indexOf(' ', start);
+    if (sp1 < 0 || sp1 >= end) throw badRequest('a request line without spaces');
+    if (sp1 === start) throw badRequest('whitespace before the request line');
+    for (let i = start; i < sp1; i++) if ((BYTE_CLASS[text.charCodeAt(i)]! & TOKEN) === 0) throw badRequest('an invalid byte in the method');
+    const sp2 = text.indexOf(' ', sp1 + 1);
+    if (sp2 < 0 || sp2 >= end) throw badRequest('a request line without an HTTP-version');
     if (sp2 === sp1 + 1) throw badRequest('an empty request-target (two spaces)');
-    for (let i = sp1 + 1; i < sp2; i++) if ((BYTE_CLASS[line[i]!]! & TARGET) === 0) throw badRequest('an invalid byte in the request-target');
-    const minor = parseHttpVersion(line, sp2 + 1, badRequest);
-    return {
-      method: line.toString('latin1', 0, sp1),
-      target: line.toString('latin1', sp1 + 1, sp2),
-      version: minor === 0 ? '1.0' : '1.1',
-    };
+    for (let i = sp1 + 1; i < sp2; i++) if ((BYTE_CLASS[text.charCodeAt(i)]! & TARGET) === 0) throw badRequest('an invalid byte in the request-target');
+    const minor = parseHttpVersion(text, sp2 + 1, end, badRequest);
+    return { method: text.slice(start, sp1), target: text.slice(sp1 + 1, sp2), version: minor === 0 ? '1.0' : '1.1' };
   },
   tooLong(spaces: number, max: number): PorticoError {
     // RFC 9112 §3: a method longer than any implemented is a 501, a request-target too long a 414.
@@ -174,25 +170,16 @@ const REQUEST_LINE: StartLineRules<RequestLine> = {
 };
 
 /**
- * @internal `HTTP/D.D` at `at` running to the end of `line` (RFC 9112 §2.3, case-sensitive): returns
- * the minor version of HTTP/1.0 or 1.1; another well-formed version is a 505, anything else `malformed`.
+ * @internal `HTTP/D.D` filling `text` from `at` to `end` (RFC 9112 §2.3, case-sensitive): returns the
+ * minor version of HTTP/1.0 or 1.1; another well-formed version is a 505, anything else `malformed`.
  */
-export function parseHttpVersion(line: Buffer, at: number, malformed: (message: string) => PorticoError, end = line.length): 0 | 1 {
-  const ok =
-    end - at === 8 &&
-    line[at] === 0x48 &&
-    line[at + 1] === 0x54 &&
-    line[at + 2] === 0x54 &&
-    line[at + 3] === 0x50 &&
-    line[at + 4] === 0x2f &&
-    isDigit(line[at + 5]!) &&
-    line[at + 6] === 0x2e &&
-    isDigit(line[at + 7]!);
+export function parseHttpVersion(text: string, at: number, end: number, malformed: (message: string) => PorticoError): 0 | 1 {
+  const major = text.charCodeAt(at + 5);
+  const minor = text.charCodeAt(at + 7);
+  const ok = end - at === 8 && text.startsWith('HTTP/', at) && isDigit(major) && text.charCodeAt(at + 6) === 0x2e && isDigit(minor);
   if (!ok) throw malformed('a malformed HTTP-version');
-  const major = line[at + 5]! - 0x30;
-  const minor = line[at + 7]! - 0x30;
-  if (major === 1 && minor <= 1) return minor as 0 | 1;
-  throw httpError(ErrorCodes.HTTP_VERSION, `HTTP/${major}.${minor} is not supported (HTTP/1.0 and HTTP/1.1 are)`);
+  if (major === 0x31 && minor <= 0x31) return (minor - 0x30) as 0 | 1;
+  throw httpError(ErrorCodes.HTTP_VERSION, `HTTP/${major - 0x30}.${minor - 0x30} is not supported (HTTP/1.0 and HTTP/1.1 are)`);
 }
 
 function isDigit(b: number): boolean {

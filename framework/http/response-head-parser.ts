@@ -105,24 +105,25 @@ function badResponse(message: string): PorticoError {
 /** `HTTP-version SP 3DIGIT SP [reason-phrase]` (RFC 9112 §4); a missing SP after the code is tolerated, as most clients do. */
 const STATUS_LINE: StartLineRules<StatusLine> = {
   firstWordIsToken: false,
-  parse(line: Buffer): StatusLine {
-    if (line.length < 12 || line[8] !== SP) throw badResponse('a malformed status line');
+  parse(text: string, start: number, end: number): StatusLine {
+    const length = end - start;
+    if (length < 12 || text.charCodeAt(start + 8) !== SP) throw badResponse('a malformed status line');
     let minor: 0 | 1;
     try {
-      minor = parseHttpVersion(line, 0, badResponse, 8);
+      minor = parseHttpVersion(text, start, start + 8, badResponse);
     } catch (error) {
       throw error instanceof PorticoError ? badResponse(error.message) : error;
     }
     let status = 0;
-    for (let i = 9; i < 12; i++) {
-      const d = line[i]! - 0x30;
+    for (let i = start + 9; i < start + 12; i++) {
+      const d = text.charCodeAt(i) - 0x30;
       if (d < 0 || d > 9) throw badResponse('a malformed status code');
       status = status * 10 + d;
     }
     if (status < 100) throw badResponse('a status code below 100');
-    if (line.length > 12 && line[12] !== SP) throw badResponse('a malformed status line');
-    for (let i = 13; i < line.length; i++) if ((BYTE_CLASS[line[i]!]! & FIELD_VALUE) === 0) throw badResponse('a control byte in the reason phrase');
-    return { version: minor === 0 ? '1.0' : '1.1', status, reason: line.length > 13 ? line.toString('latin1', 13) : '' };
+    if (length > 12 && text.charCodeAt(start + 12) !== SP) throw badResponse('a malformed status line');
+    for (let i = start + 13; i < end; i++) if ((BYTE_CLASS[text.charCodeAt(i)]! & FIELD_VALUE) === 0) throw badResponse('a control byte in the reason phrase');
+    return { version: minor === 0 ? '1.0' : '1.1', status, reason: length > 13 ? text.slice(start + 13, end) : '' };
   },
   tooLong(_spaces: number, max: number): PorticoError {
     return badResponse(`no status line within ${max} bytes (maxHeadSize)`);
