@@ -171,7 +171,7 @@ const cases: [string, string, number | [number, RegExp] | ((r: Extract<RequestHe
   ['invalid token byte in a field name', REQ + 'X@Y: z\r\n\r\n', 400],
   ['non-ASCII field name', REQ + 'X\xe9: z\r\n\r\n', 400],
   ['empty field name', REQ + ': z\r\n\r\n', 400],
-  ['field line without a colon', REQ + 'X z\r\n\r\n', 400],
+  ['field line without a colon', REQ + 'Xz\r\nY: w\r\n\r\n', [400, /without a colon/]],
   ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: h\r\n\r\n', 505],
   ['HTTP/1.2', 'GET / HTTP/1.2\r\nHost: h\r\n\r\n', 505],
   ['HTTP/0.9 named', 'GET / HTTP/0.9\r\n\r\n', 505],

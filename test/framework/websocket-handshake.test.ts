@@ -298,6 +298,8 @@ test('interop: our client helper (13 and 8) against the npm ws server', { timeou
     for (const version of [13, 8] as const) {
       const upgrade = buildClientUpgrade({ host: `127.0.0.1:${port}`, version, origin: `http://v${version}.example`, protocols: ['a', 'b'] });
       const socket = net.connect(port, '127.0.0.1');
+      // A server that never answers fails the test instead of leaving the socket (and the file) open.
+      const guard = setTimeout(() => socket.destroy(new Error('no 101 within 5 s')), 5000);
       socket.write(upgrade.request);
       const parser = new ResponseHeadParser();
       let buffered = Buffer.alloc(0);
@@ -310,6 +312,7 @@ test('interop: our client helper (13 and 8) against the npm ws server', { timeou
         assert.equal(result.consumed, buffered.length, 'ws sends nothing after its 101');
         break;
       }
+      clearTimeout(guard);
       socket.destroy();
     }
   } finally {
