@@ -38,3 +38,36 @@ export { ByteSlice } from './framing/byte-slice.js';
 export { Framer, type FramerOptions } from './framing/framer.js';
 export { LengthPrefixedFramer, type LengthPrefixedFramerOptions } from './framing/length-prefixed-framer.js';
 export { DelimiterFramer, type DelimiterFramerOptions } from './framing/delimiter-framer.js';
+export { httpErrorStatus, type HttpErrorStatus } from './http/http-errors.js';
+export { DEFAULT_REQUEST_SINGLETONS, DEFAULT_RESPONSE_SINGLETONS, type FieldLine, type HttpFields } from './http/head-fields.js';
+export {
+  RequestHeadParser,
+  type RequestHead,
+  type RequestHeadParserOptions,
+  type RequestHeadResult,
+  type HttpVersion,
+} from './http/request-head-parser.js';
+export { ResponseHeadParser, type ResponseHead, type ResponseHeadParserOptions, type ResponseHeadResult } from './http/response-head-parser.js';
+export { formatResponseHead, formatRequestHead, formatErrorResponse, statusText, type HeaderPair } from './http/head-writer.js';
+export { WEBSOCKET_GUID, isWebSocketKey, websocketAccept } from './websocket/accept-key.js';
+export { parseExtensions, formatExtensions, type ExtensionOffer, type ExtensionParam } from './websocket/extensions.js';
+export {
+  validateUpgrade,
+  formatAcceptResponse,
+  formatRejectResponse,
+  SUPPORTED_VERSIONS,
+  type WebSocketVersion,
+  type HandshakeOptions,
+  type AcceptedHandshake,
+  type HandshakeRejectStatus,
+  type HandshakeRejection,
+  type HandshakeResult,
+  type AcceptResponseOptions,
+} from './websocket/handshake.js';
+export {
+  buildClientUpgrade,
+  checkUpgradeResponse,
+  type ClientUpgradeOptions,
+  type ClientUpgrade,
+  type UpgradeResponseCheck,
+} from './websocket/client-handshake.js';

@@ -27,12 +27,26 @@ export const ErrorCodes = {
   INPUT_TOO_LARGE: 'PORTICO_ERR_INPUT_TOO_LARGE',
   /** A frame header whose declared length is not a non-negative integer. */
   BAD_FRAME: 'PORTICO_ERR_BAD_FRAME',
+  /** An HTTP head that breaks RFC 9112 / RFC 9110 syntax or framing rules: answer 400. */
+  HTTP_BAD_REQUEST: 'PORTICO_ERR_HTTP_BAD_REQUEST',
+  /** An HTTP head over the size or field-count limit: answer 431. */
+  HTTP_HEAD_TOO_LARGE: 'PORTICO_ERR_HTTP_HEAD_TOO_LARGE',
+  /** A request-target that alone fills the head size limit: answer 414 (RFC 9112 §3). */
+  HTTP_URI_TOO_LONG: 'PORTICO_ERR_HTTP_URI_TOO_LONG',
+  /** A method longer than any the parser allows for (RFC 9112 §3): answer 501. */
+  HTTP_NOT_IMPLEMENTED: 'PORTICO_ERR_HTTP_NOT_IMPLEMENTED',
+  /** A well-formed HTTP version other than 1.0 and 1.1: answer 505. */
+  HTTP_VERSION: 'PORTICO_ERR_HTTP_VERSION',
+  /** A response head a client cannot use (malformed, or over a limit). */
+  HTTP_BAD_RESPONSE: 'PORTICO_ERR_HTTP_BAD_RESPONSE',
+  /** A WebSocket server's answer to our upgrade request that does not complete the handshake. */
+  WEBSOCKET_HANDSHAKE: 'PORTICO_ERR_WEBSOCKET_HANDSHAKE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
 /** The architectural layer an error was raised in. */
-export type ErrorLayer = 'dispatcher' | 'buffers' | 'transport' | 'connection' | 'server' | 'connector' | 'sync' | 'protocol' | 'host';
+export type ErrorLayer = 'dispatcher' | 'buffers' | 'transport' | 'connection' | 'server' | 'connector' | 'sync' | 'protocol' | 'http' | 'host';
 
 const brand = Symbol.for('portico.error');
 
