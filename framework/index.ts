@@ -3,7 +3,7 @@
  * What users need and no more; everything else is internal (members marked internal are stripped from
  * the published declarations).
  */
-export { ErrorCodes, PorticoError, type ErrorCode, type ErrorLayer } from './core/errors.js';
+export { ErrorCodes, PorticoError, type ErrorCode, type ErrorLayer, type PorticoErrorOptions } from './core/errors.js';
 export { type Clock, systemClock, ManualClock } from './core/clock.js';
 export {
   CompletionDispatcher,

@@ -41,24 +41,41 @@ export const ErrorCodes = {
   HTTP_BAD_RESPONSE: 'PORTICO_ERR_HTTP_BAD_RESPONSE',
   /** A WebSocket server's answer to our upgrade request that does not complete the handshake. */
   WEBSOCKET_HANDSHAKE: 'PORTICO_ERR_WEBSOCKET_HANDSHAKE',
+  /** A WebSocket peer broke the framing rules (RFC 6455 section 5): close code 1002. */
+  WS_PROTOCOL: 'PORTICO_ERR_WS_PROTOCOL',
+  /** A WebSocket text message or close reason that is not valid UTF-8: close code 1007. */
+  WS_INVALID_UTF8: 'PORTICO_ERR_WS_INVALID_UTF8',
+  /** A WebSocket frame or message over the configured size limit: close code 1009. */
+  WS_MESSAGE_TOO_BIG: 'PORTICO_ERR_WS_MESSAGE_TOO_BIG',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
 /** The architectural layer an error was raised in. */
-export type ErrorLayer = 'dispatcher' | 'buffers' | 'transport' | 'connection' | 'server' | 'connector' | 'sync' | 'protocol' | 'http' | 'host';
+export type ErrorLayer = 'dispatcher' | 'buffers' | 'transport' | 'connection' | 'server' | 'connector' | 'sync' | 'protocol' | 'http' | 'websocket' | 'host';
 
 const brand = Symbol.for('portico.error');
+
+/** Options of a `PorticoError`. */
+export interface PorticoErrorOptions {
+  /** The underlying error. */
+  cause?: unknown;
+  /** For a WebSocket failure: the close code to fail the connection with (1002, 1007, 1009). */
+  closeCode?: number;
+}
 
 export class PorticoError extends Error {
   readonly code: ErrorCode;
   readonly layer: ErrorLayer;
+  /** The WebSocket close code the failure calls for; undefined for errors that are not about a WebSocket peer. */
+  readonly closeCode: number | undefined;
 
-  constructor(code: ErrorCode, layer: ErrorLayer, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ErrorCode, layer: ErrorLayer, message: string, options?: PorticoErrorOptions) {
+    super(message, options !== undefined && 'cause' in options ? { cause: options.cause } : undefined);
     this.name = 'PorticoError';
     this.code = code;
     this.layer = layer;
+    this.closeCode = options?.closeCode;
   }
 
   get [brand](): true {
