@@ -210,6 +210,21 @@ export class ByteQueue implements ReadonlyByteQueue {
     return bytes;
   }
 
+  /**
+   * Consume up to `max` bytes from the first unread buffer only, as a view: never a copy, and at least
+   * one byte when any is unread and `max` > 0. A parser streaming a long body (a WebSocket payload)
+   * hands on each buffer's share as it comes, without gathering it. Valid as `read`'s.
+   */
+  readContiguous(max: number): Buffer {
+    checkRange(max, 0, Number.MAX_SAFE_INTEGER, 'readContiguous max', 'buffers');
+    if (max === 0 || this.#length === 0) return EMPTY;
+    const chunk = this.#chunks[this.#cur]!;
+    const p = this.#offset;
+    const n = Math.min(max, chunk.end - p);
+    this.#advance(n);
+    return chunk.bytes.subarray(p, p + n);
+  }
+
   /** Consume `n` bytes as a `ByteSlice` the caller owns (a retained view, or a copy when they span buffers). */
   readSlice(n: number): ByteSlice {
     checkRange(n, 0, this.#length, 'readSlice length', 'buffers');

@@ -314,3 +314,39 @@ test('clear drops unread bytes (counted as consumed) and the queue stays usable'
   queue.clear();
   assert.equal(pool.outstanding, 0);
 });
+
+test('readContiguous: a view of at most the first buffer\'s unread bytes, never a copy, consumed in order', () => {
+  const pool = new BufferPool({ bufferSize: 32 });
+  const data = Buffer.from(Array.from({ length: 23 }, (_, i) => i));
+  for (const sizes of layouts(data.length, false)) {
+    for (const max of [1, 2, 5, 16, 1000]) {
+      const queue = new ByteQueue({ maxBytes: 1 << 20, coalesce: false });
+      const held = pooled(pool, data, sizes);
+      for (const buffer of held) queue.append(buffer);
+      const memories = new Set(held.map((b) => b.bytes.buffer));
+      const boundaries = new Set(sizes.map((_, i) => sizes.slice(0, i + 1).reduce((a, b) => a + b, 0)));
+      const got: Buffer[] = [];
+      let at = 0;
+      while (queue.length > 0) {
+        const piece = queue.readContiguous(max);
+        assert.ok(piece.length >= 1 && piece.length <= max, `piece of ${piece.length} with max ${max}`);
+        // A piece never crosses a buffer boundary: it ends at one, or because max ran out.
+        assert.ok(boundaries.has(at + piece.length) || piece.length === max, `piece [${at}, ${at + piece.length}) crosses a boundary of ${sizes}`);
+        for (const b of boundaries) assert.ok(!(b > at && b < at + piece.length), `piece [${at}, ${at + piece.length}) spans boundary ${b}`);
+        assert.ok(memories.has(piece.buffer), 'a view of a pooled buffer, not a copy');
+        got.push(Buffer.from(piece));
+        at += piece.length;
+        assert.equal(queue.position, at);
+      }
+      assert.deepEqual(Buffer.concat(got), data);
+      assert.equal(queue.readContiguous(4).length, 0);
+      assert.equal(queue.readContiguous(0).length, 0);
+      queue.clear();
+    }
+  }
+  assert.equal(pool.outstanding, 0);
+  const queue = queueOf(pool, data, [23]);
+  assert.throws(() => queue.readContiguous(-1), { code: ErrorCodes.INVALID_ARGUMENT });
+  assert.throws(() => queue.readContiguous(1.5), { code: ErrorCodes.INVALID_ARGUMENT });
+  queue.clear();
+});
