@@ -71,3 +71,5 @@ export {
   type ClientUpgrade,
   type UpgradeResponseCheck,
 } from './websocket/client-handshake.js';
+export { Opcode, isControlOpcode, isDefinedOpcode, MAX_CONTROL_PAYLOAD } from './websocket/opcodes.js';
+export { unmaskInPlace, maskInto } from './websocket/masking.js';
