@@ -73,3 +73,12 @@ export {
 } from './websocket/client-handshake.js';
 export { Opcode, isControlOpcode, isDefinedOpcode, MAX_CONTROL_PAYLOAD } from './websocket/opcodes.js';
 export { unmaskInPlace, maskInto } from './websocket/masking.js';
+export { Utf8Validator, isValidUtf8 } from './websocket/utf8-validator.js';
+export {
+  CloseCodes,
+  MAX_CLOSE_REASON_BYTES,
+  isValidCloseCode,
+  decodeClosePayload,
+  encodeClosePayload,
+  type CloseFrameInfo,
+} from './websocket/close-frame.js';
