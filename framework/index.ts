@@ -73,6 +73,7 @@ export {
 } from './websocket/client-handshake.js';
 export { Opcode, isControlOpcode, isDefinedOpcode, MAX_CONTROL_PAYLOAD } from './websocket/opcodes.js';
 export { unmaskInPlace, maskInto } from './websocket/masking.js';
+export { FrameParser, FrameEvent, type FrameParserOptions, type WebSocketRole } from './websocket/frame-parser.js';
 export { Utf8Validator, isValidUtf8 } from './websocket/utf8-validator.js';
 export {
   CloseCodes,
@@ -82,3 +83,10 @@ export {
   encodeClosePayload,
   type CloseFrameInfo,
 } from './websocket/close-frame.js';
+export type { WebSocketCallbacks } from './websocket/callbacks.js';
+export {
+  WebSocketReceiver,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type WebSocketReceiverOptions,
+  type WebSocketReceiverState,
+} from './websocket/receiver.js';

@@ -1,0 +1,149 @@
+import { PorticoError } from '../core/errors.js';
+import type { WebSocketCallbacks } from './callbacks.js';
+import { decodeClosePayload } from './close-frame.js';
+import { protocolFailure, tooBigFailure, utf8Failure } from './failures.js';
+import { MessageBuffer } from './message-buffer.js';
+import { Opcode } from './opcodes.js';
+import { Utf8Validator } from './utf8-validator.js';
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/**
+ * @internal Turns the frame events of a `FrameParser` into messages and control events (RFC 6455
+ * section 5.4): fragmentation rules, the message size limit, UTF-8 validation of text as it arrives,
+ * close frame decoding. Each method returns the failure the frame causes, or null; callbacks are
+ * called with the assembler's state already updated, so a callback that throws leaves it consistent.
+ */
+export class MessageAssembler {
+  readonly #callbacks: WebSocketCallbacks;
+  readonly #maxMessage: number;
+  readonly #utf8 = new Utf8Validator();
+  readonly #buffer: MessageBuffer;
+  /** TEXT or BINARY while a message is open (between its first frame and its FIN frame), else 0. */
+  #message = 0;
+  /** Declared payload bytes of the open message so far (its frames' lengths added up). */
+  #declared = 0;
+  #opcode = 0;
+  #fin = false;
+  /** Payload bytes of the current data frame still to come. */
+  #frameLeft = 0;
+  /** A whole single-frame message that arrived in one chunk: delivered without gathering. */
+  #whole: Buffer | null = null;
+  #control: Buffer = EMPTY;
+  #closed = false;
+
+  constructor(callbacks: WebSocketCallbacks, maxMessage: number) {
+    this.#callbacks = callbacks;
+    this.#maxMessage = maxMessage;
+    this.#buffer = new MessageBuffer(maxMessage);
+  }
+
+  /** True once a valid close frame was reported: nothing after it is for us. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** True while a fragmented message is open. */
+  get messageOpen(): boolean {
+    return this.#message !== 0;
+  }
+
+  /** A frame header: check it against the open message and the size limit before any payload byte. */
+  frameStart(opcode: number, fin: boolean, rsv1: boolean, length: number): PorticoError | null {
+    this.#opcode = opcode;
+    if (opcode >= 0x8) {
+      this.#control = EMPTY;
+      return null;
+    }
+    // The parser lets RSV1 through only when an extension asked for it; until one is wired in here
+    // (permessage-deflate), a compressed message must not be delivered as if it were plain.
+    if (rsv1) return protocolFailure('RSV1 set and no extension here decodes it');
+    if (opcode === Opcode.CONTINUATION) {
+      if (this.#message === 0) return protocolFailure('continuation frame with no message in progress');
+    } else {
+      if (this.#message !== 0) return protocolFailure(`${opcode === Opcode.TEXT ? 'text' : 'binary'} frame while a fragmented message is still open`);
+      this.#message = opcode;
+      this.#declared = 0;
+      this.#utf8.reset();
+    }
+    if (length > this.#maxMessage - this.#declared) {
+      return tooBigFailure(`message of at least ${this.#declared + length} bytes over the limit of ${this.#maxMessage}`);
+    }
+    this.#declared += length;
+    this.#fin = fin;
+    this.#frameLeft = length;
+    return null;
+  }
+
+  /** Unmasked payload bytes of the current frame (a view valid during the call). */
+  payload(chunk: Buffer): PorticoError | null {
+    if (this.#opcode >= 0x8) {
+      this.#control = chunk; // whole: the parser hands a control payload over in one piece
+      return null;
+    }
+    // Fail fast: the chunk holding the first bad byte fails, not the end of the message.
+    if (this.#message === Opcode.TEXT && !this.#utf8.write(chunk)) return utf8Failure('text message is not valid UTF-8');
+    this.#frameLeft -= chunk.length;
+    if (this.#fin && this.#frameLeft === 0 && this.#buffer.length === 0 && this.#whole === null) {
+      this.#whole = chunk; // the whole message in one view: no gathering copy (valid until frameEnd, next)
+    } else {
+      this.#buffer.append(chunk, this.#frameLeft);
+    }
+    return null;
+  }
+
+  /** The current frame is complete: deliver what it completes. */
+  frameEnd(): PorticoError | null {
+    const opcode = this.#opcode;
+    if (opcode >= 0x8) return this.#controlEnd(opcode);
+    if (!this.#fin) return null;
+    const binary = this.#message === Opcode.BINARY;
+    if (!binary && !this.#utf8.end()) return utf8Failure('text message ends inside a UTF-8 sequence');
+    const whole = this.#whole;
+    let data: string | Buffer;
+    if (whole !== null) {
+      data = binary ? Buffer.from(whole) : whole.toString('utf8');
+      this.#buffer.clear();
+    } else {
+      data = binary ? this.#buffer.take() : this.#buffer.takeText();
+    }
+    this.#whole = null;
+    this.#message = 0;
+    this.#declared = 0;
+    this.#callbacks.onMessage(data, binary);
+    return null;
+  }
+
+  /** Forget any open message (the connection failed or closed). */
+  reset(): void {
+    this.#buffer.clear();
+    this.#whole = null;
+    this.#control = EMPTY;
+    this.#message = 0;
+    this.#declared = 0;
+  }
+
+  #controlEnd(opcode: number): PorticoError | null {
+    const payload = this.#control;
+    this.#control = EMPTY;
+    if (opcode === Opcode.CLOSE) {
+      let code: number;
+      let reason: string;
+      try {
+        ({ code, reason } = decodeClosePayload(payload));
+      } catch (error) {
+        if (error instanceof PorticoError) return error;
+        throw error;
+      }
+      this.#closed = true;
+      this.reset();
+      this.#callbacks.onClose(code, reason);
+      return null;
+    }
+    // A copy: the payload is a view of a pooled buffer, and a pong is usually sent after this returns.
+    const owned = payload.length === 0 ? Buffer.alloc(0) : Buffer.from(payload);
+    if (opcode === Opcode.PING) this.#callbacks.onPing?.(owned);
+    else this.#callbacks.onPong?.(owned);
+    return null;
+  }
+}
