@@ -90,3 +90,14 @@ export {
   type WebSocketReceiverOptions,
   type WebSocketReceiverState,
 } from './websocket/receiver.js';
+export {
+  FrameWriter,
+  PreparedFrame,
+  encodeFrameHeader,
+  frameHeaderSize,
+  randomMaskKey,
+  type FrameHeaderOptions,
+  type FrameWriterOptions,
+  type MaskKeySource,
+  type MessageFrameOptions,
+} from './websocket/frame-writer.js';
