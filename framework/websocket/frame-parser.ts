@@ -84,6 +84,7 @@ export class FrameParser {
   #chunk: Buffer = EMPTY;
   #error: PorticoError | null = null;
 
+  /** A parser reading frames out of `queue` (which it consumes; the caller appends and releases). */
   constructor(queue: ByteQueue, options: FrameParserOptions) {
     checkRange(options.maxFramePayload, 0, Number.MAX_SAFE_INTEGER, 'maxFramePayload', 'websocket');
     this.#queue = queue;

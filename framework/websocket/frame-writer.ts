@@ -143,6 +143,7 @@ export class FrameWriter {
   readonly #maskKeys: MaskKeySource;
   readonly #mergeBelow: number;
 
+  /** A writer for one role; it holds no per-connection state, so one writer may serve many connections. */
   constructor(options: FrameWriterOptions) {
     this.#masked = options.role === 'client';
     this.#maskKeys = options.maskKeys ?? randomMaskKey;

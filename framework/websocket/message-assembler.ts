@@ -32,6 +32,7 @@ export class MessageAssembler {
   #control: Buffer = EMPTY;
   #closed = false;
 
+  /** Reports to `callbacks`; `maxMessage` bounds a message's declared bytes, all fragments together. */
   constructor(callbacks: WebSocketCallbacks, maxMessage: number) {
     this.#callbacks = callbacks;
     this.#maxMessage = maxMessage;
@@ -102,7 +103,7 @@ export class MessageAssembler {
     const whole = this.#whole;
     let data: string | Buffer;
     if (whole !== null) {
-      data = binary ? Buffer.from(whole) : whole.toString('utf8');
+      data = binary ? copyOf(whole) : whole.toString('utf8');
       this.#buffer.clear();
     } else {
       data = binary ? this.#buffer.take() : this.#buffer.takeText();
@@ -141,9 +142,16 @@ export class MessageAssembler {
       return null;
     }
     // A copy: the payload is a view of a pooled buffer, and a pong is usually sent after this returns.
-    const owned = payload.length === 0 ? Buffer.alloc(0) : Buffer.from(payload);
+    const owned = copyOf(payload);
     if (opcode === Opcode.PING) this.#callbacks.onPing?.(owned);
     else this.#callbacks.onPong?.(owned);
     return null;
   }
+}
+
+/** An owned copy (Buffer.from(view) takes the generic array-like path: measurably slower per small message). */
+function copyOf(view: Buffer): Buffer {
+  const copy = Buffer.allocUnsafe(view.length);
+  copy.set(view);
+  return copy;
 }

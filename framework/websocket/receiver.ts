@@ -55,6 +55,7 @@ export class WebSocketReceiver {
   #error: PorticoError | null = null;
   #running = false;
 
+  /** A receiver reporting to `callbacks`; throws INVALID_ARGUMENT for limits that are not safe non-negative integers. */
   constructor(callbacks: WebSocketCallbacks, options: WebSocketReceiverOptions) {
     const maxMessage = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     checkRange(maxMessage, 0, Number.MAX_SAFE_INTEGER, 'maxMessageBytes', 'websocket');
