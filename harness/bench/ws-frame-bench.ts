@@ -5,9 +5,10 @@
  * binary and text (text adds UTF-8 validation and the string decode on both sides), one frame per
  * read and 100 pipelined in one read. Each read is copied once before it is parsed, on both sides:
  * into a pooled buffer for portico (what a socket read does), into a fresh Buffer for ws (what a
- * Node socket hands it). Masking: ws uses the native `bufferutil` when it is installed (it is not a
- * dependency of portico); set WS_NO_BUFFER_UTIL=1 to compare with ws's pure-JS fallback. Also the
- * bare masking loops: a byte loop, portico's unmaskInPlace, and bufferutil if present.
+ * Node socket hands it). Masking: ws uses the native `bufferutil` when it is installed (a dev
+ * dependency here, as most ws users run it; portico itself stays pure JS); set WS_NO_BUFFER_UTIL=1 to
+ * compare with ws's pure-JS fallback. Also the bare masking loops: a byte loop (ws's fallback is this
+ * loop), portico's unmaskInPlace, and bufferutil if present.
  *
  *   node dist/harness/bench/ws-frame-bench.js [--time-ms 500]
  */
