@@ -101,3 +101,7 @@ export {
   type MaskKeySource,
   type MessageFrameOptions,
 } from './websocket/frame-writer.js';
+export { WebSocket, type WebSocketState, type SendResult, type WebSocketStats } from './websocket/websocket.js';
+export type { WebSocketHandler, WebSocketRoute, WebSocketServerOptions, SlowConsumerPolicy } from './websocket/websocket-handler.js';
+export { webSocketServer } from './websocket/websocket-server.js';
+export { broadcast, prepareMessage, type BroadcastResult } from './websocket/broadcast.js';

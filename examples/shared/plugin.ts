@@ -4,6 +4,8 @@ import type { FlagSpec, FlagValues } from './flags.js';
 export interface StartedServer {
   readonly host: string;
   readonly port: number;
+  /** A page a person can open (printed on stderr once ready), if the server has one. */
+  readonly url?: string;
   /** Graceful drain; resolves when every connection is closed. */
   stop(): Promise<{ aborted: number }>;
 }

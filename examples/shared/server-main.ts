@@ -39,6 +39,7 @@ export async function runServers(starts: readonly { plugin: ServerPlugin; start:
       const server = await start();
       started.push({ plugin, server });
       process.stdout.write(readyLine(plugin.name, server.host, server.port) + '\n');
+      if (server.url !== undefined) process.stderr.write(`${plugin.name}: open ${server.url} in a browser\n`);
     }
   } catch (error) {
     process.off('SIGTERM', onSignal);

@@ -132,6 +132,16 @@ export class WebSocketReceiver {
     }
   }
 
+  /**
+   * The connection is gone: release every buffer held (queued input, a partial message) and parse
+   * nothing more. Safe to call in any state, more than once.
+   */
+  dispose(): void {
+    if (this.#state === 'open') this.#state = 'closed';
+    this.queue.clear();
+    this.#assembler.reset();
+  }
+
   #fail(error: PorticoError): void {
     this.#state = 'failed';
     this.#error = error;

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const echoBinary = resolve(repoRoot, 'dist/examples/echo/main.js');
 export const hostBinary = resolve(repoRoot, 'dist/examples/host/main.js');
+export const websocketBinary = resolve(repoRoot, 'dist/examples/websocket/main.js');
 
 /** `{"event":"listening",...}` as printed by every portico server. */
 export interface ReadyLine {

@@ -1,0 +1,82 @@
+import type { HeaderPair } from '../http/head-writer.js';
+import type { RequestHead } from '../http/request-head-parser.js';
+import type { WebSocket } from './websocket.js';
+
+/**
+ * What an application sees of one WebSocket, completion style: every callback runs through the
+ * connection's dispatcher, in wire order, and a throw fails only that connection. Only `onMessage`
+ * is required.
+ */
+export interface WebSocketHandler<U = unknown> {
+  /** The 101 answer is queued and frames may be sent. */
+  onOpen?(ws: WebSocket<U>): void;
+  /** A complete message: text as a string (valid UTF-8), binary as a Buffer the handler may keep. */
+  onMessage(ws: WebSocket<U>, data: string | Buffer, isBinary: boolean): void;
+  /** A ping arrived; the pong is already queued. */
+  onPing?(ws: WebSocket<U>, payload: Buffer): void;
+  /** A pong arrived (solicited or not). */
+  onPong?(ws: WebSocket<U>, payload: Buffer): void;
+  /** Queued output fell to the low-water mark after a send reported 'over-high-water'. */
+  onWritable?(ws: WebSocket<U>): void;
+  /**
+   * The connection is gone, exactly once: `code` is the peer's close code (1005 when its close frame
+   * had none), the one we failed the connection with, or 1006 when it dropped without a close
+   * handshake; `wasClean` says both close frames were exchanged.
+   */
+  onClose?(ws: WebSocket<U>, code: number, reason: string, wasClean: boolean): void;
+}
+
+/** Where a request goes: upgraded to a WebSocket with this handler, answered as plain HTTP, or 404. */
+export type WebSocketRoute<U = unknown> =
+  | {
+      readonly kind: 'websocket';
+      readonly handler: WebSocketHandler<U>;
+      /** The new socket's `user`. Default: undefined. */
+      readonly createUser?: () => U;
+    }
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly headers?: readonly HeaderPair[];
+      readonly body?: string | Uint8Array;
+    };
+
+/** What a slow consumer (more than `maxBufferedBytes` queued) gets: its messages dropped, or closed. */
+export type SlowConsumerPolicy = 'drop' | 'close';
+
+/** Options of `webSocketServer`: routing, limits and timers. Every limit has a documented default. */
+export interface WebSocketServerOptions<U = unknown> {
+  /** Route a request head; null answers 404. */
+  route(head: RequestHead): WebSocketRoute<U> | null;
+  /**
+   * May a request from `origin` upgrade (Origin for v13, Sec-WebSocket-Origin for v7/8, null when
+   * absent)? false answers 403. Default: every origin may.
+   */
+  checkOrigin?: (origin: string | null, head: RequestHead) => boolean;
+  /** Pick one of the offered subprotocols, or null. Default: none. */
+  selectProtocol?: (offered: readonly string[], head: RequestHead) => string | null;
+  /** Largest request head in bytes (431 over it). Default 8192. */
+  maxHeadBytes?: number;
+  /** The whole request head must arrive within this (a trickling client gets 408). Default 10 000 ms. */
+  handshakeTimeoutMs?: number;
+  /** Largest message, fragments together (close 1009 over it, before allocating). Default 16 MiB. */
+  maxMessageBytes?: number;
+  /**
+   * Most bytes a socket may have queued for sending before `slowConsumer` applies to the next send.
+   * Default 4 MiB. Reading from a socket pauses while its own queue is over the connection's high-water
+   * mark, so an echo peer that never reads is bounded by that; this bounds what others send it.
+   */
+  maxBufferedBytes?: number;
+  /** Default 'close' (with 1008). */
+  slowConsumer?: SlowConsumerPolicy;
+  /** After our close frame, how long the peer has to answer with its own before the TCP connection is reset. Default 5000 ms. */
+  closeTimeoutMs?: number;
+  /** Ping each socket this often and terminate one that has not answered the previous ping; 0 = off. Default 0. */
+  heartbeatMs?: number;
+}
+
+/** The options with their defaults filled in. */
+export interface ResolvedWebSocketServerOptions<U> extends Required<Omit<WebSocketServerOptions<U>, 'checkOrigin' | 'selectProtocol'>> {
+  readonly checkOrigin: WebSocketServerOptions<U>['checkOrigin'];
+  readonly selectProtocol: WebSocketServerOptions<U>['selectProtocol'];
+}

@@ -1,0 +1,178 @@
+import type { PooledBuffer } from '../buffers/pooled-buffer.js';
+import type { ConnectionCallbacks } from '../connection/callbacks.js';
+import type { Connection } from '../connection/connection.js';
+import { ErrorCodes, PorticoError } from '../core/errors.js';
+import type { WheelTimer } from '../core/timer-wheel.js';
+import { ByteQueue } from '../framing/byte-queue.js';
+import { checkRange } from '../framing/checks.js';
+import { formatErrorResponse, formatResponseHead } from '../http/head-writer.js';
+import { RequestHeadParser, type RequestHead } from '../http/request-head-parser.js';
+import { formatAcceptResponse, formatRejectResponse, validateUpgrade } from './handshake.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './receiver.js';
+import { WebSocket } from './websocket.js';
+import type { ResolvedWebSocketServerOptions, WebSocketRoute, WebSocketServerOptions } from './websocket-handler.js';
+
+/** Bytes that may follow the request head in the queue the WebSocket then reads frames from. */
+const QUEUE_SLACK = 1024 * 1024;
+
+function resolve<U>(options: WebSocketServerOptions<U>): ResolvedWebSocketServerOptions<U> {
+  const resolved: ResolvedWebSocketServerOptions<U> = {
+    route: options.route,
+    checkOrigin: options.checkOrigin,
+    selectProtocol: options.selectProtocol,
+    maxHeadBytes: options.maxHeadBytes ?? 8192,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024,
+    slowConsumer: options.slowConsumer ?? 'close',
+    closeTimeoutMs: options.closeTimeoutMs ?? 5000,
+    heartbeatMs: options.heartbeatMs ?? 0,
+  };
+  checkRange(resolved.maxHeadBytes, 18, 1 << 20, 'maxHeadBytes', 'websocket');
+  checkRange(resolved.handshakeTimeoutMs, 1, 2 ** 31 - 1, 'handshakeTimeoutMs', 'websocket');
+  checkRange(resolved.maxMessageBytes, 0, Number.MAX_SAFE_INTEGER, 'maxMessageBytes', 'websocket');
+  checkRange(resolved.maxBufferedBytes, 0, Number.MAX_SAFE_INTEGER, 'maxBufferedBytes', 'websocket');
+  checkRange(resolved.closeTimeoutMs, 1, 2 ** 31 - 1, 'closeTimeoutMs', 'websocket');
+  checkRange(resolved.heartbeatMs, 0, 2 ** 31 - 1, 'heartbeatMs', 'websocket');
+  if (resolved.slowConsumer !== 'drop' && resolved.slowConsumer !== 'close') {
+    throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'websocket', `slowConsumer must be 'drop' or 'close', got ${String(resolved.slowConsumer)}`);
+  }
+  return Object.freeze(resolved);
+}
+
+/**
+ * A connection handler factory for a `Server`: each connection reads one HTTP/1.1 request head (bounded
+ * in size and time), which `route` sends to a WebSocket (handshake checked, 101, then frames) or answers
+ * as plain HTTP (then the connection closes). Usage: `new Server({ handler: webSocketServer({ route }) })`.
+ */
+export function webSocketServer<U = unknown>(options: WebSocketServerOptions<U>): (conn: Connection) => ConnectionCallbacks {
+  const resolved = resolve(options);
+  return () => new UpgradeConnection(resolved);
+}
+
+type Phase = 'head' | 'websocket' | 'done';
+
+/** One connection: the request head, then (if upgraded) the WebSocket it becomes. */
+class UpgradeConnection<U> implements ConnectionCallbacks {
+  readonly #options: ResolvedWebSocketServerOptions<U>;
+  #phase: Phase = 'head';
+  #queue: ByteQueue | null;
+  #parser: RequestHeadParser | null;
+  #deadline: WheelTimer | null = null;
+  #ws: WebSocket<U> | null = null;
+  #conn: Connection | null = null;
+
+  constructor(options: ResolvedWebSocketServerOptions<U>) {
+    this.#options = options;
+    this.#queue = new ByteQueue({ maxBytes: options.maxHeadBytes + QUEUE_SLACK });
+    this.#parser = new RequestHeadParser({ maxHeadSize: options.maxHeadBytes });
+  }
+
+  onConnectionEstablished(conn: Connection): void {
+    this.#conn = conn;
+    this.#deadline = conn.wheel.schedule(conn.clock.now() + this.#options.handshakeTimeoutMs, UpgradeConnection.#headTimedOut, this as UpgradeConnection<unknown>);
+    conn.read();
+  }
+
+  onReadCompleted(conn: Connection, buffer: PooledBuffer): void {
+    if (this.#phase === 'websocket') {
+      this.#ws!.received(buffer);
+      return;
+    }
+    if (this.#phase !== 'head') {
+      buffer.release();
+      return;
+    }
+    const queue = this.#queue!;
+    queue.append(buffer); // within maxHeadBytes + slack: the parser refuses a head before it grows past its limit
+    const result = this.#parser!.parse(queue);
+    if (result.kind === 'more') {
+      conn.read();
+      return;
+    }
+    if (result.kind === 'error') {
+      this.#respondAndClose(conn, formatErrorResponse(result.status, result.error.message));
+      return;
+    }
+    queue.skip(result.consumed);
+    this.#route(conn, result.head);
+  }
+
+  onWritable(): void {
+    this.#ws?.writable();
+  }
+
+  onClientClose(conn: Connection): void {
+    if (this.#ws !== null) this.#ws.peerEnded();
+    else conn.close(); // a request head cut short: nothing to answer
+  }
+
+  onDrain(conn: Connection): void {
+    if (this.#ws !== null) this.#ws.drain();
+    else conn.close({ waitForPeer: false });
+  }
+
+  onConnectionClosed(): void {
+    this.#phase = 'done';
+    this.#cancelDeadline();
+    this.#ws?.closed();
+    if (this.#ws === null) this.#queue?.clear();
+    this.#queue = null;
+    this.#parser = null;
+  }
+
+  #route(conn: Connection, head: RequestHead): void {
+    let route: WebSocketRoute<U> | null;
+    route = this.#options.route(head); // a throw aborts this connection (the dispatcher contains it)
+    if (route === null) {
+      this.#respondAndClose(conn, formatErrorResponse(404, 'not found'));
+      return;
+    }
+    if (route.kind === 'response') {
+      const body = route.body === undefined ? Buffer.alloc(0) : typeof route.body === 'string' ? Buffer.from(route.body, 'utf8') : route.body;
+      const headers = [...(route.headers ?? []), ['Content-Length', String(body.length)] as const, ['Connection', 'close'] as const];
+      const response = formatResponseHead(route.status, headers);
+      conn.cork();
+      conn.write(response);
+      if (head.method !== 'HEAD' && body.length > 0) conn.write(body);
+      conn.uncork();
+      this.#phase = 'done';
+      this.#cancelDeadline();
+      conn.close();
+      return;
+    }
+    const checked = validateUpgrade(head, { checkOrigin: this.#options.checkOrigin, selectProtocol: this.#options.selectProtocol });
+    if (checked.kind === 'reject') {
+      this.#respondAndClose(conn, formatRejectResponse(checked.rejection));
+      return;
+    }
+    this.#cancelDeadline();
+    conn.write(formatAcceptResponse(checked.handshake));
+    const user = route.createUser !== undefined ? route.createUser() : (undefined as U);
+    const ws = new WebSocket<U>(conn, checked.handshake, this.#queue!, route.handler, user, this.#options);
+    this.#ws = ws;
+    this.#phase = 'websocket';
+    this.#parser = null;
+    ws.start();
+  }
+
+  #respondAndClose(conn: Connection, response: Buffer): void {
+    this.#phase = 'done';
+    this.#cancelDeadline();
+    this.#queue?.clear();
+    conn.write(response);
+    conn.close();
+  }
+
+  #cancelDeadline(): void {
+    this.#deadline?.cancel();
+    this.#deadline = null;
+  }
+
+  static #headTimedOut(_now: number, self: UpgradeConnection<unknown>): void {
+    self.#deadline = null;
+    const conn = self.#conn;
+    if (self.#phase !== 'head' || conn === null || conn.lifecycle !== 'open') return;
+    self.#respondAndClose(conn, formatErrorResponse(408, `the request head did not arrive within ${self.#options.handshakeTimeoutMs} ms`));
+  }
+}

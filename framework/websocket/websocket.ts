@@ -1,0 +1,312 @@
+import type { PooledBuffer } from '../buffers/pooled-buffer.js';
+import type { Connection } from '../connection/connection.js';
+import { ErrorCodes, PorticoError } from '../core/errors.js';
+import type { WheelTimer } from '../core/timer-wheel.js';
+import type { ByteQueue } from '../framing/byte-queue.js';
+import type { RequestHead } from '../http/request-head-parser.js';
+import type { WebSocketCallbacks } from './callbacks.js';
+import { CloseCodes } from './close-frame.js';
+import { FrameWriter, type MessageFrameOptions, type PreparedFrame } from './frame-writer.js';
+import type { AcceptedHandshake, WebSocketVersion } from './handshake.js';
+import { WebSocketReceiver } from './receiver.js';
+import type { ResolvedWebSocketServerOptions, WebSocketHandler } from './websocket-handler.js';
+
+/** open: frames flow; closing: our close frame is out (or we are answering the peer's); closed: the TCP connection is gone. */
+export type WebSocketState = 'open' | 'closing' | 'closed';
+
+/**
+ * What a send did: queued; queued but over the high-water mark (wait for `onWritable`); dropped by the
+ * slow-consumer policy; or not sent because the socket is closing or closed.
+ */
+export type SendResult = 'queued' | 'over-high-water' | 'dropped' | 'closed';
+
+/** Counters of one socket. */
+export interface WebSocketStats {
+  messagesIn: number;
+  messagesOut: number;
+  /** Messages the slow-consumer policy dropped. */
+  dropped: number;
+  pingsSent: number;
+}
+
+/** One server role frame writer for every socket: server frames are unmasked, so it holds no state. */
+const serverWriter = new FrameWriter({ role: 'server' });
+
+/**
+ * One WebSocket connection, server side (RFC 6455 version 13, HyBi versions 8 and 7: the same framing).
+ * Sends frame and queue on the connection; what arrives goes to the `WebSocketHandler`. The close
+ * handshake: whoever closes first sends a close frame and the other echoes its code; then the server
+ * closes TCP first. A protocol error fails the connection with its close code (1002, 1007, 1009).
+ */
+export class WebSocket<U = unknown> implements WebSocketCallbacks {
+  /** The protocol version the client asked for. */
+  readonly version: WebSocketVersion;
+  /** The negotiated subprotocol, or null. */
+  readonly protocol: string | null;
+  /** Path of the request-target (not percent-decoded). */
+  readonly path: string;
+  /** Query of the request-target (not decoded), or null. */
+  readonly query: string | null;
+  /** Origin (v13) or Sec-WebSocket-Origin (v7/8), null when absent. */
+  readonly origin: string | null;
+  /** The upgrade request's head (cookies, authorization, ...). */
+  readonly head: RequestHead;
+  readonly stats: WebSocketStats = { messagesIn: 0, messagesOut: 0, dropped: 0, pingsSent: 0 };
+  /** Per-socket application state. */
+  user: U;
+
+  readonly #conn: Connection;
+  readonly #handler: WebSocketHandler<U>;
+  readonly #options: ResolvedWebSocketServerOptions<U>;
+  readonly #receiver: WebSocketReceiver;
+  #state: WebSocketState = 'open';
+  #closeSent = false;
+  #closeReceived = false;
+  #code: number = CloseCodes.ABNORMAL;
+  #reason = '';
+  #closeTimer: WheelTimer | null = null;
+  #heartbeat: WheelTimer | null = null;
+  #awaitingPong = false;
+  #readPaused = false;
+  #closeReported = false;
+
+  /** @internal The upgrade layer creates sockets; `queue` holds what followed the request head. */
+  constructor(conn: Connection, handshake: AcceptedHandshake, queue: ByteQueue, handler: WebSocketHandler<U>, user: U, options: ResolvedWebSocketServerOptions<U>) {
+    this.version = handshake.version;
+    this.protocol = handshake.protocol;
+    this.path = handshake.path;
+    this.query = handshake.query;
+    this.origin = handshake.origin;
+    this.head = handshake.head;
+    this.user = user;
+    this.#conn = conn;
+    this.#handler = handler;
+    this.#options = options;
+    this.#receiver = new WebSocketReceiver(this, { role: 'server', maxMessageBytes: options.maxMessageBytes, queue });
+  }
+
+  /** open, closing or closed. */
+  get state(): WebSocketState {
+    return this.#state;
+  }
+
+  /** Bytes queued on the connection and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.#conn.queuedBytes;
+  }
+
+  /** The connection underneath (addresses, stats). */
+  get connection(): Connection {
+    return this.#conn;
+  }
+
+  /** Send a message: text for a string, binary for bytes (override with `binary`). Bytes must not change until written. */
+  send(data: string | Uint8Array, options?: MessageFrameOptions): SendResult {
+    const refused = this.#admit();
+    if (refused !== null) return refused;
+    return this.#write(serverWriter.message(data, options));
+  }
+
+  /** Send a message framed once for many sockets (`prepareMessage`): broadcast without framing per socket. */
+  sendPrepared(frame: PreparedFrame): SendResult {
+    const refused = this.#admit();
+    if (refused !== null) return refused;
+    return this.#writeOne(frame.bytes);
+  }
+
+  /** Send a ping (payload at most 125 bytes). */
+  ping(payload: string | Uint8Array = ''): SendResult {
+    if (this.#state !== 'open') return 'closed';
+    this.stats.pingsSent++;
+    return this.#write(serverWriter.ping(payload));
+  }
+
+  /**
+   * Start the close handshake: our close frame (no more messages after it), then wait up to
+   * `closeTimeoutMs` for the peer's, then close TCP. Without a code the frame carries none.
+   */
+  close(code?: number, reason = ''): void {
+    if (this.#state !== 'open') return;
+    const frame = serverWriter.close(code, code === undefined ? undefined : reason); // throws for a code that may not be sent
+    this.#state = 'closing';
+    this.#closeSent = true;
+    if (code !== undefined) {
+      this.#code = code;
+      this.#reason = reason;
+    }
+    this.#write(frame);
+    this.#closeTimer = this.#conn.wheel.schedule(this.#conn.clock.now() + this.#options.closeTimeoutMs, WebSocket.#closeTimedOut, this as WebSocket<unknown>);
+  }
+
+  /** Drop the connection now (RST), without a close handshake. */
+  terminate(): void {
+    if (this.#state === 'closed') return;
+    this.#conn.abort(new PorticoError(ErrorCodes.INVALID_STATE, 'websocket', 'terminated'));
+  }
+
+  // ---- from the upgrade layer --------------------------------------------------------------------
+
+  /** @internal The 101 is queued: report the open, parse what came behind the head, start the heartbeat. */
+  start(): void {
+    this.#handler.onOpen?.(this);
+    if (this.#options.heartbeatMs > 0) this.#armHeartbeat();
+    this.#receiver.parse();
+    this.#readOn();
+  }
+
+  /** @internal A read completed. */
+  received(buffer: PooledBuffer): void {
+    this.#receiver.push(buffer);
+    this.#readOn();
+  }
+
+  /** @internal The connection's queue fell to its low-water mark. */
+  writable(): void {
+    if (this.#readPaused) {
+      this.#readPaused = false;
+      this.#readOn();
+    }
+    if (this.#state === 'open') this.#handler.onWritable?.(this);
+  }
+
+  /** @internal The peer's FIN: without a close frame first, the connection was dropped (1006). */
+  peerEnded(): void {
+    if (this.#state === 'closed') return;
+    this.#conn.close();
+  }
+
+  /** @internal The server is draining: 1001 going away. */
+  drain(): void {
+    if (this.#state === 'open') this.close(CloseCodes.GOING_AWAY, 'server shutting down');
+    else this.#conn.close();
+  }
+
+  /** @internal The TCP connection is gone: report the close, exactly once. */
+  closed(): void {
+    if (this.#closeReported) return;
+    this.#closeReported = true;
+    this.#state = 'closed';
+    this.#cancelTimers();
+    this.#receiver.dispose();
+    const wasClean = this.#closeSent && this.#closeReceived;
+    this.#handler.onClose?.(this, this.#closeReceived || this.#closeSent ? this.#code : CloseCodes.ABNORMAL, this.#reason, wasClean);
+  }
+
+  // ---- from the receiver (WebSocketCallbacks) ----------------------------------------------------
+
+  /** @internal */
+  onMessage(data: string | Buffer, isBinary: boolean): void {
+    this.stats.messagesIn++;
+    this.#handler.onMessage(this, data, isBinary);
+  }
+
+  /** @internal */
+  onPing(payload: Buffer): void {
+    if (!this.#closeSent) this.#write(serverWriter.pong(payload));
+    this.#handler.onPing?.(this, payload);
+  }
+
+  /** @internal */
+  onPong(payload: Buffer): void {
+    this.#awaitingPong = false;
+    this.#handler.onPong?.(this, payload);
+  }
+
+  /** @internal The peer's close frame: echo it (if we have not closed), then close TCP. */
+  onClose(code: number, reason: string): void {
+    this.#closeReceived = true;
+    if (!this.#closeSent) {
+      this.#code = code;
+      this.#reason = reason;
+      this.#state = 'closing';
+      this.#closeSent = true;
+      // Echo the code; a close frame without one is answered without one.
+      this.#write(serverWriter.close(code === CloseCodes.NO_STATUS ? undefined : code, ''));
+    }
+    this.#closeTimer?.cancel();
+    this.#closeTimer = null;
+    this.#conn.close(); // the server closes TCP first
+  }
+
+  /** @internal The peer broke the protocol: fail the connection with `closeCode`. */
+  onProtocolError(closeCode: number, _error: PorticoError): void {
+    if (!this.#closeSent) {
+      this.#closeSent = true;
+      this.#code = closeCode;
+      this.#reason = '';
+      this.#write(serverWriter.close(closeCode, ''));
+    }
+    this.#state = 'closing';
+    this.#conn.close();
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------
+
+  #admit(): SendResult | null {
+    if (this.#state !== 'open') return 'closed';
+    if (this.#conn.queuedBytes <= this.#options.maxBufferedBytes) return null;
+    if (this.#options.slowConsumer === 'drop') {
+      this.stats.dropped++;
+      return 'dropped';
+    }
+    this.close(CloseCodes.POLICY_VIOLATION, 'slow consumer');
+    return 'closed';
+  }
+
+  #write(frames: readonly Buffer[]): SendResult {
+    if (frames.length === 1) return this.#writeOne(frames[0]!);
+    const conn = this.#conn;
+    conn.cork();
+    let status: SendResult = 'queued';
+    for (const frame of frames) status = conn.write(frame);
+    conn.uncork();
+    if (status !== 'closed') this.stats.messagesOut++;
+    return status;
+  }
+
+  #writeOne(bytes: Buffer): SendResult {
+    const status = this.#conn.write(bytes);
+    if (status !== 'closed') this.stats.messagesOut++;
+    return status;
+  }
+
+  /** Keep a read posted, unless our own output is over the high-water mark (an echo peer that never reads). */
+  #readOn(): void {
+    const conn = this.#conn;
+    if (this.#receiver.state !== 'open' || conn.lifecycle !== 'open') return;
+    if (conn.queuedBytes > conn.options.highWaterMark) {
+      this.#readPaused = true;
+      return;
+    }
+    conn.keepReading();
+  }
+
+  #armHeartbeat(): void {
+    this.#heartbeat = this.#conn.wheel.schedule(this.#conn.clock.now() + this.#options.heartbeatMs, WebSocket.#beat, this as WebSocket<unknown>);
+  }
+
+  static #beat(_now: number, ws: WebSocket<unknown>): void {
+    ws.#heartbeat = null;
+    if (ws.#state !== 'open') return;
+    if (ws.#awaitingPong) {
+      ws.#conn.abort(new PorticoError(ErrorCodes.IDLE_TIMEOUT, 'websocket', `no pong within ${ws.#options.heartbeatMs} ms`));
+      return;
+    }
+    ws.#awaitingPong = true;
+    ws.ping();
+    ws.#armHeartbeat();
+  }
+
+  static #closeTimedOut(_now: number, ws: WebSocket<unknown>): void {
+    ws.#closeTimer = null;
+    if (ws.#state === 'closed') return;
+    ws.#conn.abort(new PorticoError(ErrorCodes.LINGER_TIMEOUT, 'websocket', `no close frame from the peer within ${ws.#options.closeTimeoutMs} ms`));
+  }
+
+  #cancelTimers(): void {
+    this.#closeTimer?.cancel();
+    this.#closeTimer = null;
+    this.#heartbeat?.cancel();
+    this.#heartbeat = null;
+  }
+}
