@@ -3,26 +3,46 @@
  * the HTTP upgrade, then each message is one masked frame (text or binary) that the server must echo
  * back as one unmasked frame of the same type and payload.
  *
+ * Built on the framework's client side: `buildClientUpgrade` / `checkUpgradeResponse` for the
+ * handshake, `ResponseHeadParser` for the 101, `FrameWriter` (client role: masked) for requests and a
+ * client-role `WebSocketReceiver` for replies — so every reply frame is checked as strictly as the
+ * server checks ours (masking, lengths, UTF-8 of text, close codes).
+ *
  * The upgrade and the first frame go out together; servers must accept data right behind the
  * handshake (RFC 6455 lets the client send once the 101 is in flight; `ws` and portico do).
  * protocolOptions: `path` (default "/"), `binary` (default true; false sends text frames),
  * `version` (13, or 8 for HyBi-08 — Sec-WebSocket-Version 8 uses the same framing).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import {
+  BufferPool,
+  ByteQueue,
+  FrameWriter,
+  ResponseHeadParser,
+  WebSocketReceiver,
+  buildClientUpgrade,
+  checkUpgradeResponse,
+  type ClientUpgrade,
+  type PooledBuffer,
+  type PorticoError,
+  type WebSocketCallbacks,
+} from '../../framework/index.js';
 import type { FloodOptions } from '../types.js';
 import { echoPayload } from './echo-client.js';
 import type { FloodProtocolClient, FloodProtocolSession, ReplyCheck } from './protocol-client.js';
 
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MAX_HEADER_BYTES = 8192;
+/** Bytes copied into one pooled buffer at a time (a chunk from the socket may be larger). */
+const POOL_BUFFER = 16 * 1024;
 
 export class WebSocketProtocolClient implements FloodProtocolClient {
   readonly protocol = 'websocket' as const;
   readonly #size: number;
   readonly #path: string;
   readonly #binary: boolean;
-  readonly #version: number;
+  readonly #version: 13 | 8;
   readonly #host: string;
+  readonly #writer = new FrameWriter({ role: 'client' });
+  readonly #pool = new BufferPool({ bufferSize: POOL_BUFFER });
 
   constructor(options: FloodOptions) {
     const known = new Set(['path', 'binary', 'version']);
@@ -32,61 +52,35 @@ export class WebSocketProtocolClient implements FloodProtocolClient {
     const o = options.protocolOptions ?? {};
     this.#path = typeof o['path'] === 'string' ? o['path'] : '/';
     this.#binary = o['binary'] !== false;
-    this.#version = typeof o['version'] === 'number' ? o['version'] : 13;
-    if (this.#version !== 13 && this.#version !== 8) throw new Error(`websocket flood: version must be 13 or 8, got ${this.#version}`);
+    const version = typeof o['version'] === 'number' ? o['version'] : 13;
+    if (version !== 13 && version !== 8) throw new Error(`websocket flood: version must be 13 or 8, got ${version}`);
+    this.#version = version;
     if (!Number.isInteger(options.size) || options.size < 1) throw new Error(`websocket flood needs size >= 1, got ${options.size}`);
     this.#size = options.size;
     this.#host = `${options.host}:${options.port}`;
   }
 
   openSession(connectionIndex: number): FloodProtocolSession {
-    return new WebSocketSession(connectionIndex, this.#size, this.#binary, this.#upgrade());
-  }
-
-  #upgrade(): { request: Buffer; accept: string } {
-    const key = randomBytes(16).toString('base64');
-    const accept = createHash('sha1').update(key + GUID).digest('base64');
-    const origin = this.#version === 8 ? 'Sec-WebSocket-Origin' : 'Origin';
-    const request = Buffer.from(
-      `GET ${this.#path} HTTP/1.1\r\nHost: ${this.#host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: ${this.#version}\r\n${origin}: http://${this.#host}\r\n\r\n`,
-      'latin1',
-    );
-    return { request, accept };
+    const upgrade = buildClientUpgrade({ host: this.#host, path: this.#path, version: this.#version, origin: `http://${this.#host}` });
+    return new WebSocketSession(connectionIndex, this.#size, this.#binary, upgrade, this.#writer, this.#pool);
   }
 }
 
-/** A masked client frame. */
-function encodeFrame(opcode: number, payload: Buffer): Buffer {
-  const length = payload.length;
-  const extra = length < 126 ? 0 : length < 65536 ? 2 : 8;
-  const frame = Buffer.allocUnsafe(2 + extra + 4 + length);
-  frame[0] = 0x80 | opcode;
-  if (extra === 0) frame[1] = 0x80 | length;
-  else if (extra === 2) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 0x80 | 127;
-    frame.writeBigUInt64BE(BigInt(length), 2);
-  }
-  const mask = randomBytes(4);
-  mask.copy(frame, 2 + extra);
-  const at = 6 + extra;
-  for (let i = 0; i < length; i++) frame[at + i] = payload[i]! ^ mask[i & 3]!;
-  return frame;
-}
-
-class WebSocketSession implements FloodProtocolSession {
+class WebSocketSession implements FloodProtocolSession, WebSocketCallbacks {
   readonly #pending: Buffer[] = [];
-  #buffer: Buffer = Buffer.alloc(0);
-  #handshakeDone = false;
+  readonly #queue = new ByteQueue({ maxBytes: MAX_HEADER_BYTES + 16 * 1024 * 1024 });
+  readonly #head = new ResponseHeadParser({ maxHeadSize: MAX_HEADER_BYTES });
+  #receiver: WebSocketReceiver | null = null;
+  #checks: ReplyCheck[] = [];
+  #failed = false;
 
   constructor(
     private readonly connectionIndex: number,
     private readonly size: number,
     private readonly binary: boolean,
-    private readonly upgrade: { request: Buffer; accept: string },
+    private readonly upgrade: ClientUpgrade,
+    private readonly writer: FrameWriter,
+    private readonly pool: BufferPool,
   ) {}
 
   #payload(messageIndex: number): Buffer {
@@ -98,74 +92,73 @@ class WebSocketSession implements FloodProtocolSession {
   frameRequest(messageIndex: number): Uint8Array {
     const payload = this.#payload(messageIndex);
     this.#pending.push(payload);
-    const frame = encodeFrame(this.binary ? 2 : 1, payload);
-    return messageIndex === 0 ? Buffer.concat([this.upgrade.request, frame]) : frame;
+    const frames = this.writer.message(payload, { binary: this.binary });
+    return Buffer.concat(messageIndex === 0 ? [this.upgrade.request, ...frames] : frames);
   }
 
   receive(chunk: Uint8Array): ReplyCheck[] {
-    this.#buffer = this.#buffer.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.#buffer, chunk]);
-    const checks: ReplyCheck[] = [];
-    if (!this.#handshakeDone) {
-      const end = this.#buffer.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (this.#buffer.length > MAX_HEADER_BYTES) checks.push({ ok: false, code: 'BAD_HANDSHAKE', detail: 'no end of the HTTP response headers' });
-        return checks;
-      }
-      const head = this.#buffer.subarray(0, end).toString('latin1');
-      this.#buffer = this.#buffer.subarray(end + 4);
-      const problem = this.#checkHandshake(head);
-      if (problem !== null) return [{ ok: false, code: 'BAD_HANDSHAKE', detail: problem }];
-      this.#handshakeDone = true;
+    if (this.#failed) return [];
+    this.#checks = [];
+    for (let at = 0; at < chunk.length && !this.#failed; at += POOL_BUFFER) {
+      const buffer = this.pool.acquireCopy(chunk.subarray(at, Math.min(chunk.length, at + POOL_BUFFER)));
+      if (this.#receiver !== null) this.#receiver.push(buffer);
+      else this.#handshake(buffer);
     }
-    for (;;) {
-      const frame = this.#nextFrame();
-      if (frame === null) return checks;
-      if ('error' in frame) return [...checks, frame.error];
-      const { opcode, payload } = frame;
-      if (opcode === 0x9 || opcode === 0xa) continue; // ping / pong: not a reply
-      if (opcode === 0x8) return [...checks, { ok: false, code: 'WS_CLOSE', detail: `server sent a close frame${payload.length >= 2 ? ` (${payload.readUInt16BE(0)})` : ''}` }];
-      const want = this.#pending.shift();
-      if (want === undefined) return [...checks, { ok: false, code: 'UNEXPECTED_DATA', detail: 'a frame with no request outstanding' }];
-      const expected = this.binary ? 2 : 1;
-      if (opcode !== expected) return [...checks, { ok: false, code: 'MISMATCH', detail: `opcode ${opcode}, expected ${expected}` }];
-      if (!payload.equals(want)) return [...checks, { ok: false, code: 'MISMATCH', detail: `echoed payload differs (${payload.length} of ${want.length} bytes)` }];
-      checks.push({ ok: true });
-    }
+    return this.#checks;
   }
 
-  #checkHandshake(head: string): string | null {
-    const [status, ...lines] = head.split('\r\n');
-    if (!/^HTTP\/1\.1 101 /.test(status ?? '')) return `expected 101 Switching Protocols, got "${status}"`;
-    const headers = new Map(lines.map((l) => [l.slice(0, l.indexOf(':')).trim().toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
-    if (headers.get('upgrade')?.toLowerCase() !== 'websocket') return 'missing "Upgrade: websocket"';
-    if (headers.get('sec-websocket-accept') !== this.upgrade.accept) return `wrong Sec-WebSocket-Accept "${headers.get('sec-websocket-accept')}"`;
-    return null;
+  #handshake(buffer: PooledBuffer): void {
+    this.#queue.append(buffer);
+    const result = this.#head.parse(this.#queue);
+    if (result.kind === 'more') return;
+    if (result.kind === 'error') {
+      this.#fail('BAD_HANDSHAKE', result.error.message);
+      return;
+    }
+    const checked = checkUpgradeResponse(this.upgrade, result.head);
+    if (checked.kind === 'reject') {
+      this.#fail('BAD_HANDSHAKE', checked.error.message);
+      return;
+    }
+    this.#queue.skip(result.consumed);
+    // Replies are the size of requests: a bigger message is a server bug, refused at its header.
+    this.#receiver = new WebSocketReceiver(this, { role: 'client', maxMessageBytes: this.size + 1024, queue: this.#queue });
+    this.#receiver.parse();
   }
 
-  /** One complete server frame (unmasked; fragments are not expected from an echo). */
-  #nextFrame(): { opcode: number; payload: Buffer } | { error: ReplyCheck } | null {
-    const b = this.#buffer;
-    if (b.length < 2) return null;
-    const opcode = b[0]! & 0x0f;
-    const fin = (b[0]! & 0x80) !== 0;
-    if (!fin) return { error: { ok: false, code: 'FRAGMENTED', detail: 'fragmented echo frames are not supported by the flood' } };
-    if ((b[1]! & 0x80) !== 0) return { error: { ok: false, code: 'MASKED_FRAME', detail: 'a server frame must not be masked' } };
-    let length = b[1]! & 0x7f;
-    let at = 2;
-    if (length === 126) {
-      if (b.length < 4) return null;
-      length = b.readUInt16BE(2);
-      at = 4;
-    } else if (length === 127) {
-      if (b.length < 10) return null;
-      const big = b.readBigUInt64BE(2);
-      if (big > BigInt(this.size + 1024)) return { error: { ok: false, code: 'OVERSIZED_FRAME', detail: `frame of ${big} bytes` } };
-      length = Number(big);
-      at = 10;
+  #fail(code: string, detail: string): void {
+    this.#failed = true;
+    this.#checks.push({ ok: false, code, detail });
+    this.#receiver?.dispose();
+    this.#queue.clear();
+  }
+
+  // ---- WebSocketCallbacks: what the receiver found ----
+
+  onMessage(data: string | Buffer, isBinary: boolean): void {
+    if (this.#failed) return;
+    const want = this.#pending.shift();
+    if (want === undefined) {
+      this.#fail('UNEXPECTED_DATA', 'a message with no request outstanding');
+      return;
     }
-    if (b.length < at + length) return null;
-    const payload = b.subarray(at, at + length);
-    this.#buffer = b.subarray(at + length);
-    return { opcode, payload };
+    if (isBinary !== this.binary) {
+      this.#fail('MISMATCH', `a ${isBinary ? 'binary' : 'text'} message, expected ${this.binary ? 'binary' : 'text'}`);
+      return;
+    }
+    const got = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (!got.equals(want)) {
+      this.#fail('MISMATCH', `echoed payload differs (${got.length} of ${want.length} bytes)`);
+      return;
+    }
+    this.#checks.push({ ok: true });
+  }
+
+  onClose(code: number): void {
+    this.#fail('WS_CLOSE', `server sent a close frame (${code})`);
+  }
+
+  onProtocolError(closeCode: number, error: PorticoError): void {
+    this.#fail('BAD_FRAME', `${error.message} (would close with ${closeCode})`);
   }
 }

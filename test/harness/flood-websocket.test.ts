@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { WebSocketServer } from 'ws';
+import { websocketAccept } from '../../framework/index.js';
 import { runFlood } from '../../harness/flood/flood.js';
 import type { FloodOptions } from '../../harness/types.js';
 
@@ -66,4 +67,43 @@ test('websocket flood catches a server that answers the upgrade wrongly', { time
   const result = await runFlood(options((bad.address() as AddressInfo).port, { connections: 2, concurrency: 2, connectionTimeoutMs: 2000 }));
   assert.equal(result.connectionsBad, 2);
   assert.equal(result.errors['BAD_HANDSHAKE'], 2);
+});
+
+/** A server that completes the handshake properly, then answers the first message with `reply`. */
+async function badFrameServer(t: TestContext, reply: Buffer): Promise<number> {
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    let head = '';
+    socket.on('data', (chunk: Buffer) => {
+      if (head.includes('\r\n\r\n')) return;
+      head += chunk.toString('latin1');
+      const key = /Sec-WebSocket-Key: (\S+)/i.exec(head)?.[1];
+      if (key === undefined || !head.includes('\r\n\r\n')) return;
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${websocketAccept(key)}\r\n\r\n`,
+      );
+      socket.write(reply);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  return (server.address() as AddressInfo).port;
+}
+
+test('websocket flood checks every reply frame as strictly as a server checks ours', { timeout: 30_000 }, async (t) => {
+  const cases: { name: string; reply: Buffer; code: string }[] = [
+    { name: 'a masked server frame', reply: Buffer.from([0x82, 0x81, 1, 2, 3, 4, 0x55]), code: 'BAD_FRAME' },
+    { name: 'invalid UTF-8 in a text frame', reply: Buffer.from([0x81, 0x02, 0xc0, 0x80]), code: 'BAD_FRAME' },
+    { name: 'a reserved opcode', reply: Buffer.from([0x83, 0x00]), code: 'BAD_FRAME' },
+    { name: 'a reply far larger than the request', reply: Buffer.from([0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]), code: 'BAD_FRAME' },
+    { name: 'different bytes echoed', reply: Buffer.concat([Buffer.from([0x82, 0x7e, 0x00, 0xc8]), Buffer.alloc(200, 0x41)]), code: 'MISMATCH' },
+    { name: 'a text echo of a binary message', reply: Buffer.concat([Buffer.from([0x81, 0x02]), Buffer.from('ok')]), code: 'MISMATCH' },
+    { name: 'a close frame', reply: Buffer.from([0x88, 0x02, 0x03, 0xe8]), code: 'WS_CLOSE' },
+  ];
+  for (const c of cases) {
+    const port = await badFrameServer(t, c.reply);
+    const result = await runFlood(options(port, { connections: 1, concurrency: 1, messages: 1, connectionTimeoutMs: 2000 }));
+    assert.equal(result.connectionsBad, 1, c.name);
+    assert.equal(result.errors[c.code], 1, `${c.name}: ${JSON.stringify(result.errors)}`);
+  }
 });
