@@ -38,7 +38,7 @@ const serverWriter = new FrameWriter({ role: 'server' });
  * handshake: whoever closes first sends a close frame and the other echoes its code; then the server
  * closes TCP first. A protocol error fails the connection with its close code (1002, 1007, 1009).
  */
-export class WebSocket<U = unknown> implements WebSocketCallbacks {
+export class WebSocket<U = unknown> {
   /** The protocol version the client asked for. */
   readonly version: WebSocketVersion;
   /** The negotiated subprotocol, or null. */
@@ -82,7 +82,7 @@ export class WebSocket<U = unknown> implements WebSocketCallbacks {
     this.#conn = conn;
     this.#handler = handler;
     this.#options = options;
-    this.#receiver = new WebSocketReceiver(this, { role: 'server', maxMessageBytes: options.maxMessageBytes, queue });
+    this.#receiver = new WebSocketReceiver(new ReceiverSink(this as WebSocket<unknown>), { role: 'server', maxMessageBytes: options.maxMessageBytes, queue });
   }
 
   /** open, closing or closed. */
@@ -192,7 +192,7 @@ export class WebSocket<U = unknown> implements WebSocketCallbacks {
     this.#handler.onClose?.(this, this.#closeReceived || this.#closeSent ? this.#code : CloseCodes.ABNORMAL, this.#reason, wasClean);
   }
 
-  // ---- from the receiver (WebSocketCallbacks) ----------------------------------------------------
+  // ---- from the receiver (through ReceiverSink) --------------------------------------------------
 
   /** @internal */
   onMessage(data: string | Buffer, isBinary: boolean): void {
@@ -308,5 +308,31 @@ export class WebSocket<U = unknown> implements WebSocketCallbacks {
     this.#closeTimer = null;
     this.#heartbeat?.cancel();
     this.#heartbeat = null;
+  }
+}
+
+/**
+ * The receiver's callbacks, forwarded to the socket's internal entry points: the socket itself cannot
+ * declare `implements WebSocketCallbacks`, as those members are stripped from the published types.
+ */
+class ReceiverSink implements WebSocketCallbacks {
+  readonly #ws: WebSocket<unknown>;
+  constructor(ws: WebSocket<unknown>) {
+    this.#ws = ws;
+  }
+  onMessage(data: string | Buffer, isBinary: boolean): void {
+    this.#ws.onMessage(data, isBinary);
+  }
+  onPing(payload: Buffer): void {
+    this.#ws.onPing(payload);
+  }
+  onPong(payload: Buffer): void {
+    this.#ws.onPong(payload);
+  }
+  onClose(code: number, reason: string): void {
+    this.#ws.onClose(code, reason);
+  }
+  onProtocolError(closeCode: number, error: PorticoError): void {
+    this.#ws.onProtocolError(closeCode, error);
   }
 }

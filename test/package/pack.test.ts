@@ -133,11 +133,18 @@ console.log(JSON.stringify({ event: 'listening', server: 'consumer', host: addre
   const installedEcho = await spawnServer({ script: join(installed, 'dist/examples/echo/main.js'), args: ['--port', '0'], cwd: project, env, t });
   assert.equal((await echoRoundTrip(installedEcho.port, Buffer.from('packaged echo'))).toString(), 'packaged echo');
   assert.equal(await installedEcho.stop('SIGTERM'), 0, installedEcho.stderr);
+  // The installed WebSocket example serves its page.
+  const installedWs = await spawnServer({ script: join(installed, 'dist/examples/websocket/main.js'), args: ['--port', '0'], cwd: project, env, t });
+  const page = await fetch(`http://127.0.0.1:${installedWs.port}/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>portico WebSocket<\/title>/);
+  assert.equal(await installedWs.stop('SIGTERM'), 0, installedWs.stderr);
 
   // 5. A TypeScript consumer type-checks against the shipped declarations (NodeNext resolution).
   writeFileSync(
     join(project, 'consumer.ts'),
     `import { Server, type ServerOptions, type ConnectionCallbacks, type StopResult, PorticoError, ErrorCodes, type ErrorCode } from 'portico';
+import { webSocketServer, broadcast, type WebSocket, type WebSocketHandler, type SendResult } from 'portico';
 
 const handler: ConnectionCallbacks<{ count: number }> = {
   onConnectionEstablished(conn) { conn.read(); },
@@ -164,6 +171,24 @@ new Server({ port: '7007', handler });
 // @ts-expect-error not an error code
 const bad: ErrorCode = 'PORTICO_ERR_NOPE';
 void bad;
+// The WebSocket layer, as the README shows it.
+const room = new Set<WebSocket<number>>();
+const chat: WebSocketHandler<number> = {
+  onOpen: (ws) => { ws.user = room.size; room.add(ws); },
+  onMessage: (_ws, data) => { broadcast(room, data); },
+  onClose: (ws, code: number, reason: string, wasClean: boolean) => { room.delete(ws); void [code, reason, wasClean]; },
+};
+export const wsServer = new Server({
+  port: 0,
+  handler: webSocketServer<number>({ route: (head) => (head.target === '/chat' ? { kind: 'websocket', handler: chat } : null), heartbeatMs: 30_000 }),
+});
+export function wsInternals(ws: WebSocket<number>): void {
+  // @ts-expect-error the upgrade layer's entry points are internal
+  ws.received;
+  // @ts-expect-error not a send result
+  const r: SendResult = 'sent';
+  void r;
+}
 // Internals are not in the published types.
 export function internals(s: Server<{ count: number }>): void {
   for (const conn of s.connections) {
