@@ -228,6 +228,16 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   /**
+   * Run `fn(arg, conn)` as a completion of this connection: through the dispatcher, in order with the
+   * connection's other completions, and a throw fails only this connection. For a protocol layer whose
+   * work completes off the connection's own I/O (zlib on the thread pool), so its callbacks reach the
+   * handler the way reads do. It runs even after the close: `fn` checks what it still may do.
+   */
+  post<A>(fn: (arg: A, conn: Connection<U>) => void, arg: A): void {
+    this.#ctx.dispatcher.complete(this, fn, arg);
+  }
+
+  /**
    * Hold writes until the matching `uncork`, then hand them to the kernel together (one `writev`):
    * many small replies, one system call. Calls nest.
    */

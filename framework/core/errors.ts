@@ -47,6 +47,11 @@ export const ErrorCodes = {
   WS_INVALID_UTF8: 'PORTICO_ERR_WS_INVALID_UTF8',
   /** A WebSocket frame or message over the configured size limit: close code 1009. */
   WS_MESSAGE_TOO_BIG: 'PORTICO_ERR_WS_MESSAGE_TOO_BIG',
+  /**
+   * permessage-deflate failed: a peer's compressed message that does not inflate (close code 1007), or
+   * our own compression failing (1011).
+   */
+  WS_DEFLATE: 'PORTICO_ERR_WS_DEFLATE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
