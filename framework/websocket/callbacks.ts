@@ -23,4 +23,9 @@ export interface WebSocketCallbacks {
    * 1009; `error.closeCode` is the same). Nothing more is parsed or reported.
    */
   onProtocolError(closeCode: number, error: PorticoError): void;
+  /**
+   * Parsing goes on after waiting for a compressed message to inflate (permessage-deflate): bytes
+   * pushed meanwhile were only queued, so this is the moment to read again.
+   */
+  onResumed?(): void;
 }

@@ -8,6 +8,9 @@ import { Utf8Validator } from './utf8-validator.js';
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
+/** Where a compressed message goes once its last frame is in: its payloads together, still compressed. */
+export type CompressedMessageSink = (compressed: Buffer, binary: boolean) => void;
+
 /**
  * @internal Turns the frame events of a `FrameParser` into messages and control events (RFC 6455
  * section 5.4): fragmentation rules, the message size limit, UTF-8 validation of text as it arrives,
@@ -31,12 +34,20 @@ export class MessageAssembler {
   #whole: Buffer | null = null;
   #control: Buffer = EMPTY;
   #closed = false;
+  /** permessage-deflate: where compressed messages go; null when no extension defines RSV1. */
+  readonly #compressedSink: CompressedMessageSink | null;
+  /** The open message had RSV1 on its first frame: gathered as it is, for the sink. */
+  #compressed = false;
 
-  /** Reports to `callbacks`; `maxMessage` bounds a message's declared bytes, all fragments together. */
-  constructor(callbacks: WebSocketCallbacks, maxMessage: number) {
+  /**
+   * Reports to `callbacks`; `maxMessage` bounds a message's declared bytes, all fragments together
+   * (for a compressed message, the bytes on the wire). `compressedSink`: permessage-deflate was agreed.
+   */
+  constructor(callbacks: WebSocketCallbacks, maxMessage: number, compressedSink: CompressedMessageSink | null = null) {
     this.#callbacks = callbacks;
     this.#maxMessage = maxMessage;
     this.#buffer = new MessageBuffer(maxMessage);
+    this.#compressedSink = compressedSink;
   }
 
   /** True once a valid close frame was reported: nothing after it is for us. */
@@ -56,15 +67,16 @@ export class MessageAssembler {
       this.#control = EMPTY;
       return null;
     }
-    // The parser lets RSV1 through only when an extension asked for it; until one is wired in here
-    // (permessage-deflate), a compressed message must not be delivered as if it were plain.
-    if (rsv1) return protocolFailure('RSV1 set and no extension here decodes it');
+    // The parser lets RSV1 through only when an extension asked for it (and only on a message's first
+    // frame); without a sink, a compressed message must not be delivered as if it were plain.
+    if (rsv1 && this.#compressedSink === null) return protocolFailure('RSV1 set and no extension here decodes it');
     if (opcode === Opcode.CONTINUATION) {
       if (this.#message === 0) return protocolFailure('continuation frame with no message in progress');
     } else {
       if (this.#message !== 0) return protocolFailure(`${opcode === Opcode.TEXT ? 'text' : 'binary'} frame while a fragmented message is still open`);
       this.#message = opcode;
       this.#declared = 0;
+      this.#compressed = rsv1;
       this.#utf8.reset();
     }
     if (length > this.#maxMessage - this.#declared) {
@@ -80,6 +92,12 @@ export class MessageAssembler {
   payload(chunk: Buffer): PorticoError | null {
     if (this.#opcode >= 0x8) {
       this.#control = chunk; // whole: the parser hands a control payload over in one piece
+      return null;
+    }
+    if (this.#compressed) {
+      // Compressed bytes: gathered (zlib works off the event loop, the chunk is a view), checked once inflated.
+      this.#frameLeft -= chunk.length;
+      this.#buffer.append(chunk, this.#frameLeft);
       return null;
     }
     // Fail fast: the chunk holding the first bad byte fails, not the end of the message.
@@ -99,6 +117,14 @@ export class MessageAssembler {
     if (opcode >= 0x8) return this.#controlEnd(opcode);
     if (!this.#fin) return null;
     const binary = this.#message === Opcode.BINARY;
+    if (this.#compressed) {
+      const compressed = this.#buffer.take();
+      this.#message = 0;
+      this.#declared = 0;
+      this.#compressed = false;
+      this.#compressedSink!(compressed, binary);
+      return null;
+    }
     if (!binary && !this.#utf8.end()) return utf8Failure('text message ends inside a UTF-8 sequence');
     const whole = this.#whole;
     let data: string | Buffer;
@@ -122,6 +148,7 @@ export class MessageAssembler {
     this.#control = EMPTY;
     this.#message = 0;
     this.#declared = 0;
+    this.#compressed = false;
   }
 
   #controlEnd(opcode: number): PorticoError | null {

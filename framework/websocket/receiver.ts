@@ -1,10 +1,13 @@
+import { isUtf8 } from 'node:buffer';
 import type { PorticoError } from '../core/errors.js';
 import type { PooledBuffer } from '../buffers/pooled-buffer.js';
 import { ByteQueue } from '../framing/byte-queue.js';
 import { checkRange } from '../framing/checks.js';
 import type { WebSocketCallbacks } from './callbacks.js';
 import { FrameEvent, FrameParser, type WebSocketRole } from './frame-parser.js';
+import { utf8Failure } from './failures.js';
 import { MessageAssembler } from './message-assembler.js';
+import type { ZlibMessageStream } from './zlib-message-stream.js';
 
 /** Options of a `WebSocketReceiver`. */
 export interface WebSocketReceiverOptions {
@@ -28,6 +31,13 @@ export interface WebSocketReceiverOptions {
    * so the queue holds at most a frame header, a control payload and the last read. Default 1 MiB.
    */
   maxBuffered?: number;
+  /**
+   * permessage-deflate was agreed: RSV1 on a message's first frame means compressed, and this stream
+   * inflates it (bounded by `maxMessageBytes`, 1009 past it). Parsing waits while a message inflates,
+   * so what follows it (messages, pings, the close) is reported after it; `onResumed` says when the
+   * receiver reads on. The receiver disposes the stream in `dispose()`.
+   */
+  inflater?: ZlibMessageStream | null;
 }
 
 /** Default `maxMessageBytes`: 16 MiB. */
@@ -51,7 +61,11 @@ export class WebSocketReceiver {
   readonly #callbacks: WebSocketCallbacks;
   readonly #parser: FrameParser;
   readonly #assembler: MessageAssembler;
+  readonly #inflater: ZlibMessageStream | null;
+  readonly #maxMessage: number;
   #state: WebSocketReceiverState = 'open';
+  /** A compressed message is inflating: nothing more is parsed until it is delivered. */
+  #inflating = false;
   #error: PorticoError | null = null;
   #running = false;
 
@@ -63,8 +77,10 @@ export class WebSocketReceiver {
     checkRange(maxFrame, 0, Number.MAX_SAFE_INTEGER, 'maxFrameBytes', 'websocket');
     this.queue = options.queue ?? new ByteQueue({ maxBytes: options.maxBuffered ?? 1024 * 1024 });
     this.#callbacks = callbacks;
-    this.#parser = new FrameParser(this.queue, { role: options.role, maxFramePayload: maxFrame });
-    this.#assembler = new MessageAssembler(callbacks, maxMessage);
+    this.#inflater = options.inflater ?? null;
+    this.#maxMessage = maxMessage;
+    this.#parser = new FrameParser(this.queue, { role: options.role, maxFramePayload: maxFrame, rsv1Allowed: this.#inflater !== null });
+    this.#assembler = new MessageAssembler(callbacks, maxMessage, this.#inflater === null ? null : this.#inflate);
   }
 
   /** 'open' while frames are read; 'closed' after the peer's close frame; 'failed' after a protocol error. */
@@ -80,7 +96,12 @@ export class WebSocketReceiver {
 
   /** True while a fragmented message is open or a frame is partly read (the peer is mid-message). */
   get midMessage(): boolean {
-    return this.#assembler.messageOpen || this.#parser.inFrame;
+    return this.#assembler.messageOpen || this.#parser.inFrame || this.#inflating;
+  }
+
+  /** A compressed message is being inflated: pushed bytes are queued, not parsed, until `onResumed`. */
+  get inflating(): boolean {
+    return this.#inflating;
   }
 
   /**
@@ -98,7 +119,7 @@ export class WebSocketReceiver {
 
   /** Parse whatever the queue holds (bytes a handshake layer left there). */
   parse(): void {
-    if (this.#running || this.state !== 'open') return;
+    if (this.#running || this.#inflating || this.state !== 'open') return;
     this.#running = true;
     const parser = this.#parser;
     const assembler = this.#assembler;
@@ -115,7 +136,7 @@ export class WebSocketReceiver {
           this.#fail(failure);
           break;
         }
-        if (assembler.closed) break;
+        if (assembler.closed || this.#inflating) break;
       }
     } finally {
       this.#running = false;
@@ -140,6 +161,28 @@ export class WebSocketReceiver {
     if (this.#state === 'open') this.#state = 'closed';
     this.queue.clear();
     this.#assembler.reset();
+    this.#inflating = false;
+    this.#inflater?.dispose();
+  }
+
+  /** The assembler has a whole compressed message: inflate it, and parse nothing more until it is out. */
+  readonly #inflate = (compressed: Buffer, binary: boolean): void => {
+    this.#inflating = true;
+    this.#inflater!.run(compressed, (error, data) => this.#inflated(error, data!, binary), this.#maxMessage);
+  };
+
+  /** Posted by the inflater: deliver the message (or fail), then go on parsing what waited behind it. */
+  #inflated(error: PorticoError | null, data: Buffer, binary: boolean): void {
+    if (!this.#inflating || this.#state !== 'open') return; // disposed meanwhile
+    this.#inflating = false;
+    if (error === null && !binary && !isUtf8(data)) error = utf8Failure('compressed text message is not valid UTF-8');
+    if (error !== null) {
+      this.#fail(error);
+      return;
+    }
+    this.#callbacks.onMessage(binary ? data : data.toString('utf8'), binary);
+    this.parse();
+    if (this.state === 'open' && !this.#inflating) this.#callbacks.onResumed?.();
   }
 
   #fail(error: PorticoError): void {
@@ -147,6 +190,7 @@ export class WebSocketReceiver {
     this.#error = error;
     this.queue.clear();
     this.#assembler.reset();
+    this.#inflater?.dispose(); // nothing more is inflated: its context goes now, not at the TCP close
     this.#callbacks.onProtocolError(error.closeCode ?? 1002, error);
   }
 }
