@@ -105,3 +105,23 @@ export { WebSocket, type WebSocketState, type SendResult, type WebSocketStats } 
 export type { WebSocketHandler, WebSocketRoute, WebSocketServerOptions, SlowConsumerPolicy } from './websocket/websocket-handler.js';
 export { webSocketServer } from './websocket/websocket-server.js';
 export { broadcast, prepareMessage, type BroadcastResult } from './websocket/broadcast.js';
+export {
+  PERMESSAGE_DEFLATE,
+  negotiatePerMessageDeflate,
+  parseDeflateOffer,
+  type DeflateOffer,
+  resolvePerMessageDeflateOptions,
+  type DeflateAgreement,
+  type PerMessageDeflateOptions,
+  type PerMessageDeflateParams,
+  type ResolvedPerMessageDeflateOptions,
+} from './websocket/permessage-deflate.js';
+export { ZlibGate, sharedZlibGate, type ZlibGateStats } from './websocket/zlib-gate.js';
+export {
+  ZlibMessageStream,
+  DEFLATE_TAIL,
+  openZlibContexts,
+  type MessageJobDone,
+  type PostCompletion,
+  type ZlibMessageStreamOptions,
+} from './websocket/zlib-message-stream.js';

@@ -1,5 +1,6 @@
 import type { HeaderPair } from '../http/head-writer.js';
 import type { RequestHead } from '../http/request-head-parser.js';
+import type { PerMessageDeflateOptions, ResolvedPerMessageDeflateOptions } from './permessage-deflate.js';
 import type { WebSocket } from './websocket.js';
 
 /**
@@ -73,10 +74,18 @@ export interface WebSocketServerOptions<U = unknown> {
   closeTimeoutMs?: number;
   /** Ping each socket this often and terminate one that has not answered the previous ping; 0 = off. Default 0. */
   heartbeatMs?: number;
+  /**
+   * permessage-deflate (RFC 7692), for version 13 clients only (it was defined for RFC 6455; versions 7
+   * and 8 never get it): false, or the options to negotiate it with. A message compressed by the
+   * client inflates within `maxMessageBytes` (1009 past it, stopped at that point); ours are
+   * compressed from `threshold` bytes on. Default false: zlib contexts cost memory per connection.
+   */
+  perMessageDeflate?: false | PerMessageDeflateOptions;
 }
 
 /** The options with their defaults filled in. */
-export interface ResolvedWebSocketServerOptions<U> extends Required<Omit<WebSocketServerOptions<U>, 'checkOrigin' | 'selectProtocol'>> {
+export interface ResolvedWebSocketServerOptions<U> extends Required<Omit<WebSocketServerOptions<U>, 'checkOrigin' | 'selectProtocol' | 'perMessageDeflate'>> {
+  readonly perMessageDeflate: false | ResolvedPerMessageDeflateOptions;
   readonly checkOrigin: WebSocketServerOptions<U>['checkOrigin'];
   readonly selectProtocol: WebSocketServerOptions<U>['selectProtocol'];
 }

@@ -8,6 +8,7 @@ import { checkRange } from '../framing/checks.js';
 import { formatErrorResponse, formatResponseHead } from '../http/head-writer.js';
 import { RequestHeadParser, type RequestHead } from '../http/request-head-parser.js';
 import { formatAcceptResponse, formatRejectResponse, validateUpgrade } from './handshake.js';
+import { negotiatePerMessageDeflate, resolvePerMessageDeflateOptions } from './permessage-deflate.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './receiver.js';
 import { WebSocket } from './websocket.js';
 import type { ResolvedWebSocketServerOptions, WebSocketRoute, WebSocketServerOptions } from './websocket-handler.js';
@@ -27,6 +28,7 @@ function resolve<U>(options: WebSocketServerOptions<U>): ResolvedWebSocketServer
     slowConsumer: options.slowConsumer ?? 'close',
     closeTimeoutMs: options.closeTimeoutMs ?? 5000,
     heartbeatMs: options.heartbeatMs ?? 0,
+    perMessageDeflate: options.perMessageDeflate ? resolvePerMessageDeflateOptions(options.perMessageDeflate) : false,
   };
   checkRange(resolved.maxHeadBytes, 18, 1 << 20, 'maxHeadBytes', 'websocket');
   checkRange(resolved.handshakeTimeoutMs, 1, 2 ** 31 - 1, 'handshakeTimeoutMs', 'websocket');
@@ -147,9 +149,12 @@ class UpgradeConnection<U> implements ConnectionCallbacks {
       return;
     }
     this.#cancelDeadline();
-    conn.write(formatAcceptResponse(checked.handshake));
+    const deflateOptions = this.#options.perMessageDeflate;
+    // RFC 7692 extends RFC 6455: no v7/v8 client is known to need it, so they never get it.
+    const deflate = deflateOptions === false || checked.handshake.version !== 13 ? null : negotiatePerMessageDeflate(checked.handshake.extensions, deflateOptions);
+    conn.write(formatAcceptResponse(checked.handshake, deflate === null ? {} : { extensions: [deflate.response] }));
     const user = route.createUser !== undefined ? route.createUser() : (undefined as U);
-    const ws = new WebSocket<U>(conn, checked.handshake, this.#queue!, route.handler, user, this.#options);
+    const ws = new WebSocket<U>(conn, checked.handshake, this.#queue!, route.handler, user, this.#options, deflate);
     this.#ws = ws;
     this.#phase = 'websocket';
     this.#parser = null;

@@ -6,10 +6,14 @@ import type { ByteQueue } from '../framing/byte-queue.js';
 import type { RequestHead } from '../http/request-head-parser.js';
 import type { WebSocketCallbacks } from './callbacks.js';
 import { CloseCodes } from './close-frame.js';
+import { CompressingSender } from './compressing-sender.js';
+import { formatExtensions } from './extensions.js';
 import { FrameWriter, type MessageFrameOptions, type PreparedFrame } from './frame-writer.js';
 import type { AcceptedHandshake, WebSocketVersion } from './handshake.js';
+import type { DeflateAgreement, PerMessageDeflateParams } from './permessage-deflate.js';
 import { WebSocketReceiver } from './receiver.js';
 import type { ResolvedWebSocketServerOptions, WebSocketHandler } from './websocket-handler.js';
+import { ZlibMessageStream } from './zlib-message-stream.js';
 
 /** open: frames flow; closing: our close frame is out (or we are answering the peer's); closed: the TCP connection is gone. */
 export type WebSocketState = 'open' | 'closing' | 'closed';
@@ -51,6 +55,10 @@ export class WebSocket<U = unknown> {
   readonly origin: string | null;
   /** The upgrade request's head (cookies, authorization, ...). */
   readonly head: RequestHead;
+  /** The Sec-WebSocket-Extensions value of our 101 ('' when no extension was agreed), as a browser's `WebSocket.extensions`. */
+  readonly extensions: string;
+  /** What permessage-deflate agreed to, or null when messages are never compressed. */
+  readonly perMessageDeflate: PerMessageDeflateParams | null;
   readonly stats: WebSocketStats = { messagesIn: 0, messagesOut: 0, dropped: 0, pingsSent: 0 };
   /** Per-socket application state. */
   user: U;
@@ -59,6 +67,8 @@ export class WebSocket<U = unknown> {
   readonly #handler: WebSocketHandler<U>;
   readonly #options: ResolvedWebSocketServerOptions<U>;
   readonly #receiver: WebSocketReceiver;
+  /** permessage-deflate's sending half: compresses, and keeps everything sent in order behind it. */
+  readonly #sender: CompressingSender<SendResult> | null = null;
   #state: WebSocketState = 'open';
   #closeSent = false;
   #closeReceived = false;
@@ -70,8 +80,19 @@ export class WebSocket<U = unknown> {
   #readPaused = false;
   #closeReported = false;
 
-  /** @internal The upgrade layer creates sockets; `queue` holds what followed the request head. */
-  constructor(conn: Connection, handshake: AcceptedHandshake, queue: ByteQueue, handler: WebSocketHandler<U>, user: U, options: ResolvedWebSocketServerOptions<U>) {
+  /**
+   * @internal The upgrade layer creates sockets; `queue` holds what followed the request head;
+   * `deflate`: the permessage-deflate offer the 101 accepted.
+   */
+  constructor(
+    conn: Connection,
+    handshake: AcceptedHandshake,
+    queue: ByteQueue,
+    handler: WebSocketHandler<U>,
+    user: U,
+    options: ResolvedWebSocketServerOptions<U>,
+    deflate: DeflateAgreement | null = null,
+  ) {
     this.version = handshake.version;
     this.protocol = handshake.protocol;
     this.path = handshake.path;
@@ -82,7 +103,21 @@ export class WebSocket<U = unknown> {
     this.#conn = conn;
     this.#handler = handler;
     this.#options = options;
-    this.#receiver = new WebSocketReceiver(new ReceiverSink(this as WebSocket<unknown>), { role: 'server', maxMessageBytes: options.maxMessageBytes, queue });
+    this.extensions = deflate === null ? '' : formatExtensions([deflate.response]);
+    this.perMessageDeflate = deflate?.params ?? null;
+    let inflater: ZlibMessageStream | null = null;
+    if (deflate !== null) {
+      const post = (fn: () => void): void => conn.post(runPosted, fn);
+      this.#sender = new CompressingSender<SendResult>(deflate, {
+        writeFrames: (frames) => this.#writeNow(frames),
+        queued: () => (conn.queuedBytes > conn.options.highWaterMark ? 'over-high-water' : 'queued'),
+        post,
+        fail: (error) => conn.abort(error),
+      });
+      const { params, options: deflateOptions } = deflate;
+      inflater = new ZlibMessageStream({ mode: 'inflate', windowBits: params.clientMaxWindowBits, noContextTakeover: params.clientNoContextTakeover, gate: deflateOptions.gate, post });
+    }
+    this.#receiver = new WebSocketReceiver(new ReceiverSink(this as WebSocket<unknown>), { role: 'server', maxMessageBytes: options.maxMessageBytes, queue, inflater });
   }
 
   /** open, closing or closed. */
@@ -92,7 +127,7 @@ export class WebSocket<U = unknown> {
 
   /** Bytes queued on the connection and not yet handed to the kernel. */
   get bufferedAmount(): number {
-    return this.#conn.queuedBytes;
+    return this.#conn.queuedBytes + (this.#sender?.pendingBytes ?? 0);
   }
 
   /** The connection underneath (addresses, stats). */
@@ -104,6 +139,7 @@ export class WebSocket<U = unknown> {
   send(data: string | Uint8Array, options?: MessageFrameOptions): SendResult {
     const refused = this.#admit();
     if (refused !== null) return refused;
+    if (this.#sender !== null) return this.#sender.send(data, options);
     return this.#write(serverWriter.message(data, options));
   }
 
@@ -172,13 +208,13 @@ export class WebSocket<U = unknown> {
   /** @internal The peer's FIN: without a close frame first, the connection was dropped (1006). */
   peerEnded(): void {
     if (this.#state === 'closed') return;
-    this.#conn.close();
+    this.#closeConnection();
   }
 
   /** @internal The server is draining: 1001 going away. */
   drain(): void {
     if (this.#state === 'open') this.close(CloseCodes.GOING_AWAY, 'server shutting down');
-    else this.#conn.close();
+    else this.#closeConnection();
   }
 
   /** @internal The TCP connection is gone: report the close, exactly once. */
@@ -188,6 +224,7 @@ export class WebSocket<U = unknown> {
     this.#state = 'closed';
     this.#cancelTimers();
     this.#receiver.dispose();
+    this.#sender?.dispose();
     const wasClean = this.#closeSent && this.#closeReceived;
     this.#handler.onClose?.(this, this.#closeReceived || this.#closeSent ? this.#code : CloseCodes.ABNORMAL, this.#reason, wasClean);
   }
@@ -225,7 +262,7 @@ export class WebSocket<U = unknown> {
     }
     this.#closeTimer?.cancel();
     this.#closeTimer = null;
-    this.#conn.close(); // the server closes TCP first
+    this.#closeConnection(); // the server closes TCP first
   }
 
   /** @internal The peer broke the protocol: fail the connection with `closeCode`. */
@@ -237,14 +274,19 @@ export class WebSocket<U = unknown> {
       this.#write(serverWriter.close(closeCode, ''));
     }
     this.#state = 'closing';
-    this.#conn.close();
+    this.#closeConnection();
+  }
+
+  /** @internal Parsing goes on after a compressed message was inflated: read again. */
+  onResumed(): void {
+    this.#readOn();
   }
 
   // ---- internals ---------------------------------------------------------------------------------
 
   #admit(): SendResult | null {
     if (this.#state !== 'open') return 'closed';
-    if (this.#conn.queuedBytes <= this.#options.maxBufferedBytes) return null;
+    if (this.bufferedAmount <= this.#options.maxBufferedBytes) return null;
     if (this.#options.slowConsumer === 'drop') {
       this.stats.dropped++;
       return 'dropped';
@@ -254,7 +296,18 @@ export class WebSocket<U = unknown> {
   }
 
   #write(frames: readonly Buffer[]): SendResult {
-    if (frames.length === 1) return this.#writeOne(frames[0]!);
+    if (this.#sender !== null && this.#sender.busy) return this.#sender.write(frames);
+    return this.#writeNow(frames);
+  }
+
+  /** Close TCP once every frame queued behind a compression is written. */
+  #closeConnection(): void {
+    if (this.#sender !== null) this.#sender.whenFlushed(() => this.#conn.close());
+    else this.#conn.close();
+  }
+
+  #writeNow(frames: readonly Buffer[]): SendResult {
+    if (frames.length === 1) return this.#writeOneNow(frames[0]!);
     const conn = this.#conn;
     conn.cork();
     let status: SendResult = 'queued';
@@ -265,6 +318,11 @@ export class WebSocket<U = unknown> {
   }
 
   #writeOne(bytes: Buffer): SendResult {
+    if (this.#sender !== null && this.#sender.busy) return this.#sender.write([bytes]);
+    return this.#writeOneNow(bytes);
+  }
+
+  #writeOneNow(bytes: Buffer): SendResult {
     const status = this.#conn.write(bytes);
     if (status !== 'closed') this.stats.messagesOut++;
     return status;
@@ -273,7 +331,7 @@ export class WebSocket<U = unknown> {
   /** Keep a read posted, unless our own output is over the high-water mark (an echo peer that never reads). */
   #readOn(): void {
     const conn = this.#conn;
-    if (this.#receiver.state !== 'open' || conn.lifecycle !== 'open') return;
+    if (this.#receiver.state !== 'open' || this.#receiver.inflating || conn.lifecycle !== 'open') return;
     if (conn.queuedBytes > conn.options.highWaterMark) {
       this.#readPaused = true;
       return;
@@ -335,4 +393,11 @@ class ReceiverSink implements WebSocketCallbacks {
   onProtocolError(closeCode: number, error: PorticoError): void {
     this.#ws.onProtocolError(closeCode, error);
   }
+  onResumed(): void {
+    this.#ws.onResumed();
+  }
+}
+
+function runPosted(fn: () => void): void {
+  fn();
 }
