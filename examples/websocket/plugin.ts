@@ -21,6 +21,7 @@ export const websocketPlugin: ServerPlugin = {
     { name: 'heartbeat', kind: 'duration', description: 'ping every socket this often and drop one that missed the last pong; 0 = off', default: 0, min: 0 },
     { name: 'handshake-timeout', kind: 'duration', description: 'the request head must arrive within this', default: '10s', min: 1 },
     { name: 'drain-timeout', kind: 'duration', description: 'on SIGTERM, sockets get close 1001; abort those still open after this', default: '5s', min: 0 },
+    { name: 'deflate', kind: 'boolean', description: 'offer permessage-deflate (RFC 7692) to version 13 clients; messages from 1 KiB on are compressed', default: false },
   ],
   async start(options) {
     const room = new ChatRoom();
@@ -39,6 +40,7 @@ export const websocketPlugin: ServerPlugin = {
         maxMessageBytes: options['max-message'] as number,
         heartbeatMs: options['heartbeat'] as number,
         handshakeTimeoutMs: options['handshake-timeout'] as number,
+        perMessageDeflate: options['deflate'] === true ? {} : false,
         route(head) {
           const path = head.target.split('?')[0];
           if (head.has('upgrade')) return route(path ?? '');
