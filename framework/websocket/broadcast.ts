@@ -3,7 +3,10 @@ import type { WebSocket } from './websocket.js';
 
 const serverWriter = new FrameWriter({ role: 'server' });
 
-/** Frame a server message once, to send to many sockets with `sendPrepared` or `broadcast`. */
+/**
+ * Frame a server message once, to send to many sockets with `sendPrepared` or `broadcast`. The frame
+ * is uncompressed: per-socket deflate contexts (context takeover) cannot share one compressed copy.
+ */
 export function prepareMessage(data: string | Uint8Array, options?: MessageFrameOptions): PreparedFrame {
   return serverWriter.prepare(data, options);
 }

@@ -143,7 +143,11 @@ export class WebSocket<U = unknown> {
     return this.#write(serverWriter.message(data, options));
   }
 
-  /** Send a message framed once for many sockets (`prepareMessage`): broadcast without framing per socket. */
+  /**
+   * Send a message framed once for many sockets (`prepareMessage`): broadcast without framing per socket.
+   * Prepared frames are never compressed, even when permessage-deflate was agreed (a message without
+   * RSV1 is always valid), but they keep their place behind a compression still in flight.
+   */
   sendPrepared(frame: PreparedFrame): SendResult {
     const refused = this.#admit();
     if (refused !== null) return refused;
