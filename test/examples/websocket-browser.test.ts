@@ -46,3 +46,39 @@ test('the page in headless chromium: open, count, echo, broadcast to a second pa
   const exit = await server.exited;
   assert.equal(exit.code, 0, server.stderr);
 });
+
+test('--deflate with headless chromium: permessage-deflate negotiated, large and small messages echo in order', { timeout: 60_000 }, async (t) => {
+  assert.ok(existsSync(CHROMIUM), `chromium not found at ${CHROMIUM} (apt-get install chromium, or set PORTICO_CHROMIUM)`);
+  const server = await spawnServer({ script: websocketBinary, args: ['--port', '0', '--deflate'], t });
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${server.port}/`);
+  // The browser compresses every message with context takeover; the server compresses from 1 KiB on.
+  const result = await page.evaluate(async (url) => {
+    const ws = new WebSocket(url);
+    ws.binaryType = 'arraybuffer';
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = reject;
+    });
+    const sent: string[] = [];
+    for (let i = 0; i < 20; i++) sent.push(JSON.stringify({ i, text: 'héllo wörld '.repeat(i % 2 === 0 ? 3 : 3000) }));
+    const got: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      ws.onmessage = (event) => {
+        got.push(String(event.data));
+        if (got.length === sent.length) resolve();
+      };
+    });
+    for (const m of sent) ws.send(m);
+    await done;
+    const extensions = ws.extensions;
+    ws.close(1000);
+    return { extensions, same: got.every((m, i) => m === sent[i]), count: got.length };
+  }, `ws://127.0.0.1:${server.port}/echo`);
+  assert.deepEqual(result, { extensions: 'permessage-deflate', same: true, count: 20 });
+  server.child.kill('SIGTERM');
+  const exit = await server.exited;
+  assert.equal(exit.code, 0, server.stderr);
+});
