@@ -4,9 +4,12 @@
  * one knob changed. Every error names the field (or flag) and what was expected.
  */
 import { readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { basename, dirname } from 'node:path';
+import { hasPortPlaceholder } from './launcher.js';
 import { parseSize } from './memory-cap.js';
-import type { FloodProtocol, Scenario, Thresholds } from './types.js';
+import { capturesPort, parseReadySpec } from './readiness.js';
+import type { FloodProtocol, ReadySpec, Scenario, Thresholds } from './types.js';
 
 
 /** A scenario plus where its report goes. */
@@ -46,9 +49,11 @@ export const defaultThresholds: Thresholds = {
   stopDeadlineMs: 5_000,
   failOnSingleTaskInversion: true,
   acceptSignalExit: false,
+  acceptExitCodes: [0],
 };
 
 export const defaultReadyTimeoutMs = 10_000;
+export const defaultStopSignal: NodeJS.Signals = 'SIGTERM';
 
 // ---- raw values: what a file or the flags say, before defaults ------------------------------------
 
@@ -58,9 +63,9 @@ const isObject = (value: unknown): value is Raw => typeof value === 'object' && 
 
 /** The fields a scenario file may have, by level (anything else is an error: typos must not pass). */
 export const scenarioFields = {
-  top: ['name', 'description', 'server', 'flood', 'memoryCap', 'memoryCapBytes', 'lockOrder', 'leakCheck', 'netns', 'readyTimeoutMs', 'thresholds'],
+  top: ['name', 'description', 'server', 'ready', 'portArg', 'flood', 'memoryCap', 'memoryCapBytes', 'lockOrder', 'leakCheck', 'netns', 'readyTimeoutMs', 'stopSignal', 'thresholds'],
   flood: ['protocol', 'connections', 'concurrency', 'messages', 'size', 'sendAfterReceive', 'connectRate', 'durationCapMs', 'connectionTimeoutMs', 'protocolOptions'],
-  thresholds: ['errorBudget', 'timeWaitBudget', 'mustExitClean', 'stopDeadlineMs', 'failOnSingleTaskInversion', 'acceptSignalExit'],
+  thresholds: ['errorBudget', 'timeWaitBudget', 'mustExitClean', 'stopDeadlineMs', 'failOnSingleTaskInversion', 'acceptSignalExit', 'acceptExitCodes'],
 } as const;
 
 /** Field-by-field validation; `where` prefixes every message (file name or "flags"). */
@@ -143,19 +148,72 @@ export function buildScenario(raw: unknown, where: string, nameHint?: string): S
     stopDeadlineMs: v.integer(thresholdsRaw['stopDeadlineMs'], 'thresholds.stopDeadlineMs', d.stopDeadlineMs, 100),
     failOnSingleTaskInversion: v.boolean(thresholdsRaw['failOnSingleTaskInversion'], 'thresholds.failOnSingleTaskInversion', d.failOnSingleTaskInversion),
     acceptSignalExit: v.boolean(thresholdsRaw['acceptSignalExit'], 'thresholds.acceptSignalExit', d.acceptSignalExit),
+    acceptExitCodes: exitCodes(thresholdsRaw['acceptExitCodes'], v),
   };
+
+  const leakCheck = raw['leakCheck'] ?? 'auto';
+  if (leakCheck !== true && leakCheck !== false && leakCheck !== 'auto') v.fail('leakCheck', `expected true, false or "auto", got ${JSON.stringify(leakCheck)}`);
 
   return {
     name,
     server,
+    ready: readySpec(raw['ready'], server, v),
+    portArg: v.boolean(raw['portArg'], 'portArg', false),
     flood,
     memoryCapBytes: memoryCap(raw, v),
     lockOrder: v.boolean(raw['lockOrder'], 'lockOrder', false),
-    leakCheck: v.boolean(raw['leakCheck'], 'leakCheck', true),
+    leakCheck,
     netns: v.boolean(raw['netns'], 'netns', false),
     readyTimeoutMs: v.integer(raw['readyTimeoutMs'], 'readyTimeoutMs', defaultReadyTimeoutMs, 100),
+    stopSignal: stopSignal(raw['stopSignal'], v),
     thresholds,
   };
+}
+
+/** "line" (default), "port:N", "port", "regex:RE"; the flood needs a port from somewhere. */
+function readySpec(value: unknown, server: readonly string[], v: Validator): ReadySpec {
+  if (value === undefined) return { kind: 'line' };
+  if (typeof value !== 'string') v.fail('ready', `expected "line", "port:N" or "regex:RE", got ${JSON.stringify(value)}`);
+  let spec: ReadySpec;
+  try {
+    spec = parseReadySpec(value);
+  } catch (error) {
+    return v.fail('ready', `${(error as Error).message}, got ${JSON.stringify(value)}`);
+  }
+  const placeholder = hasPortPlaceholder(server);
+  if (spec.kind === 'port' && spec.port === null && !placeholder) {
+    v.fail('ready', 'plain "port" means the port the harness picks for {port}, but the server command has no {port}: put {port} in it, or give port:N');
+  }
+  if (spec.kind === 'regex' && !capturesPort(spec.pattern) && !placeholder) {
+    v.fail('ready', 'with regex readiness the harness must learn the port to flood: put {port} in the server command, or capture it in the pattern as (?<port>\\d+)');
+  }
+  return spec;
+}
+
+/** "SIGUSR1" or "USR1"; only signals a server can catch (not SIGKILL or SIGSTOP). */
+export function parseStopSignal(text: string): NodeJS.Signals {
+  const name = (text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`) as NodeJS.Signals;
+  if (!(name in constants.signals)) throw new Error(`unknown signal ${JSON.stringify(text)} (e.g. SIGTERM, SIGINT, SIGUSR1, SIGQUIT)`);
+  if (name === 'SIGKILL' || name === 'SIGSTOP') throw new Error(`${name} cannot be caught, so the server could never stop by itself; the harness sends SIGKILL at the stop deadline anyway`);
+  return name;
+}
+
+function stopSignal(value: unknown, v: Validator): NodeJS.Signals {
+  if (value === undefined) return defaultStopSignal;
+  if (typeof value !== 'string') v.fail('stopSignal', `expected a signal name such as "SIGUSR1", got ${JSON.stringify(value)}`);
+  try {
+    return parseStopSignal(value);
+  } catch (error) {
+    return v.fail('stopSignal', (error as Error).message);
+  }
+}
+
+function exitCodes(value: unknown, v: Validator): number[] {
+  if (value === undefined) return [...defaultThresholds.acceptExitCodes];
+  if (!Array.isArray(value) || value.length === 0 || !value.every((c) => Number.isInteger(c) && c >= 0 && c <= 255)) {
+    v.fail('thresholds.acceptExitCodes', `expected a non-empty array of exit codes 0-255, e.g. [0, 143], got ${JSON.stringify(value)}`);
+  }
+  return value as number[];
 }
 
 function serverArgv(value: unknown, v: Validator): string[] {
@@ -248,14 +306,16 @@ interface FlagSpec {
   readonly flag: string;
   /** Where the value lands in the raw scenario: ['flood', 'connections']. */
   readonly path: readonly string[];
-  readonly kind: 'string' | 'integer' | 'fraction' | 'duration' | 'size' | 'cap' | 'true' | 'false' | 'protocol' | 'budget';
+  readonly kind: 'string' | 'integer' | 'fraction' | 'duration' | 'size' | 'cap' | 'true' | 'false' | 'protocol' | 'budget' | 'codes';
   readonly arg?: string;
   readonly help: string;
 }
 
 /** Every `run` flag; `--help` is generated from this table, so it cannot drift from the parser. */
 export const runFlags: readonly FlagSpec[] = [
-  { flag: 'server', path: ['server'], kind: 'string', arg: '"<command line>"', help: 'server command; `--port 0` is appended unless it names a port (--port, -p)' },
+  { flag: 'server', path: ['server'], kind: 'string', arg: '"<command line>"', help: 'server command; each {port} in it becomes a free port the harness picks' },
+  { flag: 'ready', path: ['ready'], kind: 'string', arg: '<line|port:N|regex:RE>', help: "when the server is ready: portico's JSON line (default), port N listening by the server's processes, or an output line matching RE" },
+  { flag: 'port-arg', path: ['portArg'], kind: 'true', help: 'append `--port 0` to the command unless it names a port (--port, -p)' },
   { flag: 'name', path: ['name'], kind: 'string', arg: '<name>', help: 'scenario name (default: the file\'s "name", else from the server script)' },
   { flag: 'protocol', path: ['flood', 'protocol'], kind: 'protocol', arg: '<echo|owserver|websocket>', help: `flood protocol (default: ${defaultFlood.protocol})` },
   { flag: 'connections', path: ['flood', 'connections'], kind: 'integer', arg: '<n>', help: `connections in total (default: ${defaultFlood.connections})` },
@@ -268,14 +328,17 @@ export const runFlags: readonly FlagSpec[] = [
   { flag: 'connection-timeout', path: ['flood', 'connectionTimeoutMs'], kind: 'duration', arg: '<duration>', help: `deadline per connection (default: ${defaultFlood.connectionTimeoutMs / 1000}s)` },
   { flag: 'memory-cap', path: ['memoryCapBytes'], kind: 'cap', arg: '<size|none>', help: 'kill the server past this RSS, e.g. 256M (default: no cap)' },
   { flag: 'lock-order', path: ['lockOrder'], kind: 'true', help: 'run the server with PORTICO_LOCKDEP=1 and fail on lock-order findings' },
-  { flag: 'no-leak-check', path: ['leakCheck'], kind: 'false', help: 'skip the after-SIGTERM handle check (default: on for node servers)' },
+  { flag: 'leak-check', path: ['leakCheck'], kind: 'true', help: 'require the leak check (a server it cannot be run on is INCOMPLETE; default: node servers only)' },
+  { flag: 'no-leak-check', path: ['leakCheck'], kind: 'false', help: 'skip the after-stop handle check' },
   { flag: 'netns', path: ['netns'], kind: 'true', help: 'run in a fresh network namespace (unshare -n) for exact TIME_WAIT counts' },
   { flag: 'ready-timeout', path: ['readyTimeoutMs'], kind: 'duration', arg: '<duration>', help: `wait this long for the ready line (default: ${defaultReadyTimeoutMs / 1000}s)` },
-  { flag: 'stop-deadline', path: ['thresholds', 'stopDeadlineMs'], kind: 'duration', arg: '<duration>', help: `after SIGTERM, SIGKILL past this (default: ${defaultThresholds.stopDeadlineMs / 1000}s)` },
+  { flag: 'stop-signal', path: ['stopSignal'], kind: 'string', arg: '<SIG>', help: `signal that asks the server to stop, e.g. SIGUSR1 for haproxy (default: ${defaultStopSignal})` },
+  { flag: 'stop-deadline', path: ['thresholds', 'stopDeadlineMs'], kind: 'duration', arg: '<duration>', help: `after the stop signal, SIGKILL past this (default: ${defaultThresholds.stopDeadlineMs / 1000}s)` },
+  { flag: 'accept-exit-codes', path: ['thresholds', 'acceptExitCodes'], kind: 'codes', arg: '<n,n,…>', help: 'exit codes that count as a clean stop; death by signal N is 128+N (default: 0)' },
   { flag: 'error-budget', path: ['thresholds', 'errorBudget'], kind: 'fraction', arg: '<fraction>', help: 'failed+reset+bad connections allowed, 0.01 = 1 % (default: 0)' },
   { flag: 'time-wait-budget', path: ['thresholds', 'timeWaitBudget'], kind: 'budget', arg: '<n|none>', help: 'peak server-side TIME_WAIT allowed (default: none = not checked)' },
   { flag: 'no-exit-check', path: ['thresholds', 'mustExitClean'], kind: 'false', help: 'report how the server exited without failing on it' },
-  { flag: 'accept-signal-exit', path: ['thresholds', 'acceptSignalExit'], kind: 'true', help: 'a server with no SIGTERM handler may die by SIGTERM and still pass the exit check' },
+  { flag: 'accept-signal-exit', path: ['thresholds', 'acceptSignalExit'], kind: 'true', help: 'a server with no handler may die by the stop signal and still pass the exit check' },
   { flag: 'allow-single-task-inversions', path: ['thresholds', 'failOnSingleTaskInversion'], kind: 'false', help: "don't fail on inversions seen in one async chain only (LID's -skipSingleThread)" },
 ];
 
@@ -286,6 +349,17 @@ export const outputFlags = [
 ] as const;
 
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
+/**
+ * "500ms", "5s", "1.5s", "2m" → ms. A bare number is refused rather than guessed at: `5` read as
+ * milliseconds once cut a 5-second cap to nothing.
+ */
+export function parseDuration(text: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) throw new Error(`a duration needs a unit: ${text}ms, ${text}s or ${text}m`);
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text);
+  if (match === null) throw new Error('expected a duration with a unit, such as 500ms, 30s or 2m');
+  return Math.round(Number(match[1]) * durationUnits[match[2]!]!);
+}
 
 function flagValue(spec: FlagSpec, text: string): unknown {
   const fail = (why: string): never => {
@@ -301,10 +375,14 @@ function flagValue(spec: FlagSpec, text: string): unknown {
       return /^\d+(\.\d+)?$/.test(text) ? Number(text) : fail('expected a fraction such as 0.01');
     case 'budget':
       return text === 'none' ? null : /^\d+$/.test(text) ? Number(text) : fail('expected an integer or "none"');
-    case 'duration': {
-      const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
-      return match === null ? fail('expected a duration such as 500ms, 30s or 2m') : Math.round(Number(match[1]) * durationUnits[match[2] ?? 'ms']!);
-    }
+    case 'duration':
+      try {
+        return parseDuration(text);
+      } catch (error) {
+        return fail((error as Error).message);
+      }
+    case 'codes':
+      return /^\d{1,3}(,\d{1,3})*$/.test(text) ? text.split(',').map(Number) : fail('expected exit codes separated by commas, such as 0,143');
     case 'cap':
     case 'size':
       if (spec.kind === 'cap' && text === 'none') return null;
