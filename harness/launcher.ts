@@ -5,8 +5,9 @@
  * then stops the server properly. No timer or pipe of a stopped server may keep the harness alive.
  */
 import { execa, type ResultPromise } from 'execa';
+import { accessSync, constants, statSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
-import { basename } from 'node:path';
+import { basename, delimiter, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatCommand } from './report/format.js';
 import type { ServerExit } from './types.js';
@@ -270,8 +271,13 @@ export class LaunchedServer {
     }
   }
 
-  /** Let the last output drain (bounded), then cut the pipes: a daemonized grandchild may hold them open. */
+  /**
+   * The server is gone: SIGKILL whatever it left in its process group (a worker it forked and did
+   * not stop), let the last output drain (bounded), then cut the pipes, which a daemonized
+   * grandchild outside the group may still hold open.
+   */
   async #release(): Promise<void> {
+    this.#signal('SIGKILL', true);
     await withDeadline(this.#closed, drainMs, undefined);
     this.#child.stdout?.destroy();
     this.#child.stderr?.destroy();
@@ -309,6 +315,11 @@ export class LaunchedServer {
 export async function launchServer(options: LaunchOptions): Promise<LaunchedServer> {
   const [file, ...args] = options.argv;
   if (file === undefined) throw new LaunchError('empty server command');
+  // Checked here, not left to the spawn: under the memory cap's wrapper a missing program would
+  // surface as the wrapper's "exec: not found", which names the wrong culprit.
+  const program = options.displayArgv[0] ?? file;
+  const missing = whyNotExecutable(program, options.cwd ?? process.cwd());
+  if (missing !== null) throw new LaunchError(`cannot start the server: ${missing}\ncommand: ${formatCommand(options.displayArgv)}`);
   const child = execa(file, args, {
     cwd: options.cwd ?? process.cwd(),
     env: options.env,
@@ -331,6 +342,20 @@ export async function launchServer(options: LaunchOptions): Promise<LaunchedServ
   live.add(server);
   installExitHook();
   return server;
+}
+
+/** Null if `program` can be run (a path, or a name on PATH), else why not. */
+export function whyNotExecutable(program: string, cwd: string): string | null {
+  const candidates = program.includes('/') ? [resolvePath(cwd, program)] : (process.env['PATH'] ?? '').split(delimiter).filter((d) => d !== '').map((d) => join(d, program));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return null;
+    } catch {
+      // not this one
+    }
+  }
+  return program.includes('/') ? `${program}: no such executable file` : `${program}: not found on PATH`;
 }
 
 function installExitHook(): void {
