@@ -7,7 +7,8 @@
 import { LaunchError } from './launcher.js';
 import { NetnsError, insideHarnessNetns, rerunInNetns } from './netns.js';
 import { runScenario } from './run.js';
-import { type RunRequest, ScenarioError, defaultReadyTimeoutMs, defaultThresholds, outputFlags, parseRunArgs, protocols, resolveRunRequest, runFlags, scenarioFields } from './scenario.js';
+import { outputFlags, parseRunArgs, runFlags } from './run-flags.js';
+import { type RunRequest, ScenarioError, defaultReadyTimeoutMs, defaultThresholds, protocols, resolveRunRequest, scenarioFields } from './scenario.js';
 
 const exitPass = 0;
 const exitFail = 1;
@@ -50,11 +51,11 @@ The server:
   port the harness picked; nothing is appended (--port-arg appends \`--port 0\`, the old way).
   It is ready (--ready, within ${defaultReadyTimeoutMs / 1000}s by default) when:
     line       it prints {"event":"listening","server":…,"host":…,"port":N} on stdout (portico's bins)
-    port:N     port N is listening on a socket of the server's own process tree (port: {port}'s)
+    port:N     port N is listening on a socket of the server's own process tree (port alone: {port}'s)
     regex:RE   a line of its stdout or stderr matches RE; the port is the group (?<port>\\d+), else {port}'s
-  It must exit by itself, with an accepted code (--accept-exit-codes, default 0; death by signal N
-  counts as 128+N), within the stop deadline (${defaultThresholds.stopDeadlineMs / 1000}s by default) of the stop
-  signal, else it is SIGKILLed. Its environment is the harness's plus:
+  After the stop signal it must exit by itself within the stop deadline (${defaultThresholds.stopDeadlineMs / 1000}s by default),
+  with an accepted code (--accept-exit-codes, default 0; death by signal N counts as 128+N), else
+  it is SIGKILLed. Its environment is the harness's plus:
   PORTICO_LOCKDEP=1, PORTICO_LOCKDEP_REPORT   with --lock-order: the file a lock detector writes JSON
                                               lines to (portico's AsyncMutex does; see the README)
   NODE_OPTIONS=--import <leak preload>,
