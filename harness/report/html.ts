@@ -14,7 +14,7 @@ h1 { font-size: 24px; margin: 8px 0 12px; }
 h2 { font-size: 19px; margin: 28px 0 10px; border-bottom: 1px solid #ccd; padding-bottom: 4px; }
 h3 { font-size: 15px; margin: 14px 0 6px; }
 section, header { background: #fff; border: 1px solid #dde; border-radius: 6px; padding: 4px 16px 14px; margin-bottom: 16px; }
-.badge { display: inline-block; font-weight: bold; font-size: 0.8em; padding: 2px 10px; border-radius: 4px; color: #fff; vertical-align: middle; }
+.badge { display: inline-block; white-space: nowrap; font-weight: bold; font-size: 0.8em; padding: 2px 10px; border-radius: 4px; color: #fff; vertical-align: middle; }
 .badge.pass { background: #1a7f37; }
 .badge.fail { background: #c62828; }
 .badge.unchecked { background: #8a6d00; }
