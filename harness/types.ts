@@ -123,7 +123,7 @@ export interface LockFinding {
   readonly text: string;
 }
 
-/** What still kept the server alive after SIGTERM (from the harness preload). */
+/** What still kept the server alive after the stop signal (from the harness preload). */
 export interface LeakFinding {
   /** process.getActiveResourcesInfo() at report time, e.g. ["TCPServerWrap", "Timeout"]. */
   readonly resources: readonly string[];
