@@ -1,19 +1,16 @@
 /**
- * Starts the server under test, waits (bounded) for its JSON ready line, and stops it the way the
- * portico contract says: SIGTERM, then SIGKILL past the deadline. The server runs in its own process
- * group so a ctrl-c at the terminal reaches only the harness, which then stops the server properly.
+ * Starts the server under test, hands its output to whoever watches for readiness (readiness.ts), and
+ * stops it: the stop signal (SIGTERM unless told otherwise), then SIGKILL past the deadline. The
+ * server runs in its own process group so a ctrl-c at the terminal reaches only the harness, which
+ * then stops the server properly. No timer or pipe of a stopped server may keep the harness alive.
  */
 import { execa, type ResultPromise } from 'execa';
-import { basename } from 'node:path';
+import { accessSync, constants, statSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { basename, delimiter, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { formatCommand } from './report/format.js';
 import type { ServerExit } from './types.js';
-
-/** The `{"event":"listening",...}` line every portico server prints once it accepts connections. */
-export interface ReadyLine {
-  readonly server: string;
-  readonly host: string;
-  readonly port: number;
-}
 
 /** The server could not be started or never became ready; the message carries its stderr. */
 export class LaunchError extends Error {
@@ -26,10 +23,34 @@ export class LaunchError extends Error {
 /** Compiled next to this file: dist/harness/preload/leak-report.js. */
 export const leakPreloadPath = fileURLToPath(new URL('./preload/leak-report.js', import.meta.url));
 
-/** `--port 0` unless the command already names a port: the harness learns it from the ready line. */
+/** `--port 0` unless the command already names a port (`--port-arg`: the harness's behaviour before `{port}`). */
 export function withPortArgument(argv: readonly string[]): string[] {
   const namesPort = argv.slice(1).some((a) => a === '--port' || a.startsWith('--port=') || a === '-p' || /^-p\d+$/.test(a) || a.startsWith('-p='));
   return namesPort ? [...argv] : [...argv, '--port', '0'];
+}
+
+/** The placeholder a server command carries where the harness's chosen port goes. */
+export const portPlaceholder = '{port}';
+
+export function hasPortPlaceholder(argv: readonly string[]): boolean {
+  return argv.some((a) => a.includes(portPlaceholder));
+}
+
+/** Every `{port}` replaced by `port`. */
+export function substitutePort(argv: readonly string[], port: number): string[] {
+  return argv.map((a) => a.replaceAll(portPlaceholder, String(port)));
+}
+
+/** A port free on 127.0.0.1 at this moment (the kernel's pick, released at once for the server to take). */
+export async function pickFreePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 /** Whether the preload can go in through NODE_OPTIONS: the command is node itself. */
@@ -45,6 +66,8 @@ export interface ServerEnvironment {
   readonly leakReportPath: string | null;
   /** When the preload reports what is still alive; below the stop deadline. */
   readonly leakAfterMs: number;
+  /** The signal that starts the preload's clock (the stop signal). */
+  readonly stopSignal: NodeJS.Signals;
 }
 
 /** The variables added to the harness's own environment for the server. */
@@ -61,6 +84,7 @@ export function serverEnvironment(options: ServerEnvironment): Record<string, st
     env['NODE_OPTIONS'] = existing ? `${existing} ${preload}` : preload;
     env['PORTICO_LEAK_REPORT'] = options.leakReportPath;
     env['PORTICO_LEAK_AFTER_MS'] = String(options.leakAfterMs);
+    env['PORTICO_LEAK_SIGNAL'] = options.stopSignal;
   }
   return env;
 }
@@ -74,32 +98,59 @@ export function leakAfterMs(stopDeadlineMs: number): number {
 }
 
 export interface LaunchOptions {
-  /** Final argv, port argument and any memory-cap wrapper included. */
+  /** Final argv, port substituted and any memory-cap wrapper included. */
   readonly argv: readonly string[];
+  /** The command as the user knows it (no wrapper): what messages show. */
+  readonly displayArgv: readonly string[];
   /** Added to (not replacing) the harness's environment. */
   readonly env: Readonly<Record<string, string>>;
   readonly cwd?: string;
-  readonly readyTimeoutMs: number;
-  /** Rejects the ready wait early (ctrl-c). */
-  readonly signal?: AbortSignal;
 }
 
+export type OutputStream = 'stdout' | 'stderr';
+export type LineListener = (line: string, stream: OutputStream) => void;
+
 const stderrTailLimit = 16 * 1024;
+/** Lines longer than this are cut: a server writing megabytes without a newline must not grow memory. */
+const lineLimit = 64 * 1024;
 /** After SIGKILL the kernel reaps at once; this only bounds a stuck wrapper. */
 const killGraceMs = 5_000;
+/** How long the last output may take to drain after the exit, before the pipes are cut. */
+const drainMs = 500;
 
 const live = new Set<LaunchedServer>();
 let exitHookInstalled = false;
 
+/** setTimeout as a promise whose timer is cleared when the race is over (see `race`). */
+function timer<T>(ms: number, value: T): { promise: Promise<T>; cancel: () => void } {
+  let handle: NodeJS.Timeout | undefined;
+  const promise = new Promise<T>((resolve) => {
+    handle = setTimeout(resolve, ms, value);
+  });
+  return { promise, cancel: () => clearTimeout(handle) };
+}
+
+/** Race `promise` against a timeout; the timer never outlives the race (it would hold the harness open). */
+async function withDeadline<T, D>(promise: Promise<T>, ms: number, onTimeout: D): Promise<T | D> {
+  const t = timer(ms, onTimeout);
+  try {
+    return await Promise.race([promise, t.promise]);
+  } finally {
+    t.cancel();
+  }
+}
+
 /** A server process started by `launchServer`. */
 export class LaunchedServer {
   readonly pid: number;
+  /** The command as the user gave it (substituted, never the cgroup wrapper). */
+  readonly displayArgv: readonly string[];
   /** Resolves once the process has exited, whatever the reason. */
   readonly exited: Promise<{ readonly code: number | null; readonly signal: string | null }>;
   #child: ResultPromise;
   #stderr = '';
-  #stdoutLines: string[] = [];
-  #ready: Promise<ReadyLine>;
+  #stdoutHead: string[] = [];
+  #listeners = new Set<LineListener>();
   #exit: { code: number | null; signal: string | null } | null = null;
   #stopping: Promise<ServerExit> | null = null;
   #stopRequestedAt: number | null = null;
@@ -109,10 +160,10 @@ export class LaunchedServer {
   constructor(child: ResultPromise, pid: number, options: LaunchOptions) {
     this.#child = child;
     this.pid = pid;
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
-      this.#stderr = (this.#stderr + chunk).slice(-stderrTailLimit);
-    });
+    this.displayArgv = options.displayArgv;
+    // Keep reading both pipes for the whole run: a server blocked on a full pipe would stall.
+    this.#readLines(child.stdout!, 'stdout');
+    this.#readLines(child.stderr!, 'stderr');
     // 'exit', not execa's result: the result also waits for the pipes to close, which a
     // grandchild holding stdout open would delay past the process's real exit.
     this.exited = new Promise((resolve) => {
@@ -126,9 +177,45 @@ export class LaunchedServer {
       () => undefined,
       () => undefined,
     );
-    this.#ready = this.#waitReady(options);
-    // The run may end before anyone awaits readiness; that must not become an unhandled rejection.
-    this.#ready.catch(() => {});
+  }
+
+  #readLines(stream: NodeJS.ReadableStream, name: OutputStream): void {
+    let partial = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      if (name === 'stderr') this.#stderr = (this.#stderr + chunk).slice(-stderrTailLimit);
+      partial += chunk;
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        this.#line(partial.slice(0, nl).replace(/\r$/, ''), name);
+        partial = partial.slice(nl + 1);
+      }
+      if (partial.length > lineLimit) {
+        this.#line(partial.slice(0, lineLimit), name);
+        partial = '';
+      }
+    });
+    stream.on('end', () => {
+      if (partial !== '') this.#line(partial, name);
+      partial = '';
+    });
+  }
+
+  #line(line: string, stream: OutputStream): void {
+    if (stream === 'stdout' && this.#stdoutHead.length < 20) this.#stdoutHead.push(line);
+    for (const listener of this.#listeners) listener(line, stream);
+  }
+
+  /** Every further line of stdout and stderr (newline removed); returns the unsubscribe. */
+  onLine(listener: LineListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Resolves once the output has drained after the exit, or `drainMs` after it, whichever is first. */
+  async drained(): Promise<void> {
+    await this.exited;
+    await withDeadline(this.#closed, drainMs, undefined);
   }
 
   /** Whether the process has exited. */
@@ -146,98 +233,70 @@ export class LaunchedServer {
     return this.#stderr;
   }
 
-  /** The ready line, or a LaunchError (timeout, early exit, ctrl-c) carrying the server's stderr. */
-  ready(): Promise<ReadyLine> {
-    return this.#ready;
-  }
-
-  #waitReady(options: LaunchOptions): Promise<ReadyLine> {
-    const command = options.argv.join(' ');
-    return new Promise<ReadyLine>((resolve, reject) => {
-      let partial = '';
-      let settled = false;
-      const finish = (outcome: ReadyLine | Error): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        if (outcome instanceof Error) reject(outcome);
-        else resolve(outcome);
-      };
-      const stdout = this.#child.stdout!;
-      stdout.setEncoding('utf8');
-      // Keep reading after the ready line too: a server blocked on a full stdout pipe would stall.
-      stdout.on('data', (chunk: string) => {
-        partial += chunk;
-        let nl: number;
-        while ((nl = partial.indexOf('\n')) >= 0) {
-          const line = partial.slice(0, nl).trim();
-          partial = partial.slice(nl + 1);
-          if (this.#stdoutLines.length < 20) this.#stdoutLines.push(line);
-          const ready = parseReadyLine(line);
-          if (ready !== null) finish(ready);
-        }
-        if (partial.length > 64 * 1024) partial = partial.slice(-1024);
-      });
-      const timer = setTimeout(() => {
-        finish(new LaunchError(`server printed no ready line within ${options.readyTimeoutMs} ms: ${command}${this.#context()}`));
-      }, options.readyTimeoutMs);
-      const onAbort = (): void => finish(new LaunchError(`interrupted while waiting for the server's ready line: ${command}`));
-      if (options.signal?.aborted) onAbort();
-      options.signal?.addEventListener('abort', onAbort);
-      void this.exited.then(async (exit) => {
-        // The ready line and the last stderr may still be in the pipes: wait for them to drain,
-        // but not for a grandchild that holds them open.
-        await Promise.race([this.#closed, new Promise((resolve) => setTimeout(resolve, 500))]);
-        const how = exit.signal !== null ? `signal ${exit.signal}` : `code ${exit.code}`;
-        finish(new LaunchError(`server exited (${how}) before printing its ready line: ${command}${this.#context()}`));
-      });
-    });
-  }
-
-  #context(): string {
-    const stdout = this.#stdoutLines.length > 0 ? `\n--- server stdout (first lines) ---\n${this.#stdoutLines.join('\n')}` : '';
-    const stderr = this.#stderr.trim().length > 0 ? `\n--- server stderr ---\n${this.#stderr.trimEnd()}` : '\n(server stderr was empty)';
-    return stdout + stderr;
+  /**
+   * The command and what the server said, for an error message: its first stdout lines and its
+   * stderr, each line on its own line (never the wrapper the harness ran it under).
+   */
+  context(): string {
+    const lines = [`command: ${formatCommand(this.displayArgv)}`];
+    if (this.#stdoutHead.length > 0) lines.push('--- server stdout (first lines) ---', ...this.#stdoutHead);
+    const stderr = this.#stderr.trimEnd();
+    if (stderr.length > 0) lines.push('--- server stderr ---', ...stderr.split(/\r?\n/));
+    else lines.push('(server stderr was empty)');
+    return lines.join('\n');
   }
 
   /**
-   * SIGTERM, wait up to `deadlineMs`, then SIGKILL the process group. Idempotent. If the process had
-   * already exited, reports that exit (never clean: nobody asked it to stop).
+   * Send `signal`, wait up to `deadlineMs`, then SIGKILL the process group. Idempotent. If the
+   * process had already exited, reports that exit (never clean: nobody asked it to stop). Returns
+   * once the process is gone and its pipes are closed or cut, with no timer left behind.
    */
-  stop(deadlineMs: number): Promise<ServerExit> {
-    return (this.#stopping ??= this.#stop(deadlineMs));
+  stop(deadlineMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<ServerExit> {
+    return (this.#stopping ??= this.#stop(deadlineMs, signal));
   }
 
-  async #stop(deadlineMs: number): Promise<ServerExit> {
-    if (this.#exit !== null) return this.#result(this.#exit, 0, false, false);
-    const started = performance.now();
-    this.#stopRequestedAt = started;
-    this.#signal('SIGTERM', false);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), deadlineMs);
-    });
-    const exit = await Promise.race([this.exited, deadline]);
-    clearTimeout(timer);
-    if (exit !== null) return this.#result(exit, performance.now() - started, false, true);
+  async #stop(deadlineMs: number, signal: NodeJS.Signals): Promise<ServerExit> {
+    try {
+      if (this.#exit !== null) return this.#result(this.#exit, 0, false, null);
+      const started = performance.now();
+      this.#stopRequestedAt = started;
+      this.#signal(signal, false);
+      const exit = await withDeadline(this.exited, deadlineMs, null);
+      if (exit !== null) return this.#result(exit, performance.now() - started, false, signal);
+      this.#signal('SIGKILL', true);
+      const killed = await withDeadline(this.exited, killGraceMs, null);
+      return this.#result(killed ?? { code: null, signal: 'SIGKILL' }, performance.now() - started, true, signal);
+    } finally {
+      await this.#release();
+    }
+  }
+
+  /**
+   * The server is gone: SIGKILL whatever it left in its process group (a worker it forked and did
+   * not stop), let the last output drain (bounded), then cut the pipes, which a daemonized
+   * grandchild outside the group may still hold open.
+   */
+  async #release(): Promise<void> {
     this.#signal('SIGKILL', true);
-    const killed = await Promise.race([this.exited, new Promise<null>((resolve) => setTimeout(resolve, killGraceMs, null))]);
-    return this.#result(killed ?? { code: null, signal: 'SIGKILL' }, performance.now() - started, true, false);
+    await withDeadline(this.#closed, drainMs, undefined);
+    this.#child.stdout?.destroy();
+    this.#child.stderr?.destroy();
+    this.#listeners.clear();
   }
 
-  #result(exit: { code: number | null; signal: string | null }, stopMs: number, killed: boolean, askedToStop: boolean): ServerExit {
+  #result(exit: { code: number | null; signal: string | null }, stopMs: number, killed: boolean, stopSignal: NodeJS.Signals | null): ServerExit {
     return {
       code: exit.code,
       signal: exit.signal,
-      clean: askedToStop && !killed && exit.code === 0 && exit.signal === null,
+      stopSignal,
+      clean: stopSignal !== null && !killed && exit.code === 0 && exit.signal === null,
       stopMs: Math.round(stopMs),
       killed,
       stderrTail: this.#stderr,
     };
   }
 
-  /** SIGTERM goes to the server alone (its own children are its business); SIGKILL to the whole group. */
+  /** The stop signal goes to the server alone (its own children are its business); SIGKILL to the whole group. */
   #signal(signal: NodeJS.Signals, group: boolean): void {
     try {
       process.kill(group ? -this.pid : this.pid, signal);
@@ -252,26 +311,15 @@ export class LaunchedServer {
   }
 }
 
-/** `{"event":"listening","server":…,"host":…,"port":N}` → its fields, else null. */
-export function parseReadyLine(line: string): ReadyLine | null {
-  if (!line.startsWith('{')) return null;
-  try {
-    const value = JSON.parse(line) as Record<string, unknown>;
-    if (value['event'] !== 'listening' || typeof value['port'] !== 'number') return null;
-    return {
-      server: typeof value['server'] === 'string' ? value['server'] : 'unknown',
-      host: typeof value['host'] === 'string' ? value['host'] : '127.0.0.1',
-      port: value['port'],
-    };
-  } catch {
-    return null;
-  }
-}
-
 /** Spawn the server. Throws a LaunchError at once if it cannot be spawned at all (ENOENT, EACCES). */
 export async function launchServer(options: LaunchOptions): Promise<LaunchedServer> {
   const [file, ...args] = options.argv;
   if (file === undefined) throw new LaunchError('empty server command');
+  // Checked here, not left to the spawn: under the memory cap's wrapper a missing program would
+  // surface as the wrapper's "exec: not found", which names the wrong culprit.
+  const program = options.displayArgv[0] ?? file;
+  const missing = whyNotExecutable(program, options.cwd ?? process.cwd());
+  if (missing !== null) throw new LaunchError(`cannot start the server: ${missing}\ncommand: ${formatCommand(options.displayArgv)}`);
   const child = execa(file, args, {
     cwd: options.cwd ?? process.cwd(),
     env: options.env,
@@ -288,12 +336,26 @@ export async function launchServer(options: LaunchOptions): Promise<LaunchedServ
   });
   if (child.pid === undefined) {
     const result = await child;
-    throw new LaunchError(`cannot start server ${options.argv.join(' ')}: ${result.originalMessage ?? result.message ?? 'spawn failed'}`);
+    throw new LaunchError(`cannot start the server: ${result.originalMessage ?? result.message ?? 'spawn failed'}\ncommand: ${formatCommand(options.displayArgv)}`);
   }
   const server = new LaunchedServer(child, child.pid, options);
   live.add(server);
   installExitHook();
   return server;
+}
+
+/** Null if `program` can be run (a path, or a name on PATH), else why not. */
+export function whyNotExecutable(program: string, cwd: string): string | null {
+  const candidates = program.includes('/') ? [resolvePath(cwd, program)] : (process.env['PATH'] ?? '').split(delimiter).filter((d) => d !== '').map((d) => join(d, program));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return null;
+    } catch {
+      // not this one
+    }
+  }
+  return program.includes('/') ? `${program}: no such executable file` : `${program}: not found on PATH`;
 }
 
 function installExitHook(): void {

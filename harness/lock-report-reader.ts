@@ -1,8 +1,15 @@
 /**
- * Reads the JSON-lines files a server under test leaves behind: lock-order findings (framework/sync
- * with PORTICO_LOCKDEP_REPORT) and leak findings (the harness preload with PORTICO_LEAK_REPORT).
- * A line that does not parse or has the wrong shape is not dropped: it comes back as a problem, and
- * the run treats it as a failed check, since a detector that wrote *something* found something.
+ * Reads the JSON-lines files a server under test leaves behind: lock-order reports (framework/sync,
+ * or any server's own detector, with PORTICO_LOCKDEP_REPORT) and leak findings (the harness preload
+ * with PORTICO_LEAK_REPORT). A line that does not parse or has the wrong shape is not dropped: it
+ * comes back as a problem, and the run treats it as a failed check, since a detector that wrote
+ * *something* found something.
+ *
+ * The lock-order format, one JSON object per line (README, "Lock-order reports from any server"):
+ *   {"kind":"hello","detector":"<name>"}                        the detector is on (once, at start)
+ *   {"kind":"inversion"|"recursive-acquire"|"deadlock",
+ *    "cycle":["a","b","a"], "singleTask":false, "text":"…"}    a finding; singleTask and text optional
+ * Without a hello or a finding, nobody was watching, and the check is NOT CHECKED rather than PASS.
  */
 import { readFile } from 'node:fs/promises';
 import type { LeakFinding, LockFinding } from './types.js';
@@ -23,11 +30,27 @@ const lockKinds: readonly string[] = ['inversion', 'recursive-acquire', 'deadloc
 export function checkLockFinding(value: unknown): LockFinding | string {
   if (typeof value !== 'object' || value === null) return 'expected an object';
   const v = value as Record<string, unknown>;
-  if (typeof v['kind'] !== 'string' || !lockKinds.includes(v['kind'])) return `kind: expected one of ${lockKinds.join(', ')}, got ${JSON.stringify(v['kind'])}`;
-  if (!isStringArray(v['cycle'])) return 'cycle: expected an array of lock class names';
-  if (typeof v['singleTask'] !== 'boolean') return 'singleTask: expected true or false';
-  if (typeof v['text'] !== 'string') return 'text: expected a string';
-  return { kind: v['kind'] as LockFinding['kind'], cycle: v['cycle'], singleTask: v['singleTask'], text: v['text'] };
+  if (typeof v['kind'] !== 'string' || !lockKinds.includes(v['kind'])) return `kind: expected one of hello, ${lockKinds.join(', ')}, got ${JSON.stringify(v['kind'])}`;
+  if (!isStringArray(v['cycle']) || v['cycle'].length === 0) return 'cycle: expected a non-empty array of lock names';
+  const singleTask = v['singleTask'] ?? false;
+  if (typeof singleTask !== 'boolean') return 'singleTask: expected true or false';
+  const text = v['text'] ?? `${v['kind']}: ${v['cycle'].join(' => ')}`;
+  if (typeof text !== 'string') return 'text: expected a string';
+  return { kind: v['kind'] as LockFinding['kind'], cycle: v['cycle'], singleTask, text };
+}
+
+/** A `{"kind":"hello","detector":…}` line: the detector's name, or why the line is not one. */
+function checkLockLine(value: unknown): LockFinding | { readonly hello: string } | string {
+  if (typeof value === 'object' && value !== null && (value as Record<string, unknown>)['kind'] === 'hello') {
+    const detector = (value as Record<string, unknown>)['detector'];
+    return typeof detector === 'string' && detector !== '' ? { hello: detector } : 'hello: detector: expected the detector\'s name';
+  }
+  return checkLockFinding(value);
+}
+
+/** A lock-order report file: the findings, the detectors that reported in, and unreadable lines. */
+export interface LockReport extends ReadFindings<LockFinding> {
+  readonly detectors: string[];
 }
 
 /** A LeakFinding, or why the value is not one. */
@@ -66,5 +89,14 @@ export async function readJsonLines<T>(path: string, check: Check<T>): Promise<R
   return { findings, problems };
 }
 
-export const readLockFindings = (path: string): Promise<ReadFindings<LockFinding>> => readJsonLines(path, checkLockFinding);
+export async function readLockReport(path: string): Promise<LockReport> {
+  const { findings, problems } = await readJsonLines(path, checkLockLine);
+  const detectors = new Set<string>();
+  const found: LockFinding[] = [];
+  for (const entry of findings) {
+    if ('hello' in entry) detectors.add(entry.hello);
+    else found.push(entry);
+  }
+  return { findings: found, problems, detectors: [...detectors] };
+}
 export const readLeakFindings = (path: string): Promise<ReadFindings<LeakFinding>> => readJsonLines(path, checkLeakFinding);

@@ -7,19 +7,23 @@
 import { LaunchError } from './launcher.js';
 import { NetnsError, insideHarnessNetns, rerunInNetns } from './netns.js';
 import { runScenario } from './run.js';
-import { type RunRequest, ScenarioError, defaultReadyTimeoutMs, defaultThresholds, outputFlags, parseRunArgs, protocols, resolveRunRequest, runFlags, scenarioFields } from './scenario.js';
+import { outputFlags, parseRunArgs, runFlags } from './run-flags.js';
+import { type RunRequest, ScenarioError, defaultReadyTimeoutMs, defaultThresholds, protocols, resolveRunRequest, scenarioFields } from './scenario.js';
 
 const exitPass = 0;
 const exitFail = 1;
 const exitUsage = 2;
+/** Nothing failed, but a check the scenario asked for could not be made: not a PASS, not a FAIL. */
+const exitIncomplete = 3;
 
 function usage(): string {
   return `Usage: portico-harness run [scenario.json] [options]
        portico-harness run --server "<command line>" --protocol <${protocols.join('|')}> [options]
        portico-harness --help
 
-Starts the server, waits for its ready line, floods it over 127.0.0.1, stops it with SIGTERM, and
-checks what happened. Writes <report>/report.json and <report>/report.html and prints a summary.
+Starts the server, waits until it is ready, floods it over 127.0.0.1, stops it (SIGTERM unless
+--stop-signal), and checks what happened. Writes <report>/report.json and <report>/report.html and
+prints a summary.
 `;
 }
 
@@ -43,28 +47,38 @@ Options:
 ${rows.map(([a, b]) => a.padEnd(width) + b).join('\n')}
 
 The server:
-  The command runs without a shell, in the current directory, with this environment plus:
-  PORTICO_LOCKDEP=1, PORTICO_LOCKDEP_REPORT   with --lock-order (framework/sync writes findings there)
+  The command runs without a shell, in the current directory. Each {port} in it becomes a free
+  port the harness picked; nothing is appended (--port-arg appends \`--port 0\`, the old way).
+  It is ready (--ready, within ${defaultReadyTimeoutMs / 1000}s by default) when:
+    line       it prints {"event":"listening","server":…,"host":…,"port":N} on stdout (portico's bins)
+    port:N     port N is listening on a socket of the server's own process tree (port alone: {port}'s)
+    regex:RE   a line of its stdout or stderr matches RE; the port is the group (?<port>\\d+), else {port}'s
+  After the stop signal it must exit by itself within the stop deadline (${defaultThresholds.stopDeadlineMs / 1000}s by default),
+  with an accepted code (--accept-exit-codes, default 0; death by signal N counts as 128+N), else
+  it is SIGKILLed. Its environment is the harness's plus:
+  PORTICO_LOCKDEP=1, PORTICO_LOCKDEP_REPORT   with --lock-order: the file a lock detector writes JSON
+                                              lines to (portico's AsyncMutex does; see the README)
   NODE_OPTIONS=--import <leak preload>,
-  PORTICO_LEAK_REPORT, PORTICO_LEAK_AFTER_MS  for node servers unless --no-leak-check
-  It must print {"event":"listening","server":…,"host":…,"port":N} on stdout within the ready
-  timeout (${defaultReadyTimeoutMs / 1000}s by default), and exit 0 by itself within the stop deadline
-  (${defaultThresholds.stopDeadlineMs / 1000}s by default) of SIGTERM, else it is SIGKILLed. The leak
-  preload reports what is still alive at PORTICO_LEAK_AFTER_MS = max(deadline - 1s, 80 % of it).
+  PORTICO_LEAK_REPORT, PORTICO_LEAK_AFTER_MS,
+  PORTICO_LEAK_SIGNAL                         for node servers unless --no-leak-check; the preload
+                                              reports what is still alive at max(deadline - 1s, 80 %)
   --netns needs root or unprivileged user namespaces, plus unshare (util-linux) and ip (iproute2).
 
-Checks (all must pass):
-  server ready   the ready line came in time
+Checks, each PASS, FAIL or NOT CHECKED (with the reason: never started, killed by the memory cap
+before any stop signal, no lock detector reported in, not a node server, …):
+  server ready   ready in time (--ready)
   flood errors   failed + reset + bad + cut-off connections within --error-budget; not stopped early
   TIME_WAIT      peak server-side TIME_WAIT on the port within --time-wait-budget (if given)
-  memory cap     not killed by --memory-cap
-  lock order     no lock-order findings (with --lock-order)
-  leaks          nothing kept a node server alive after SIGTERM (why-is-node-running preload)
-  clean exit     exit 0 within the stop deadline; with --accept-signal-exit, death by SIGTERM also
-                 passes (for servers with no SIGTERM handler, i.e. not built on portico)
+  memory cap     not killed by --memory-cap (if given)
+  lock order     a detector reported in, and no lock-order findings (with --lock-order)
+  leaks          nothing kept a node server alive after the stop signal (why-is-node-running preload)
+  clean exit     an accepted exit code within the stop deadline; --accept-signal-exit also accepts
+                 death by the stop signal itself (a server with no handler for it)
 
-Exit status: 0 every check passed; 1 a check failed or the run could not happen (server never
-ready, interrupted); 2 bad arguments or scenario file (nothing was run, no report written).
+RESULT: PASS if every requested check passed; FAIL if any check failed or the run could not happen;
+INCOMPLETE if nothing failed but a requested check was NOT CHECKED.
+Exit status: 0 PASS; 1 FAIL (server never ready, interrupted); 3 INCOMPLETE; 2 bad arguments or
+scenario file (nothing was run, no report written).
 `;
 }
 
@@ -125,8 +139,8 @@ async function main(argv: readonly string[]): Promise<number> {
       progress: request.quiet ? null : process.stderr,
       inNetns: insideHarnessNetns(),
     });
-    if (report.error !== undefined) process.stderr.write(`portico-harness: ${report.error}\n`);
-    return report.pass ? exitPass : exitFail;
+    // The summary already showed report.error, once.
+    return report.result === 'PASS' ? exitPass : report.result === 'INCOMPLETE' ? exitIncomplete : exitFail;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

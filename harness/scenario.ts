@@ -4,9 +4,13 @@
  * one knob changed. Every error names the field (or flag) and what was expected.
  */
 import { readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { basename, dirname } from 'node:path';
+import { hasPortPlaceholder } from './launcher.js';
 import { parseSize } from './memory-cap.js';
-import type { FloodProtocol, Scenario, Thresholds } from './types.js';
+import { capturesPort, parseReadySpec } from './readiness.js';
+import type { ParsedRunArgs } from './run-flags.js';
+import type { FloodProtocol, ReadySpec, Scenario, Thresholds } from './types.js';
 
 
 /** A scenario plus where its report goes. */
@@ -46,21 +50,23 @@ export const defaultThresholds: Thresholds = {
   stopDeadlineMs: 5_000,
   failOnSingleTaskInversion: true,
   acceptSignalExit: false,
+  acceptExitCodes: [0],
 };
 
 export const defaultReadyTimeoutMs = 10_000;
+export const defaultStopSignal: NodeJS.Signals = 'SIGTERM';
 
 // ---- raw values: what a file or the flags say, before defaults ------------------------------------
 
-type Raw = Record<string, unknown>;
+export type Raw = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Raw => typeof value === 'object' && value !== null && !Array.isArray(value);
+export const isObject = (value: unknown): value is Raw => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The fields a scenario file may have, by level (anything else is an error: typos must not pass). */
 export const scenarioFields = {
-  top: ['name', 'description', 'server', 'flood', 'memoryCap', 'memoryCapBytes', 'lockOrder', 'leakCheck', 'netns', 'readyTimeoutMs', 'thresholds'],
+  top: ['name', 'description', 'server', 'ready', 'portArg', 'flood', 'memoryCap', 'memoryCapBytes', 'lockOrder', 'leakCheck', 'netns', 'readyTimeoutMs', 'stopSignal', 'thresholds'],
   flood: ['protocol', 'connections', 'concurrency', 'messages', 'size', 'sendAfterReceive', 'connectRate', 'durationCapMs', 'connectionTimeoutMs', 'protocolOptions'],
-  thresholds: ['errorBudget', 'timeWaitBudget', 'mustExitClean', 'stopDeadlineMs', 'failOnSingleTaskInversion', 'acceptSignalExit'],
+  thresholds: ['errorBudget', 'timeWaitBudget', 'mustExitClean', 'stopDeadlineMs', 'failOnSingleTaskInversion', 'acceptSignalExit', 'acceptExitCodes'],
 } as const;
 
 /** Field-by-field validation; `where` prefixes every message (file name or "flags"). */
@@ -143,19 +149,72 @@ export function buildScenario(raw: unknown, where: string, nameHint?: string): S
     stopDeadlineMs: v.integer(thresholdsRaw['stopDeadlineMs'], 'thresholds.stopDeadlineMs', d.stopDeadlineMs, 100),
     failOnSingleTaskInversion: v.boolean(thresholdsRaw['failOnSingleTaskInversion'], 'thresholds.failOnSingleTaskInversion', d.failOnSingleTaskInversion),
     acceptSignalExit: v.boolean(thresholdsRaw['acceptSignalExit'], 'thresholds.acceptSignalExit', d.acceptSignalExit),
+    acceptExitCodes: exitCodes(thresholdsRaw['acceptExitCodes'], v),
   };
+
+  const leakCheck = raw['leakCheck'] ?? 'auto';
+  if (leakCheck !== true && leakCheck !== false && leakCheck !== 'auto') v.fail('leakCheck', `expected true, false or "auto", got ${JSON.stringify(leakCheck)}`);
 
   return {
     name,
     server,
+    ready: readySpec(raw['ready'], server, v),
+    portArg: v.boolean(raw['portArg'], 'portArg', false),
     flood,
     memoryCapBytes: memoryCap(raw, v),
     lockOrder: v.boolean(raw['lockOrder'], 'lockOrder', false),
-    leakCheck: v.boolean(raw['leakCheck'], 'leakCheck', true),
+    leakCheck,
     netns: v.boolean(raw['netns'], 'netns', false),
     readyTimeoutMs: v.integer(raw['readyTimeoutMs'], 'readyTimeoutMs', defaultReadyTimeoutMs, 100),
+    stopSignal: stopSignal(raw['stopSignal'], v),
     thresholds,
   };
+}
+
+/** "line" (default), "port:N", "port", "regex:RE"; the flood needs a port from somewhere. */
+function readySpec(value: unknown, server: readonly string[], v: Validator): ReadySpec {
+  if (value === undefined) return { kind: 'line' };
+  if (typeof value !== 'string') v.fail('ready', `expected "line", "port:N" or "regex:RE", got ${JSON.stringify(value)}`);
+  let spec: ReadySpec;
+  try {
+    spec = parseReadySpec(value);
+  } catch (error) {
+    return v.fail('ready', `${(error as Error).message}, got ${JSON.stringify(value)}`);
+  }
+  const placeholder = hasPortPlaceholder(server);
+  if (spec.kind === 'port' && spec.port === null && !placeholder) {
+    v.fail('ready', 'plain "port" means the port the harness picks for {port}, but the server command has no {port}: put {port} in it, or give port:N');
+  }
+  if (spec.kind === 'regex' && !capturesPort(spec.pattern) && !placeholder) {
+    v.fail('ready', 'with regex readiness the harness must learn the port to flood: put {port} in the server command, or capture it in the pattern as (?<port>\\d+)');
+  }
+  return spec;
+}
+
+/** "SIGUSR1" or "USR1"; only signals a server can catch (not SIGKILL or SIGSTOP). */
+export function parseStopSignal(text: string): NodeJS.Signals {
+  const name = (text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`) as NodeJS.Signals;
+  if (!(name in constants.signals)) throw new Error(`unknown signal ${JSON.stringify(text)} (e.g. SIGTERM, SIGINT, SIGUSR1, SIGQUIT)`);
+  if (name === 'SIGKILL' || name === 'SIGSTOP') throw new Error(`${name} cannot be caught, so the server could never stop by itself; the harness sends SIGKILL at the stop deadline anyway`);
+  return name;
+}
+
+function stopSignal(value: unknown, v: Validator): NodeJS.Signals {
+  if (value === undefined) return defaultStopSignal;
+  if (typeof value !== 'string') v.fail('stopSignal', `expected a signal name such as "SIGUSR1", got ${JSON.stringify(value)}`);
+  try {
+    return parseStopSignal(value);
+  } catch (error) {
+    return v.fail('stopSignal', (error as Error).message);
+  }
+}
+
+function exitCodes(value: unknown, v: Validator): number[] {
+  if (value === undefined) return [...defaultThresholds.acceptExitCodes];
+  if (!Array.isArray(value) || value.length === 0 || !value.every((c) => Number.isInteger(c) && c >= 0 && c <= 255)) {
+    v.fail('thresholds.acceptExitCodes', `expected a non-empty array of exit codes 0-255, e.g. [0, 143], got ${JSON.stringify(value)}`);
+  }
+  return value as number[];
 }
 
 function serverArgv(value: unknown, v: Validator): string[] {
@@ -240,145 +299,6 @@ export function splitCommandLine(text: string, fail: (why: string) => never = (w
   }
   if (inWord) words.push(word);
   return words;
-}
-
-// ---- flags ------------------------------------------------------------------------------------------
-
-interface FlagSpec {
-  readonly flag: string;
-  /** Where the value lands in the raw scenario: ['flood', 'connections']. */
-  readonly path: readonly string[];
-  readonly kind: 'string' | 'integer' | 'fraction' | 'duration' | 'size' | 'cap' | 'true' | 'false' | 'protocol' | 'budget';
-  readonly arg?: string;
-  readonly help: string;
-}
-
-/** Every `run` flag; `--help` is generated from this table, so it cannot drift from the parser. */
-export const runFlags: readonly FlagSpec[] = [
-  { flag: 'server', path: ['server'], kind: 'string', arg: '"<command line>"', help: 'server command; `--port 0` is appended unless it names a port (--port, -p)' },
-  { flag: 'name', path: ['name'], kind: 'string', arg: '<name>', help: 'scenario name (default: the file\'s "name", else from the server script)' },
-  { flag: 'protocol', path: ['flood', 'protocol'], kind: 'protocol', arg: '<echo|owserver|websocket>', help: `flood protocol (default: ${defaultFlood.protocol})` },
-  { flag: 'connections', path: ['flood', 'connections'], kind: 'integer', arg: '<n>', help: `connections in total (default: ${defaultFlood.connections})` },
-  { flag: 'concurrency', path: ['flood', 'concurrency'], kind: 'integer', arg: '<n>', help: `connections open at once (default: ${defaultFlood.concurrency})` },
-  { flag: 'messages', path: ['flood', 'messages'], kind: 'integer', arg: '<n>', help: `messages per connection (default: ${defaultFlood.messages})` },
-  { flag: 'size', path: ['flood', 'size'], kind: 'size', arg: '<bytes>', help: `bytes per message, e.g. 512 or 4K (default: ${defaultFlood.size})` },
-  { flag: 'pipeline', path: ['flood', 'sendAfterReceive'], kind: 'false', help: 'send all messages at once instead of waiting for each reply' },
-  { flag: 'connect-rate', path: ['flood', 'connectRate'], kind: 'integer', arg: '<n/s>', help: 'new connections per second at most; 0 = no limit (default: 0)' },
-  { flag: 'duration-cap', path: ['flood', 'durationCapMs'], kind: 'duration', arg: '<duration>', help: `hard cap on the flood, e.g. 60s (default: ${defaultFlood.durationCapMs / 1000}s)` },
-  { flag: 'connection-timeout', path: ['flood', 'connectionTimeoutMs'], kind: 'duration', arg: '<duration>', help: `deadline per connection (default: ${defaultFlood.connectionTimeoutMs / 1000}s)` },
-  { flag: 'memory-cap', path: ['memoryCapBytes'], kind: 'cap', arg: '<size|none>', help: 'kill the server past this RSS, e.g. 256M (default: no cap)' },
-  { flag: 'lock-order', path: ['lockOrder'], kind: 'true', help: 'run the server with PORTICO_LOCKDEP=1 and fail on lock-order findings' },
-  { flag: 'no-leak-check', path: ['leakCheck'], kind: 'false', help: 'skip the after-SIGTERM handle check (default: on for node servers)' },
-  { flag: 'netns', path: ['netns'], kind: 'true', help: 'run in a fresh network namespace (unshare -n) for exact TIME_WAIT counts' },
-  { flag: 'ready-timeout', path: ['readyTimeoutMs'], kind: 'duration', arg: '<duration>', help: `wait this long for the ready line (default: ${defaultReadyTimeoutMs / 1000}s)` },
-  { flag: 'stop-deadline', path: ['thresholds', 'stopDeadlineMs'], kind: 'duration', arg: '<duration>', help: `after SIGTERM, SIGKILL past this (default: ${defaultThresholds.stopDeadlineMs / 1000}s)` },
-  { flag: 'error-budget', path: ['thresholds', 'errorBudget'], kind: 'fraction', arg: '<fraction>', help: 'failed+reset+bad connections allowed, 0.01 = 1 % (default: 0)' },
-  { flag: 'time-wait-budget', path: ['thresholds', 'timeWaitBudget'], kind: 'budget', arg: '<n|none>', help: 'peak server-side TIME_WAIT allowed (default: none = not checked)' },
-  { flag: 'no-exit-check', path: ['thresholds', 'mustExitClean'], kind: 'false', help: 'report how the server exited without failing on it' },
-  { flag: 'accept-signal-exit', path: ['thresholds', 'acceptSignalExit'], kind: 'true', help: 'a server with no SIGTERM handler may die by SIGTERM and still pass the exit check' },
-  { flag: 'allow-single-task-inversions', path: ['thresholds', 'failOnSingleTaskInversion'], kind: 'false', help: "don't fail on inversions seen in one async chain only (LID's -skipSingleThread)" },
-];
-
-/** Flags that don't describe the scenario: where the report goes and what the terminal shows. */
-export const outputFlags = [
-  { flag: 'report', arg: '<dir>', help: 'write report.json and report.html here (default: reports/<scenario name>/)' },
-  { flag: 'quiet', arg: '', help: 'no live progress line' },
-] as const;
-
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
-
-function flagValue(spec: FlagSpec, text: string): unknown {
-  const fail = (why: string): never => {
-    throw new ScenarioError(`--${spec.flag}: ${why}, got ${JSON.stringify(text)}`);
-  };
-  switch (spec.kind) {
-    case 'string':
-    case 'protocol':
-      return text;
-    case 'integer':
-      return /^\d+$/.test(text) ? Number(text) : fail('expected a non-negative integer');
-    case 'fraction':
-      return /^\d+(\.\d+)?$/.test(text) ? Number(text) : fail('expected a fraction such as 0.01');
-    case 'budget':
-      return text === 'none' ? null : /^\d+$/.test(text) ? Number(text) : fail('expected an integer or "none"');
-    case 'duration': {
-      const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
-      return match === null ? fail('expected a duration such as 500ms, 30s or 2m') : Math.round(Number(match[1]) * durationUnits[match[2] ?? 'ms']!);
-    }
-    case 'cap':
-    case 'size':
-      if (spec.kind === 'cap' && text === 'none') return null;
-      try {
-        return parseSize(text);
-      } catch (error) {
-        throw new ScenarioError(`--${spec.flag}: ${(error as Error).message}`);
-      }
-    case 'true':
-      return true;
-    case 'false':
-      return false;
-  }
-}
-
-export interface ParsedRunArgs {
-  readonly help: boolean;
-  readonly scenarioFile: string | null;
-  /** Flag values in the scenario-file shape, ready to merge over the file. */
-  readonly overrides: Raw;
-  readonly reportDir: string | null;
-  readonly quiet: boolean;
-}
-
-/** Parse the arguments after `run`: at most one scenario file, then flags in any order. */
-export function parseRunArgs(argv: readonly string[]): ParsedRunArgs {
-  const byName = new Map(runFlags.map((f) => [f.flag, f]));
-  const overrides: Raw = {};
-  let scenarioFile: string | null = null;
-  let reportDir: string | null = null;
-  let quiet = false;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    if (!arg.startsWith('--')) {
-      if (scenarioFile !== null) throw new ScenarioError(`unexpected argument "${arg}": only one scenario file per run (already have ${scenarioFile})`);
-      scenarioFile = arg;
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    const takeValue = (): string => {
-      const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined || value === '') throw new ScenarioError(`--${name} needs a value (see --help)`);
-      return value;
-    };
-    if (name === 'report') {
-      reportDir = takeValue();
-      continue;
-    }
-    if (name === 'quiet') {
-      quiet = true;
-      continue;
-    }
-    const spec = byName.get(name);
-    if (spec === undefined) throw new ScenarioError(`unknown option --${name} (see portico-harness run --help)`);
-    const takesValue = spec.kind !== 'true' && spec.kind !== 'false';
-    if (!takesValue && eq >= 0) throw new ScenarioError(`--${name} takes no value`);
-    setPath(overrides, spec.path, flagValue(spec, takesValue ? takeValue() : ''));
-  }
-  return { help, scenarioFile, overrides, reportDir, quiet };
-}
-
-function setPath(target: Raw, path: readonly string[], value: unknown): void {
-  let node = target;
-  for (const key of path.slice(0, -1)) {
-    const next = node[key];
-    node = isObject(next) ? next : (node[key] = {});
-  }
-  node[path[path.length - 1]!] = value;
 }
 
 /** Overrides win field by field; nested objects (flood, thresholds) merge, everything else replaces. */

@@ -123,7 +123,7 @@ export interface LockFinding {
   readonly text: string;
 }
 
-/** What still kept the server alive after SIGTERM (from the harness preload). */
+/** What still kept the server alive after the stop signal (from the harness preload). */
 export interface LeakFinding {
   /** process.getActiveResourcesInfo() at report time, e.g. ["TCPServerWrap", "Timeout"]. */
   readonly resources: readonly string[];
@@ -134,20 +134,36 @@ export interface LeakFinding {
 export interface ServerExit {
   readonly code: number | null;
   readonly signal: string | null;
-  /** Exited by itself with code 0 within the deadline after SIGTERM. */
+  /** The signal the harness sent to stop it; null when it exited before the harness asked (crash, memory cap). */
+  readonly stopSignal: string | null;
+  /** Exited by itself with code 0 within the deadline after the stop signal. */
   readonly clean: boolean;
-  /** ms from SIGTERM to exit. */
+  /** ms from the stop signal to exit; 0 when no stop signal was sent. */
   readonly stopMs: number;
   /** Had to be SIGKILLed. */
   readonly killed: boolean;
   readonly stderrTail: string;
 }
 
+/**
+ * PASS and FAIL are findings; NOT CHECKED means the harness could not look (the reason says why),
+ * which is never the same as "nothing found".
+ */
+export type CheckVerdict = 'PASS' | 'FAIL' | 'NOT CHECKED';
+
 export interface CheckResult {
   readonly name: string;
-  readonly pass: boolean;
+  readonly verdict: CheckVerdict;
+  /** The scenario asked for this check; a requested check that was NOT CHECKED makes the run INCOMPLETE. */
+  readonly requested: boolean;
   readonly detail: string;
 }
+
+/**
+ * The run's verdict: PASS only if every requested check passed; FAIL if any check failed (or the run
+ * could not happen); INCOMPLETE if nothing failed but a requested check could not be made.
+ */
+export type RunVerdict = 'PASS' | 'FAIL' | 'INCOMPLETE';
 
 /** Pass/fail thresholds of a run. */
 export interface Thresholds {
@@ -155,38 +171,75 @@ export interface Thresholds {
   readonly errorBudget: number;
   /** Peak server-side TIME_WAIT sockets allowed; null = not checked. */
   readonly timeWaitBudget: number | null;
-  /** Must exit 0 by itself within stopDeadlineMs of SIGTERM. Default true. */
+  /** Must exit by itself, with an accepted code, within stopDeadlineMs of the stop signal. Default true. */
   readonly mustExitClean: boolean;
+  /**
+   * Exit codes that count as a clean stop; default [0]. Death by signal N counts as code 128 + N (as a
+   * shell reports it), so 143 accepts a server killed by SIGTERM.
+   */
+  readonly acceptExitCodes: readonly number[];
   readonly stopDeadlineMs: number;
   /** Fail on single-task lock inversions too (LID's -skipSingleThread off). Default true. */
   readonly failOnSingleTaskInversion: boolean;
   /**
-   * A server with no SIGTERM handler of its own (anything not built on portico) dies *by* the
+   * A server with no handler for the stop signal (anything not built on portico) dies *by* the
    * signal, so "exit 0" can never hold for it: with this set, such a death inside the deadline and
-   * without SIGKILL passes the clean-exit check (`ServerExit.clean` still records false). Default false.
+   * without SIGKILL passes the clean-exit check (`ServerExit.clean` still records false), the same as
+   * adding 128 + the signal's number to acceptExitCodes. Default false.
    */
   readonly acceptSignalExit: boolean;
+}
+
+/**
+ * How the harness knows the server is ready to be flooded.
+ * - line: it printed portico's `{"event":"listening",...}` JSON line on stdout (the port comes from it).
+ * - port: `port` is in LISTEN state and the socket belongs to the server's process tree; null = the
+ *   port the harness substituted for `{port}` in the command.
+ * - regex: a line on stdout or stderr matched; the port is the match's `port` group, else `{port}`'s.
+ */
+export type ReadySpec =
+  | { readonly kind: 'line' }
+  | { readonly kind: 'port'; readonly port: number | null }
+  | { readonly kind: 'regex'; readonly pattern: string };
+
+/** What readiness found: where to flood. */
+export interface Readiness {
+  readonly by: ReadySpec['kind'];
+  /** The ready line's "server", else a name from the command. */
+  readonly server: string;
+  readonly host: string;
+  readonly port: number;
 }
 
 /** A harness run: which server, which load, which checks. Scenario files under ci/ are these. */
 export interface Scenario {
   readonly name: string;
-  /** Shell-free argv of the server, e.g. ["node", "dist/examples/echo/main.js"]; `--port 0` is appended unless a port is named. */
+  /**
+   * Shell-free argv of the server, e.g. ["node", "dist/examples/echo/main.js"]. Every `{port}` in it
+   * is replaced by a free port the harness picks; nothing is appended unless portArg is set.
+   */
   readonly server: readonly string[];
+  readonly ready: ReadySpec;
+  /** Append `--port 0` unless the command names a port (--port, -p): the harness's behaviour before `{port}`. */
+  readonly portArg: boolean;
   readonly flood: Omit<FloodOptions, 'host' | 'port'>;
   /** e.g. 256 MiB; null = no cap. */
   readonly memoryCapBytes: number | null;
   readonly lockOrder: boolean;
-  readonly leakCheck: boolean;
+  /** true: required (NOT CHECKED makes the run INCOMPLETE); 'auto': for node servers; false: off. */
+  readonly leakCheck: boolean | 'auto';
   readonly netns: boolean;
   readonly readyTimeoutMs: number;
+  /** Sent to stop the server (haproxy stops gracefully on SIGUSR1). Default SIGTERM. */
+  readonly stopSignal: NodeJS.Signals;
   readonly thresholds: Thresholds;
 }
 
 export interface RunReport {
   readonly scenario: string;
+  /** The argv as run: `{port}` substituted, `--port 0` appended with portArg (never the cgroup wrapper). */
   readonly serverCommand: readonly string[];
-  readonly ready: { readonly server: string; readonly host: string; readonly port: number } | null;
+  readonly ready: Readiness | null;
   readonly startedAt: string;
   readonly durationMs: number;
   readonly flood: FloodResult | null;
@@ -196,6 +249,8 @@ export interface RunReport {
   readonly leaks: readonly LeakFinding[];
   readonly exit: ServerExit | null;
   readonly checks: readonly CheckResult[];
+  readonly result: RunVerdict;
+  /** result === 'PASS'. */
   readonly pass: boolean;
   /** Set when the run could not happen at all (server never ready, bad scenario). */
   readonly error?: string;

@@ -228,12 +228,15 @@ let processDetector: LockOrderDetector | null | undefined;
 
 /**
  * The process-wide detector, on when PORTICO_LOCKDEP=1: findings go to stderr as text and, when
- * PORTICO_LOCKDEP_REPORT names a file, as one JSON line each (what the harness collects).
+ * PORTICO_LOCKDEP_REPORT names a file, as one JSON line each (what the harness collects). It is made
+ * by the first AsyncMutex, which is when it writes its hello line: a harness that finds no hello
+ * knows no mutex was ever watched, and says "not checked" instead of "no findings".
  */
 export function processLockOrderDetector(): LockOrderDetector | null {
   if (processDetector !== undefined) return processDetector;
   if (process.env['PORTICO_LOCKDEP'] !== '1') return (processDetector = null);
   const reportPath = process.env['PORTICO_LOCKDEP_REPORT'];
+  if (reportPath) appendFileSync(reportPath, JSON.stringify({ kind: 'hello', detector: 'portico AsyncMutex', pid: process.pid }) + '\n');
   processDetector = new LockOrderDetector({
     onReport: (report) => {
       process.stderr.write(formatLockReport(report) + '\n');

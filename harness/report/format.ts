@@ -4,6 +4,8 @@
  * "NaN" or "undefined".
  */
 
+import type { CheckVerdict, RunVerdict } from '../types.js';
+
 const notAvailable = 'n/a';
 
 function usable(value: number | null | undefined): value is number {
@@ -52,8 +54,12 @@ export function formatCommand(argv: readonly string[]): string {
   return argv.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
-/** The verdict shown everywhere: a report is only PASS when it says so and no check failed. */
-export function reportPassed(report: { readonly pass: boolean; readonly checks: readonly { readonly pass: boolean }[] }): boolean {
-  // Guards against a writer that set `pass` without looking at the checks: never show PASS over a FAIL row.
-  return report.pass && report.checks.every((check) => check.pass);
+/**
+ * The verdict shown everywhere. Guards against a writer that set `result` without looking at the
+ * checks: never PASS over a FAIL row or over a requested check that was not made.
+ */
+export function reportResult(report: { readonly result: RunVerdict; readonly checks: readonly { readonly verdict: CheckVerdict; readonly requested: boolean }[] }): RunVerdict {
+  if (report.result === 'FAIL' || report.checks.some((c) => c.verdict === 'FAIL')) return 'FAIL';
+  if (report.result === 'INCOMPLETE' || report.checks.some((c) => c.requested && c.verdict !== 'PASS')) return 'INCOMPLETE';
+  return 'PASS';
 }

@@ -3,12 +3,14 @@
  * exit), each a function from its part of the RunReport to an HTML fragment. All report text goes
  * through escapeHtml; null parts render as "not measured".
  */
-import type { CheckResult, FloodResult, LeakFinding, LockFinding, RunReport, ServerExit } from '../types.js';
+import type { CheckResult, CheckVerdict, FloodResult, LeakFinding, LockFinding, RunReport, RunVerdict, ServerExit } from '../types.js';
 import { escapeHtml } from './escape-html.js';
-import { formatBytes, formatCommand, formatCount, formatDuration, formatLatency, reportPassed } from './format.js';
+import { formatBytes, formatCommand, formatCount, formatDuration, formatLatency, reportResult } from './format.js';
 
-function badge(pass: boolean): string {
-  return pass ? '<span class="badge pass">PASS</span>' : '<span class="badge fail">FAIL</span>';
+const badgeClass: Record<CheckVerdict | RunVerdict, string> = { PASS: 'pass', FAIL: 'fail', 'NOT CHECKED': 'unchecked', INCOMPLETE: 'unchecked' };
+
+function badge(verdict: CheckVerdict | RunVerdict): string {
+  return `<span class="badge ${badgeClass[verdict]}">${verdict}</span>`;
 }
 
 function section(id: string, title: string, body: string): string {
@@ -28,7 +30,7 @@ function pre(text: string): string {
 }
 
 export function headerSection(report: RunReport): string {
-  const ready = report.ready === null ? 'never became ready' : `${report.ready.server} on ${report.ready.host}:${report.ready.port}`;
+  const ready = report.ready === null ? 'never became ready' : `${report.ready.server} on ${report.ready.host}:${report.ready.port} (ready by ${report.ready.by})`;
   const facts = keyValueTable([
     ['server command', formatCommand(report.serverCommand)],
     ['listening', ready],
@@ -36,13 +38,13 @@ export function headerSection(report: RunReport): string {
     ['run time', formatDuration(report.durationMs)],
   ]);
   const error = report.error === undefined ? '' : `<div class="alert"><strong>The run could not complete:</strong>${pre(report.error)}</div>`;
-  return `<header><h1>${badge(reportPassed(report))} ${escapeHtml(report.scenario)}</h1>${facts}${error}</header>`;
+  return `<header><h1>${badge(reportResult(report))} ${escapeHtml(report.scenario)}</h1>${facts}${error}</header>`;
 }
 
 export function checksSection(checks: readonly CheckResult[]): string {
   if (checks.length === 0) return section('checks', 'Checks', '<p class="missing">no checks recorded</p>');
   const rows = checks
-    .map((check) => `<tr class="${check.pass ? 'pass' : 'fail'}"><td>${escapeHtml(check.name)}</td><td>${badge(check.pass)}</td><td>${escapeHtml(check.detail)}</td></tr>`)
+    .map((check) => `<tr class="${badgeClass[check.verdict]}"><td>${escapeHtml(check.name)}</td><td>${badge(check.verdict)}</td><td>${escapeHtml(check.detail)}</td></tr>`)
     .join('');
   return section(
     'checks',
@@ -98,12 +100,12 @@ export function locksSection(locks: readonly LockFinding[]): string {
   return section('locks', `Lock-order findings (${locks.length})`, items);
 }
 
-export function leaksSection(leaks: readonly LeakFinding[]): string {
+export function leaksSection(leaks: readonly LeakFinding[], stopSignal: string | null): string {
   if (leaks.length === 0) return section('leaks', 'Leak findings', '<p>None reported.</p>');
   const items = leaks
     .map((leak) => {
       const resources = leak.resources.length === 0 ? '(none listed)' : leak.resources.join(', ');
-      return `<article class="finding"><h3>Still active after SIGTERM: ${escapeHtml(resources)}</h3>${pre(leak.detail)}</article>`;
+      return `<article class="finding"><h3>Still active after ${escapeHtml(stopSignal ?? 'the stop signal')}: ${escapeHtml(resources)}</h3>${pre(leak.detail)}</article>`;
     })
     .join('');
   return section('leaks', `Leak findings (${leaks.length})`, items);
@@ -111,12 +113,12 @@ export function leaksSection(leaks: readonly LeakFinding[]): string {
 
 export function exitSection(exit: ServerExit | null): string {
   if (exit === null) return section('exit', 'Server exit', notMeasured);
-  const how = exit.killed ? 'SIGKILLed after the stop deadline' : exit.clean ? 'exited cleanly' : 'exited, not cleanly';
+  const how = exit.stopSignal === null ? 'exited before the harness stopped it' : exit.killed ? 'SIGKILLed after the stop deadline' : exit.clean ? 'exited cleanly' : 'exited, not with code 0';
   const facts = keyValueTable([
     ['outcome', how],
     ['exit code', exit.code === null ? 'none' : String(exit.code)],
     ['signal', exit.signal ?? 'none'],
-    ['time from SIGTERM to exit', formatDuration(exit.stopMs)],
+    exit.stopSignal === null ? ['stop signal', 'none sent'] : [`time from ${exit.stopSignal} to exit`, formatDuration(exit.stopMs)],
   ]);
-  return section('exit', 'Server exit', `${badge(exit.clean)}${facts}<h3>stderr (tail)</h3>${pre(exit.stderrTail)}`);
+  return section('exit', 'Server exit', `${facts}<h3>stderr (tail)</h3>${pre(exit.stderrTail)}`);
 }

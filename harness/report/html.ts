@@ -4,7 +4,7 @@
  */
 import type { RunReport } from '../types.js';
 import { escapeHtml } from './escape-html.js';
-import { reportPassed } from './format.js';
+import { reportResult } from './format.js';
 import { connectionsChart, latencyChart, memoryChart, timeWaitChart } from './html-charts.js';
 import { checksSection, exitSection, floodSection, headerSection, leaksSection, locksSection } from './html-sections.js';
 
@@ -14,13 +14,15 @@ h1 { font-size: 24px; margin: 8px 0 12px; }
 h2 { font-size: 19px; margin: 28px 0 10px; border-bottom: 1px solid #ccd; padding-bottom: 4px; }
 h3 { font-size: 15px; margin: 14px 0 6px; }
 section, header { background: #fff; border: 1px solid #dde; border-radius: 6px; padding: 4px 16px 14px; margin-bottom: 16px; }
-.badge { display: inline-block; font-weight: bold; font-size: 0.8em; padding: 2px 10px; border-radius: 4px; color: #fff; vertical-align: middle; }
+.badge { display: inline-block; white-space: nowrap; font-weight: bold; font-size: 0.8em; padding: 2px 10px; border-radius: 4px; color: #fff; vertical-align: middle; }
 .badge.pass { background: #1a7f37; }
 .badge.fail { background: #c62828; }
+.badge.unchecked { background: #8a6d00; }
 table { border-collapse: collapse; margin: 6px 0; font-size: 14px; }
 table.grid th, table.grid td { border: 1px solid #d6d8de; padding: 4px 10px; text-align: left; vertical-align: top; }
 table.grid thead th { background: #eef0f4; }
 table.grid tr.fail td { background: #fdecea; }
+table.grid tr.unchecked td { background: #fff8e1; }
 table.kv th { text-align: left; font-weight: normal; color: #555; padding: 2px 16px 2px 0; vertical-align: top; }
 table.kv td { padding: 2px 0; font-family: ui-monospace, monospace; word-break: break-all; }
 pre { background: #1e1e1e; color: #e6e6e6; padding: 10px 12px; border-radius: 4px; overflow-x: auto; font-size: 12px; line-height: 1.4; max-height: 480px; }
@@ -36,7 +38,7 @@ article.finding { border-left: 4px solid #c62828; padding-left: 10px; margin: 10
 
 /** Renders a whole run report as a standalone HTML document. */
 export function renderHtml(report: RunReport): string {
-  const verdict = reportPassed(report) ? 'PASS' : 'FAIL';
+  const verdict = reportResult(report);
   const charts = [connectionsChart(report.flood), latencyChart(report.flood), timeWaitChart(report.timeWait), memoryChart(report.memory)];
   return [
     '<!DOCTYPE html>',
@@ -53,7 +55,7 @@ export function renderHtml(report: RunReport): string {
     `<section id="charts"><h2>Over time</h2><div class="charts">${charts.join('')}</div></section>`,
     floodSection(report.flood),
     locksSection(report.locks),
-    leaksSection(report.leaks),
+    leaksSection(report.leaks, report.exit?.stopSignal ?? null),
     exitSection(report.exit),
     '</body>',
     '</html>',

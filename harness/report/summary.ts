@@ -3,23 +3,31 @@
  * verdict, the figures one looks at first, and a last line a script can grep for.
  */
 import type { RunReport } from '../types.js';
-import { formatBytes, formatCommand, formatCount, formatDuration, formatLatency, reportPassed } from './format.js';
+import { formatBytes, formatCommand, formatCount, formatDuration, formatLatency, reportResult } from './format.js';
 
 /** Check details may carry newlines (stacks); a summary line must stay one line. */
 function oneLine(text: string): string {
   return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
-/** Plain-text summary of a run, ending with `RESULT: PASS` or `RESULT: FAIL`. */
+/**
+ * Plain-text summary of a run, ending with `RESULT: PASS`, `RESULT: FAIL` or `RESULT: INCOMPLETE`.
+ * The run's error (the server's own stderr among it) keeps its lines, indented: this is the one
+ * place it is printed.
+ */
 export function formatSummary(report: RunReport): string {
   const lines: string[] = [];
   lines.push(`scenario: ${report.scenario}`);
   lines.push(`server:   ${formatCommand(report.serverCommand)}`);
-  if (report.error !== undefined) lines.push(`error:    ${oneLine(report.error)}`);
+  if (report.error !== undefined) {
+    const [first = '', ...rest] = report.error.trimEnd().split(/\r?\n/);
+    lines.push(`error:    ${first}`, ...rest.map((line) => `          ${line}`.trimEnd()));
+  }
 
+  const verdictWidth = 'NOT CHECKED'.length;
   const nameWidth = Math.max(0, ...report.checks.map((check) => oneLine(check.name).length));
   for (const check of report.checks) {
-    lines.push(`${check.pass ? 'PASS' : 'FAIL'}  ${oneLine(check.name).padEnd(nameWidth)}  ${oneLine(check.detail)}`.trimEnd());
+    lines.push(`${check.verdict.padEnd(verdictWidth)}  ${oneLine(check.name).padEnd(nameWidth)}  ${oneLine(check.detail)}`.trimEnd());
   }
   if (report.checks.length === 0) lines.push('(no checks recorded)');
 
@@ -56,9 +64,11 @@ export function formatSummary(report: RunReport): string {
   if (report.exit !== null) {
     const exit = report.exit;
     const how = exit.killed ? 'SIGKILLed' : `code ${exit.code === null ? 'none' : exit.code}, signal ${exit.signal ?? 'none'}`;
-    lines.push(`exit:        ${how}, ${formatDuration(exit.stopMs)} after SIGTERM${exit.clean ? ' (clean)' : ''}`);
+    const when = exit.stopSignal === null ? 'before the harness sent any stop signal' : `${formatDuration(exit.stopMs)} after ${exit.stopSignal}`;
+    lines.push(`exit:        ${how}, ${when}${exit.clean ? ' (clean)' : ''}`);
   }
 
-  lines.push(`RESULT: ${reportPassed(report) ? 'PASS' : 'FAIL'}`);
+  const result = reportResult(report);
+  lines.push(`RESULT: ${result}${result === 'INCOMPLETE' ? ` (not checked: ${report.checks.filter((c) => c.requested && c.verdict === 'NOT CHECKED').map((c) => c.name).join(', ')})` : ''}`);
   return lines.join('\n');
 }

@@ -29,9 +29,10 @@ for (const file of files) {
     t.after(() => rm(reportDir, { recursive: true, force: true }));
     const run = await runToExit(process.execPath, [harness, 'run', `ci/scenarios/${file}`, '--report', reportDir, '--quiet'], { timeoutMs: limitMs, t });
     const report = JSON.parse(await readFile(join(reportDir, 'report.json'), 'utf8')) as RunReport;
-    const failed = report.checks.filter((c) => !c.pass).map((c) => `${c.name}: ${c.detail}`);
-    assert.equal(run.code, 0, `harness exit ${run.code}; failed checks: ${failed.join(' | ') || 'none'}; error: ${report.error ?? 'none'}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
-    assert.equal(report.pass, true, failed.join(' | '));
+    const failed = report.checks.filter((c) => c.verdict === 'FAIL' || (c.requested && c.verdict !== 'PASS')).map((c) => `${c.verdict} ${c.name}: ${c.detail}`);
+    assert.equal(run.code, 0, `harness exit ${run.code}; failed or unchecked checks: ${failed.join(' | ') || 'none'}; error: ${report.error ?? 'none'}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+    assert.equal(report.result, 'PASS', failed.join(' | '));
+    assert.equal(report.pass, true);
     assert.equal(report.error, undefined);
     assert.ok(report.checks.length > 0);
     await readFile(join(reportDir, 'report.html'), 'utf8');

@@ -172,10 +172,12 @@ test('PORTICO_LOCKDEP=1 turns on the process detector: text on stderr, JSON line
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stderr, /portico lockdep: lock-order inversion/);
     const lines = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; cycle: string[]; singleTask: boolean; text: string });
-    assert.equal(lines.length, 1);
-    assert.equal(lines[0]!.kind, 'inversion');
-    assert.deepEqual(new Set(lines[0]!.cycle), new Set(['proc.a', 'proc.b']));
-    assert.match(lines[0]!.text, /cycle: proc\.[ab] => proc\.[ab] => proc\.[ab]/);
+    assert.equal(lines.length, 2);
+    // First the hello, written when the first mutex made the detector: proof someone was watching.
+    assert.deepEqual(lines[0], { kind: 'hello', detector: 'portico AsyncMutex', pid: result.pid });
+    assert.equal(lines[1]!.kind, 'inversion');
+    assert.deepEqual(new Set(lines[1]!.cycle), new Set(['proc.a', 'proc.b']));
+    assert.match(lines[1]!.text, /cycle: proc\.[ab] => proc\.[ab] => proc\.[ab]/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -22,7 +22,7 @@ function passingReport(): RunReport {
   return {
     scenario: 'echo-flood-10k',
     serverCommand: ['node', 'dist/examples/echo/main.js', '--port', '0', '--banner', 'hello world'],
-    ready: { server: 'echo', host: '127.0.0.1', port: 40123 },
+    ready: { by: 'line', server: 'echo', host: '127.0.0.1', port: 40123 },
     startedAt: '2025-01-02T03:04:05.678Z',
     durationMs: 31_250,
     flood: {
@@ -60,13 +60,14 @@ function passingReport(): RunReport {
     },
     locks: [],
     leaks: [],
-    exit: { code: 0, signal: null, clean: true, stopMs: 42, killed: false, stderrTail: '' },
+    exit: { code: 0, signal: null, stopSignal: 'SIGTERM', clean: true, stopMs: 42, killed: false, stderrTail: '' },
     checks: [
-      { name: 'connection errors', pass: true, detail: '0 of 10,000 failed/reset/bad (budget 0 %)' },
-      { name: 'server TIME_WAIT', pass: true, detail: 'peak 3 ≤ budget 100' },
-      { name: 'clean exit', pass: true, detail: 'exit code 0 after 42 ms' },
-      { name: 'lock order', pass: true, detail: 'no inversions' },
+      { name: 'connection errors', verdict: 'PASS', requested: true, detail: '0 of 10,000 failed/reset/bad (budget 0 %)' },
+      { name: 'server TIME_WAIT', verdict: 'PASS', requested: true, detail: 'peak 3 ≤ budget 100' },
+      { name: 'clean exit', verdict: 'PASS', requested: true, detail: 'exit code 0 after 42 ms' },
+      { name: 'lock order', verdict: 'PASS', requested: true, detail: 'no inversions' },
     ],
+    result: 'PASS',
     pass: true,
   };
 }
@@ -86,6 +87,7 @@ function emptyReport(): RunReport {
     leaks: [],
     exit: null,
     checks: [],
+    result: 'FAIL',
     pass: false,
     error: 'server did not print a ready line within 10000 ms',
   };
@@ -117,13 +119,14 @@ function failingReport(): RunReport {
       },
     ],
     leaks: [{ resources: ['TCPServerWrap', 'Timeout'], detail: 'There are 2 handle(s) keeping the process running\n# Timeout\nmain.js:12' }],
-    exit: { code: null, signal: 'SIGKILL', clean: false, stopMs: 5_000, killed: true, stderrTail: hostileStderr },
+    exit: { code: null, signal: 'SIGKILL', stopSignal: 'SIGTERM', clean: false, stopMs: 5_000, killed: true, stderrTail: hostileStderr },
     checks: [
-      { name: 'connection errors', pass: false, detail: '412 of 10,000 reset (budget 0 %)\nfirst: ECONNRESET' },
-      { name: 'memory cap', pass: false, detail: 'killed by the 64 MiB cap' },
-      { name: 'lock order', pass: false, detail: '1 inversion: connections → timer-wheel → connections' },
-      { name: 'server TIME_WAIT', pass: true, detail: 'peak 3' },
+      { name: 'connection errors', verdict: 'FAIL', requested: true, detail: '412 of 10,000 reset (budget 0 %)\nfirst: ECONNRESET' },
+      { name: 'memory cap', verdict: 'FAIL', requested: true, detail: 'killed by the 64 MiB cap' },
+      { name: 'lock order', verdict: 'FAIL', requested: true, detail: '1 inversion: connections → timer-wheel → connections' },
+      { name: 'server TIME_WAIT', verdict: 'PASS', requested: true, detail: 'peak 3' },
     ],
+    result: 'FAIL',
     pass: false,
   };
 }
@@ -259,7 +262,7 @@ test('the HTML of a failing run shows the inversion, the leak, the kill by cap, 
 test('the summary lists every check, the key figures and a final RESULT line', () => {
   const pass = formatSummary(passingReport()).split('\n');
   for (const check of passingReport().checks) {
-    assert.ok(pass.some((line) => line.startsWith(`PASS  ${check.name}`) && line.endsWith(`  ${check.detail}`)), check.name);
+    assert.ok(pass.some((line) => line.startsWith(`${'PASS'.padEnd(11)}  ${check.name}`) && line.endsWith(`  ${check.detail}`)), check.name);
   }
   assert.equal(pass.at(-1), 'RESULT: PASS');
   const text = pass.join('\n');
@@ -272,10 +275,10 @@ test('the summary lists every check, the key figures and a final RESULT line', (
 
   const fail = formatSummary(failingReport()).split('\n');
   assert.equal(fail.at(-1), 'RESULT: FAIL');
-  assert.equal(fail.filter((line) => /^FAIL  /.test(line)).length, 3);
-  assert.equal(fail.filter((line) => /^PASS  /.test(line)).length, 1);
+  assert.equal(fail.filter((line) => /^FAIL {9}/.test(line)).length, 3);
+  assert.equal(fail.filter((line) => /^PASS {9}/.test(line)).length, 1);
   // A multi-line detail stays on its check's line.
-  assert.ok(fail.some((line) => /^FAIL  connection errors\s+412 of 10,000 reset \(budget 0 %\) first: ECONNRESET$/.test(line)));
+  assert.ok(fail.some((line) => /^FAIL\s+connection errors\s+412 of 10,000 reset \(budget 0 %\) first: ECONNRESET$/.test(line)));
   assert.match(fail.join('\n'), /KILLED BY CAP/);
   assert.match(fail.join('\n'), /connections -> timer-wheel -> connections/);
 
@@ -287,9 +290,41 @@ test('the summary lists every check, the key figures and a final RESULT line', (
 });
 
 test('RESULT is FAIL when a check failed even if the report claims pass', () => {
-  const report = { ...passingReport(), checks: [{ name: 'x', pass: false, detail: 'bad' }] };
+  const report = { ...passingReport(), checks: [{ name: 'x', verdict: 'FAIL' as const, requested: true, detail: 'bad' }] };
   assert.match(formatSummary(report), /RESULT: FAIL$/);
   assert.match(renderHtml(report), /<h1><span class="badge fail">FAIL/);
+});
+
+test('NOT CHECKED: a requested check that was not made is never shown as PASS; an unrequested one is only information', () => {
+  const unrequested = { name: 'memory cap', verdict: 'NOT CHECKED' as const, requested: false, detail: 'no cap given (--memory-cap); peak RSS 40.0 MiB' };
+  const stillPass = { ...passingReport(), checks: [...passingReport().checks, unrequested] };
+  const passText = formatSummary(stillPass);
+  assert.match(passText, /^NOT CHECKED  memory cap +no cap given/m);
+  assert.match(passText, /RESULT: PASS$/);
+
+  const requested = { name: 'lock order', verdict: 'NOT CHECKED' as const, requested: true, detail: 'no lock detector reported in' };
+  // Even a report that claims PASS is shown INCOMPLETE: the guard looks at the checks.
+  const claimed = { ...passingReport(), checks: [passingReport().checks[0]!, requested] };
+  assert.match(formatSummary(claimed), /\nRESULT: INCOMPLETE \(not checked: lock order\)$/);
+  const html = renderHtml(claimed);
+  assert.match(html, /<h1><span class="badge unchecked">INCOMPLETE/);
+  assert.match(html, /<tr class="unchecked"><td>lock order<\/td><td><span class="badge unchecked">NOT CHECKED<\/span>/);
+  // A FAIL beside it wins.
+  const failed = { ...claimed, checks: [...claimed.checks, { name: 'x', verdict: 'FAIL' as const, requested: true, detail: 'bad' }] };
+  assert.match(formatSummary(failed), /RESULT: FAIL$/);
+});
+
+test('the summary prints a multi-line error with its lines kept, indented under "error:"', () => {
+  const report = { ...emptyReport(), error: 'the server printed no ready line within 10.0 s\ncommand: python3 x.py\n--- server stderr ---\nTraceback (most recent call last):\n  File "x.py", line 1' };
+  const lines = formatSummary(report).split('\n');
+  const at = lines.findIndex((l) => l.startsWith('error:'));
+  assert.deepEqual(lines.slice(at, at + 5), [
+    'error:    the server printed no ready line within 10.0 s',
+    '          command: python3 x.py',
+    '          --- server stderr ---',
+    '          Traceback (most recent call last):',
+    '            File "x.py", line 1',
+  ]);
 });
 
 test('lineChart copes with empty, single-point, all-zero and non-finite data', () => {

@@ -5,74 +5,34 @@
  * same server without faults must pass. Loads are small: a few dozen connections per run.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
-import { readLockFindings } from '../../harness/lock-report-reader.js';
-import type { CheckResult, RunReport } from '../../harness/types.js';
-import { type RunResult, repoRoot, runToExit } from '../helpers/spawn-server.js';
+import { test } from 'node:test';
+import { readLockReport } from '../../harness/lock-report-reader.js';
+import { assertVerdicts, broken, checkOf, harness, plainEcho, runHarness, small } from '../helpers/harness-run.js';
+import { runToExit } from '../helpers/spawn-server.js';
 
-const harness = join(repoRoot, 'dist/harness/main.js');
-const plainEcho = 'node test/fixtures/plain-echo.mjs';
-const broken = 'node dist/test/fixtures/broken-server.js';
-const small = ['--connections', '30', '--concurrency', '5', '--messages', '3', '--size', '64', '--quiet'];
 const T = { timeout: 60_000 };
-
-interface HarnessRun extends RunResult {
-  readonly report: RunReport | null;
-  readonly elapsedMs: number;
-}
-
-async function runHarness(t: TestContext, args: readonly string[], timeoutMs = 40_000): Promise<HarnessRun> {
-  const dir = await mkdtemp(join(tmpdir(), 'portico-harness-test-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const started = performance.now();
-  const result = await runToExit(process.execPath, [harness, 'run', ...args, '--report', dir], { timeoutMs, t });
-  const elapsedMs = performance.now() - started;
-  let report: RunReport | null = null;
-  try {
-    report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as RunReport;
-  } catch {
-    // No report: asserted by the tests that expect one.
-  }
-  return { ...result, report, elapsedMs };
-}
-
-function checkOf(report: RunReport | null, name: string): CheckResult {
-  assert.ok(report !== null, 'report.json was written');
-  const found = report.checks.find((c) => c.name === name);
-  assert.ok(found !== undefined, `check "${name}" in ${report.checks.map((c) => c.name).join(', ')}`);
-  return found;
-}
-
-/** Exactly these checks failed, all others passed. */
-function assertFailedChecks(run: HarnessRun, expected: readonly string[]): void {
-  assert.ok(run.report !== null, `report.json was written; stderr: ${run.stderr}`);
-  const failed = run.report.checks.filter((c) => !c.pass).map((c) => c.name);
-  assert.deepEqual(failed.sort(), [...expected].sort(), run.report.checks.map((c) => `${c.pass ? 'PASS' : 'FAIL'} ${c.name}: ${c.detail}`).join('\n'));
-  assert.equal(run.report.pass, expected.length === 0);
-  assert.equal(run.code, expected.length === 0 ? 0 : 1, run.stderr);
-}
 
 // ---- a server that is not ours ---------------------------------------------------------------------
 
 test('plain node:net echo (no SIGTERM handler): the preload lets SIGTERM kill it, and that is not a clean exit by default', T, async (t) => {
   const run = await runHarness(t, ['--server', plainEcho, ...small]);
-  assertFailedChecks(run, ['clean exit']);
+  assertVerdicts(run, { fail: ['clean exit'], result: 'FAIL' });
   const exit = run.report!.exit!;
   // Died of the signal itself, promptly: the preload re-raised it instead of swallowing it.
   assert.equal(exit.signal, 'SIGTERM');
   assert.equal(exit.killed, false);
   assert.ok(exit.stopMs < 2000, `stopped in ${exit.stopMs} ms`);
-  assert.match(checkOf(run.report, 'clean exit').detail, /--accept-signal-exit/);
-  assert.equal(checkOf(run.report, 'leaks').pass, true);
+  assert.match(checkOf(run.report, 'clean exit').detail, /signal SIGTERM .* \(no SIGTERM handler\? accept it with --accept-exit-codes 0,143\)/);
+  assert.equal(checkOf(run.report, 'leaks').verdict, 'PASS');
   assert.equal(run.report!.flood!.messagesReceived, 90);
 });
 
 test('plain node:net echo passes with --accept-signal-exit', T, async (t) => {
   const run = await runHarness(t, ['--server', plainEcho, '--accept-signal-exit', ...small]);
-  assertFailedChecks(run, []);
+  assertVerdicts(run, { result: 'PASS' });
   assert.match(checkOf(run.report, 'clean exit').detail, /terminated by SIGTERM/);
   assert.equal(run.report!.exit!.clean, false, 'ServerExit.clean still records what happened');
 });
@@ -80,17 +40,21 @@ test('plain node:net echo passes with --accept-signal-exit', T, async (t) => {
 // ---- faults, each caught by its check -----------------------------------------------------------
 
 test('control: the broken-server fixture without faults passes every check, lock order and memory cap on', T, async (t) => {
-  const run = await runHarness(t, ['--server', broken, '--lock-order', '--memory-cap', '256M', ...small]);
-  assertFailedChecks(run, []);
+  const run = await runHarness(t, ['--server', broken, '--lock-order', '--memory-cap', '256M', '--time-wait-budget', '1000', ...small]);
+  // Every check requested and made: no NOT CHECKED at all.
+  assertVerdicts(run, { notChecked: [], result: 'PASS' });
   assert.equal(run.report!.exit!.clean, true);
+  assert.match(checkOf(run.report, 'lock order').detail, /no findings from portico AsyncMutex/);
 });
 
 test('--leak-handle: the leak check names the interval, and the exit is not clean (SIGKILL at the deadline)', T, async (t) => {
-  const run = await runHarness(t, ['--server', `${broken} --leak-handle`, '--stop-deadline', '2500', ...small]);
-  assertFailedChecks(run, ['leaks', 'clean exit']);
+  const run = await runHarness(t, ['--server', `${broken} --leak-handle`, '--stop-deadline', '2500ms', ...small]);
+  assertVerdicts(run, { fail: ['leaks', 'clean exit'], result: 'FAIL' });
   const [leak] = run.report!.leaks;
   assert.ok(leak !== undefined);
   assert.ok(leak.resources.includes('Timeout'), leak.resources.join(', '));
+  // The harness reads the server's stdout and stderr through pipes: those are not the server's leaks.
+  assert.ok(!leak.resources.includes('PipeWrap'), leak.resources.join(', '));
   assert.match(leak.detail, /broken-server\.js:\d+ - setInterval/);
   assert.equal(run.report!.exit!.killed, true);
   assert.match(run.report!.exit!.stderrTail, /portico leak-report: still running/);
@@ -102,19 +66,24 @@ test('--grow-memory: killed by the memory cap, and the memory check says so', T,
     '--memory-cap', '128M',
     '--connections', '300', '--concurrency', '5', '--connect-rate', '200', '--messages', '1', '--size', '64', '--quiet',
   ]);
-  assert.equal(run.code, 1);
+  assertVerdicts(run, { fail: ['memory cap', 'flood errors'], result: 'FAIL' });
   const memory = run.report!.memory!;
   assert.equal(memory.killedByCap, true, JSON.stringify(memory.note));
-  assert.equal(checkOf(run.report, 'memory cap').pass, false);
-  assert.equal(checkOf(run.report, 'clean exit').pass, false);
-  assert.match(checkOf(run.report, 'clean exit').detail, /memory cap/);
+  // No SIGTERM was ever sent: how it would have stopped, and what it would have leaked, are unknown.
+  for (const name of ['clean exit', 'leaks']) {
+    const check = checkOf(run.report, name);
+    assert.equal(check.verdict, 'NOT CHECKED', `${name}: ${check.detail}`);
+    assert.equal(check.detail, 'server was killed by the memory cap; no SIGTERM was sent');
+  }
+  assert.equal(run.report!.exit!.stopSignal, null);
+  assert.match(run.stdout, /exit: +SIGKILLed, before the harness sent any stop signal|exit: +code none, signal SIGKILL, before the harness sent any stop signal/);
   // The flood is cut short once the server is gone, not left to time out 300 connections.
   assert.match(checkOf(run.report, 'flood errors').detail, /stopped early/);
 });
 
 test('--invert-locks: the lock-order check fails with the cycle; everything else passes', T, async (t) => {
   const run = await runHarness(t, ['--server', `${broken} --invert-locks`, '--lock-order', ...small]);
-  assertFailedChecks(run, ['lock order']);
+  assertVerdicts(run, { fail: ['lock order'], result: 'FAIL' });
   const [finding] = run.report!.locks;
   assert.ok(finding !== undefined);
   assert.equal(finding.kind, 'inversion');
@@ -123,20 +92,21 @@ test('--invert-locks: the lock-order check fails with the cycle; everything else
   assert.match(finding.text, /lock-order inversion/);
 });
 
-test('--invert-locks without --lock-order: nothing is detected, nothing fails', T, async (t) => {
+test('--invert-locks without --lock-order: nothing is detected, nothing fails, and lock order says it was not checked', T, async (t) => {
   const run = await runHarness(t, ['--server', `${broken} --invert-locks`, ...small]);
-  assertFailedChecks(run, []);
+  assertVerdicts(run, { result: 'PASS' });
   assert.deepEqual(run.report!.locks, []);
+  const locks = checkOf(run.report, 'lock order');
+  assert.deepEqual([locks.verdict, locks.requested, locks.detail], ['NOT CHECKED', false, 'not enabled (--lock-order)']);
 });
 
 test('a server that never prints its ready line: clear error with its stderr, within the timeout', T, async (t) => {
-  const run = await runHarness(t, ['--server', `${broken} --never-ready`, '--ready-timeout', '1500', '--quiet']);
-  assert.equal(run.code, 1);
-  assert.match(run.stderr, /server printed no ready line within 1500 ms/);
-  assert.match(run.stderr, /broken-server: stuck before listening \(on purpose\)/);
+  const run = await runHarness(t, ['--server', `${broken} --never-ready`, '--ready-timeout', '1500ms', '--quiet']);
+  assertVerdicts(run, { fail: ['server ready'], result: 'FAIL' });
+  assert.match(run.stdout, /the server printed no ready line within 1\.5 s; if it does not print portico's JSON line/);
+  assert.match(run.stdout, /^ +broken-server: stuck before listening \(on purpose\)$/m);
   assert.equal(run.report!.ready, null);
-  assert.match(run.report!.error ?? '', /no ready line within 1500 ms[\s\S]*stuck before listening/);
-  assert.equal(checkOf(run.report, 'server ready').pass, false);
+  assert.match(run.report!.error ?? '', /no ready line within 1\.5 s[\s\S]*stuck before listening/);
   // 1.5 s ready timeout + a prompt SIGTERM death; far below the 5 s stop deadline on top.
   assert.ok(run.elapsedMs < 8000, `took ${Math.round(run.elapsedMs)} ms`);
 });
@@ -146,10 +116,10 @@ test('a server that never prints its ready line: clear error with its stderr, wi
 test('--help documents every flag and the exit codes', T, async (t) => {
   const run = await runToExit(process.execPath, [harness, 'run', '--help'], { t });
   assert.equal(run.code, 0, run.stderr);
-  for (const flag of ['--server', '--protocol', '--connections', '--concurrency', '--messages', '--size', '--memory-cap', '--lock-order', '--netns', '--report', '--accept-signal-exit', '--stop-deadline']) {
+  for (const flag of ['--server', '--ready', '--port-arg', '--protocol', '--connections', '--concurrency', '--messages', '--size', '--memory-cap', '--lock-order', '--leak-check', '--netns', '--report', '--accept-signal-exit', '--accept-exit-codes', '--stop-signal', '--stop-deadline']) {
     assert.match(run.stdout, new RegExp(`^\\s+${flag}\\b`, 'm'), `help lists ${flag}`);
   }
-  assert.match(run.stdout, /Exit status: 0/);
+  assert.match(run.stdout, /Exit status: 0 PASS; 1 FAIL .*; 3 INCOMPLETE; 2 bad arguments/);
 });
 
 test('bad flags and bad scenario fields exit 2 naming the field, and run nothing', T, async (t) => {
@@ -160,6 +130,18 @@ test('bad flags and bad scenario fields exit 2 naming the field, and run nothing
   const cases: [string[], RegExp][] = [
     [['--server', plainEcho, '--connections', 'many'], /--connections: expected a non-negative integer/],
     [['--server', plainEcho, '--protocol', 'smtp'], /flood\.protocol: expected one of echo, owserver, websocket/],
+    [['--server', plainEcho, '--stop-deadline', '5'], /--stop-deadline: a duration needs a unit: 5ms, 5s or 5m, got "5"/],
+    [['--server', plainEcho, '--ready-timeout', '10'], /--ready-timeout: a duration needs a unit/],
+    [['--server', plainEcho, '--duration-cap', '5x'], /--duration-cap: expected a duration with a unit, such as 500ms, 30s or 2m/],
+    [['--server', plainEcho, '--connection-timeout', '1.5'], /--connection-timeout: a duration needs a unit/],
+    [['--server', plainEcho, '--ready', 'port'], /ready: plain "port" means the port the harness picks for \{port\}, but the server command has no \{port\}/],
+    [['--server', plainEcho, '--ready', 'regex:up'], /ready: with regex readiness the harness must learn the port/],
+    [['--server', plainEcho, '--ready', 'regex:('], /ready: not a valid regular expression/],
+    [['--server', plainEcho, '--ready', 'socket'], /ready: expected line, port:N/],
+    [['--server', plainEcho, '--ready', 'port:70000'], /ready: port 70000 out of range/],
+    [['--server', plainEcho, '--stop-signal', 'SIGNOPE'], /stopSignal: unknown signal "SIGNOPE"/],
+    [['--server', plainEcho, '--stop-signal', 'KILL'], /stopSignal: SIGKILL cannot be caught/],
+    [['--server', plainEcho, '--accept-exit-codes', '0;143'], /--accept-exit-codes: expected exit codes separated by commas/],
     [['--server', plainEcho, '--bogus'], /unknown option --bogus/],
     [['--connections', '5'], /nothing to run/],
     [[badFile], /bad\.json: flood\.conections: unknown field/],
@@ -172,16 +154,24 @@ test('bad flags and bad scenario fields exit 2 naming the field, and run nothing
   }
 });
 
-test('lock report reader: malformed lines come back as problems, not silently dropped', async (t) => {
+test('lock report reader: hello lines name the detectors; malformed lines come back as problems, not silently dropped', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'portico-harness-test-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'lockdep.jsonl');
   const good = { kind: 'inversion', cycle: ['a', 'b', 'a'], singleTask: true, text: 'portico lockdep: …' };
-  await writeFile(path, [JSON.stringify(good), '{not json', JSON.stringify({ ...good, kind: 'oops' }), ''].join('\n'));
-  const { findings, problems } = await readLockFindings(path);
-  assert.deepEqual(findings, [good]);
-  assert.equal(problems.length, 2);
-  assert.match(problems[0]!, /line 2: not JSON/);
-  assert.match(problems[1]!, /line 3: kind: expected one of/);
-  assert.deepEqual(await readLockFindings(join(dir, 'absent.jsonl')), { findings: [], problems: [] });
+  const hello = { kind: 'hello', detector: 'mine', pid: 7 };
+  // The fields another language's detector may leave out: singleTask (false) and text (from the cycle).
+  const minimal = { kind: 'deadlock', cycle: ['x', 'y', 'x'] };
+  await writeFile(
+    path,
+    [JSON.stringify(hello), JSON.stringify(good), '{not json', JSON.stringify({ ...good, kind: 'oops' }), JSON.stringify(minimal), JSON.stringify({ kind: 'hello' }), ''].join('\n'),
+  );
+  const { findings, problems, detectors } = await readLockReport(path);
+  assert.deepEqual(detectors, ['mine']);
+  assert.deepEqual(findings, [good, { ...minimal, singleTask: false, text: 'deadlock: x => y => x' }]);
+  assert.equal(problems.length, 3);
+  assert.match(problems[0]!, /line 3: not JSON/);
+  assert.match(problems[1]!, /line 4: kind: expected one of hello, inversion/);
+  assert.match(problems[2]!, /line 6: hello: detector: expected the detector's name/);
+  assert.deepEqual(await readLockReport(join(dir, 'absent.jsonl')), { findings: [], problems: [], detectors: [] });
 });
