@@ -79,7 +79,8 @@ export class RawClient {
       this.#notify();
     });
     socket.on('end', () => {
-      this.#end ??= 'fin';
+      this.#end ??= RawClient.#resetAtEnd(socket) ? 'rst' : 'fin';
+      if (this.#end === 'rst') this.#errorCode ??= 'ECONNRESET (reported as end of stream)';
       this.#notify();
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -95,6 +96,19 @@ export class RawClient {
         resolve();
       }),
     );
+  }
+
+  /**
+   * libuv reports an RST that arrives right behind the last bytes as an end of stream (uv__stream_io
+   * sees the hang-up after a partial read), so 'end' alone cannot tell FIN from RST. The kernel can:
+   * after an RST the socket has no peer (getpeername fails), after a FIN it still has one. Only
+   * meaningful while our side is open: once our FIN is out too, a graceful close also ends the socket.
+   */
+  static #resetAtEnd(socket: net.Socket): boolean {
+    if (socket.writableEnded) return false;
+    const handle = (socket as unknown as { _handle?: { getpeername?(out: Record<string, unknown>): number } | null })._handle;
+    if (handle === undefined || handle === null || typeof handle.getpeername !== 'function') return false;
+    return handle.getpeername({}) !== 0;
   }
 
   /** Connect to 127.0.0.1:port (half-open allowed: the test decides when to send its FIN). */
