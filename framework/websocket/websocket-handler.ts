@@ -20,9 +20,11 @@ export interface WebSocketHandler<U = unknown> {
   /** Queued output fell to the low-water mark after a send reported 'over-high-water'. */
   onWritable?(ws: WebSocket<U>): void;
   /**
-   * The connection is gone, exactly once: `code` is the peer's close code (1005 when its close frame
-   * had none), the one we failed the connection with, or 1006 when it dropped without a close
-   * handshake; `wasClean` says both close frames were exchanged.
+   * The connection is gone, exactly once: `code` and `reason` are those of the peer's close frame
+   * (1005 when it had no code; also when it answers a close of ours), the code we failed the
+   * connection with (1002, 1007, 1009), or 1006 when no close frame came (dropped, terminated, or our
+   * close never answered: RFC 6455 7.1.5, as ws and browsers report it); `wasClean` says both close
+   * frames were exchanged.
    */
   onClose?(ws: WebSocket<U>, code: number, reason: string, wasClean: boolean): void;
 }

@@ -27,6 +27,7 @@ export type SendResult = 'queued' | 'over-high-water' | 'dropped' | 'closed';
 /** Counters of one socket. */
 export interface WebSocketStats {
   messagesIn: number;
+  /** Messages accepted by send / sendPrepared (pings, pongs and close frames are not messages). */
   messagesOut: number;
   /** Messages the slow-consumer policy dropped. */
   dropped: number;
@@ -72,6 +73,9 @@ export class WebSocket<U = unknown> {
   #state: WebSocketState = 'open';
   #closeSent = false;
   #closeReceived = false;
+  /** We failed the connection (protocol error): onClose reports the failure's code. */
+  #failed = false;
+  /** What onClose reports: the peer's close code and reason, or our failure's code. */
   #code: number = CloseCodes.ABNORMAL;
   #reason = '';
   #closeTimer: WheelTimer | null = null;
@@ -112,7 +116,7 @@ export class WebSocket<U = unknown> {
         writeFrames: (frames) => this.#writeNow(frames),
         queued: () => (conn.queuedBytes > conn.options.highWaterMark ? 'over-high-water' : 'queued'),
         post,
-        fail: (error) => conn.abort(error),
+        fail: (error) => this.#abort(error), // leaves 'open' at once, as terminate() does
       });
       const { params, options: deflateOptions } = deflate;
       inflater = new ZlibMessageStream({ mode: 'inflate', windowBits: params.clientMaxWindowBits, noContextTakeover: params.clientNoContextTakeover, gate: deflateOptions.gate, post });
@@ -139,8 +143,9 @@ export class WebSocket<U = unknown> {
   send(data: string | Uint8Array, options?: MessageFrameOptions): SendResult {
     const refused = this.#admit();
     if (refused !== null) return refused;
-    if (this.#sender !== null) return this.#sender.send(data, options);
-    return this.#write(serverWriter.message(data, options));
+    // A compressed message is counted when accepted, like any other: it goes out in order later.
+    if (this.#sender !== null) return this.#countMessage(this.#sender.send(data, options));
+    return this.#countMessage(this.#write(serverWriter.message(data, options)));
   }
 
   /**
@@ -151,7 +156,7 @@ export class WebSocket<U = unknown> {
   sendPrepared(frame: PreparedFrame): SendResult {
     const refused = this.#admit();
     if (refused !== null) return refused;
-    return this.#writeOne(frame.bytes);
+    return this.#countMessage(this.#writeOne(frame.bytes));
   }
 
   /** Send a ping (payload at most 125 bytes). */
@@ -170,18 +175,15 @@ export class WebSocket<U = unknown> {
     const frame = serverWriter.close(code, code === undefined ? undefined : reason); // throws for a code that may not be sent
     this.#state = 'closing';
     this.#closeSent = true;
-    if (code !== undefined) {
-      this.#code = code;
-      this.#reason = reason;
-    }
+    // Our code is not what onClose reports: that is the peer's answer, or 1006 if none comes (RFC 6455
+    // 7.1.5, as ws and browsers report it).
     this.#write(frame);
     this.#closeTimer = this.#conn.wheel.schedule(this.#conn.clock.now() + this.#options.closeTimeoutMs, WebSocket.#closeTimedOut, this as WebSocket<unknown>);
   }
 
   /** Drop the connection now (RST), without a close handshake. */
   terminate(): void {
-    if (this.#state === 'closed') return;
-    this.#conn.abort(new PorticoError(ErrorCodes.INVALID_STATE, 'websocket', 'terminated'));
+    this.#abort(new PorticoError(ErrorCodes.INVALID_STATE, 'websocket', 'terminated'));
   }
 
   // ---- from the upgrade layer --------------------------------------------------------------------
@@ -230,7 +232,10 @@ export class WebSocket<U = unknown> {
     this.#receiver.dispose();
     this.#sender?.dispose();
     const wasClean = this.#closeSent && this.#closeReceived;
-    this.#handler.onClose?.(this, this.#closeReceived || this.#closeSent ? this.#code : CloseCodes.ABNORMAL, this.#reason, wasClean);
+    // RFC 6455 7.1.5: the code of the close frame received, else 1006 (a close of ours the peer never
+    // answered included, as ws and browsers report it); a failure we detected reports its own code.
+    const reported = this.#closeReceived || this.#failed;
+    this.#handler.onClose?.(this, reported ? this.#code : CloseCodes.ABNORMAL, reported ? this.#reason : '', wasClean);
   }
 
   // ---- from the receiver (through ReceiverSink) --------------------------------------------------
@@ -256,9 +261,10 @@ export class WebSocket<U = unknown> {
   /** @internal The peer's close frame: echo it (if we have not closed), then close TCP. */
   onClose(code: number, reason: string): void {
     this.#closeReceived = true;
+    // The peer's code and reason, also when it is answering a close of ours (RFC 6455 7.1.5).
+    this.#code = code;
+    this.#reason = reason;
     if (!this.#closeSent) {
-      this.#code = code;
-      this.#reason = reason;
       this.#state = 'closing';
       this.#closeSent = true;
       // Echo the code; a close frame without one is answered without one.
@@ -271,10 +277,11 @@ export class WebSocket<U = unknown> {
 
   /** @internal The peer broke the protocol: fail the connection with `closeCode`. */
   onProtocolError(closeCode: number, _error: PorticoError): void {
+    this.#failed = true;
+    this.#code = closeCode;
+    this.#reason = '';
     if (!this.#closeSent) {
       this.#closeSent = true;
-      this.#code = closeCode;
-      this.#reason = '';
       this.#write(serverWriter.close(closeCode, ''));
     }
     this.#state = 'closing';
@@ -317,7 +324,6 @@ export class WebSocket<U = unknown> {
     let status: SendResult = 'queued';
     for (const frame of frames) status = conn.write(frame);
     conn.uncork();
-    if (status !== 'closed') this.stats.messagesOut++;
     return status;
   }
 
@@ -327,9 +333,23 @@ export class WebSocket<U = unknown> {
   }
 
   #writeOneNow(bytes: Buffer): SendResult {
-    const status = this.#conn.write(bytes);
+    return this.#conn.write(bytes);
+  }
+
+  /** Only messages count in messagesOut: pings, pongs and close frames go through #write too. */
+  #countMessage(status: SendResult): SendResult {
     if (status !== 'closed') this.stats.messagesOut++;
     return status;
+  }
+
+  /**
+   * RST now. The state leaves 'open' at once (ws's terminate does the same): the transport reports the
+   * close later, and until then a send or ping must say 'closed', not count as sent.
+   */
+  #abort(error: PorticoError): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closing';
+    this.#conn.abort(error);
   }
 
   /** Keep a read posted, unless our own output is over the high-water mark (an echo peer that never reads). */
@@ -351,7 +371,7 @@ export class WebSocket<U = unknown> {
     ws.#heartbeat = null;
     if (ws.#state !== 'open') return;
     if (ws.#awaitingPong) {
-      ws.#conn.abort(new PorticoError(ErrorCodes.IDLE_TIMEOUT, 'websocket', `no pong within ${ws.#options.heartbeatMs} ms`));
+      ws.#abort(new PorticoError(ErrorCodes.IDLE_TIMEOUT, 'websocket', `no pong within ${ws.#options.heartbeatMs} ms`));
       return;
     }
     ws.#awaitingPong = true;
@@ -362,7 +382,7 @@ export class WebSocket<U = unknown> {
   static #closeTimedOut(_now: number, ws: WebSocket<unknown>): void {
     ws.#closeTimer = null;
     if (ws.#state === 'closed') return;
-    ws.#conn.abort(new PorticoError(ErrorCodes.LINGER_TIMEOUT, 'websocket', `no close frame from the peer within ${ws.#options.closeTimeoutMs} ms`));
+    ws.#abort(new PorticoError(ErrorCodes.LINGER_TIMEOUT, 'websocket', `no close frame from the peer within ${ws.#options.closeTimeoutMs} ms`));
   }
 
   #cancelTimers(): void {
