@@ -395,6 +395,7 @@ describe('slow consumers', () => {
       const frame = prepareMessage(Buffer.alloc(MESSAGE, 0x61));
       let maxBuffered = 0;
       let closedAt = -1;
+      let closedTime = 0;
       const outcomes = { sent: 0, dropped: 0, closed: 0 };
       for (let i = 0; i < COUNT; i++) {
         const result = broadcast([slowWs, ...[...rig.room].filter((s) => s !== slowWs)], frame);
@@ -402,7 +403,10 @@ describe('slow consumers', () => {
         outcomes.dropped += result.dropped;
         outcomes.closed += result.closed;
         if (slowWs.state !== 'closed') maxBuffered = Math.max(maxBuffered, slowWs.bufferedAmount);
-        if (closedAt < 0 && slowWs.state !== 'open') closedAt = i;
+        if (closedAt < 0 && slowWs.state !== 'open') {
+          closedAt = i;
+          closedTime = performance.now();
+        }
         // Let the reader read (and the kernel move bytes) between sends.
         if (i % 8 === 7) await new Promise((r) => setImmediate(r));
       }
@@ -429,6 +433,9 @@ describe('slow consumers', () => {
         assert.equal(slowWs.stats.dropped, 0);
         // It never reads, so it never answers the 1008: terminated (RST) after closeTimeoutMs.
         await waitFor(() => slowWs.state === 'closed', 3000, 'the slow socket to be terminated');
+        const waited = performance.now() - closedTime;
+        // closeTimeoutMs (300) on a wheel of 100 ms ticks; the broadcast loop may have run a little past it.
+        assert.ok(waited >= 250 && waited < 1200, `terminated ${Math.round(waited)} ms after its 1008`);
         // A paused socket does not read, so it cannot see the RST: read what the kernel holds, then it.
         slow.socket.resume();
         await slow.expectRst(5000);
@@ -466,6 +473,124 @@ describe('slow consumers', () => {
     await slow.expectFin();
     await waitFor(() => slowWs.user.closes.length === 1, 2000, 'onClose');
     assert.deepEqual(slowWs.user.closes, [{ code: 1008, reason: '', wasClean: true }], "the peer's close code, as ws reports it");
+  });
+});
+
+/** Wait until the server has read nothing new for 200 ms (it paused reading, or read everything). */
+async function serverStopsReading(ws: WebSocket<Seen>): Promise<void> {
+  let last = -1;
+  let since = performance.now();
+  await waitFor(
+    () => {
+      const read = ws.connection.stats.bytesRead;
+      if (read !== last) {
+        last = read;
+        since = performance.now();
+      }
+      return read > 0 && performance.now() - since >= 200;
+    },
+    10_000,
+    'the server to stop reading',
+  );
+}
+
+describe('peers that send but do not read their answers', () => {
+  test('echo traffic from a client that never reads: the server stops reading, its queue stays near the high-water mark, nothing is lost', T, async (t) => {
+    const rig = await startRig();
+    t.after(() => rig.stop());
+    const client = await RawClient.open(rig.port);
+    client.socket.pause();
+    const COUNT = 128;
+    const SIZE = 64 * 1024;
+    for (let i = 0; i < COUNT; i++) client.socket.write(rawFrame({ opcode: 2, payload: Buffer.alloc(SIZE, i) })); // 8 MiB, never waiting for drain
+    const ws = rig.sockets[0]!;
+    await serverStopsReading(ws);
+    assert.ok(ws.connection.stats.bytesRead < COUNT * SIZE, `the server read ${ws.connection.stats.bytesRead} of ${COUNT * SIZE} bytes and stopped`);
+    const hwm = ws.connection.options.highWaterMark;
+    // Over the mark at most by the echoes of one read: one 64 KiB message here.
+    assert.ok(ws.connection.stats.maxQueuedBytes <= hwm + SIZE + 10, `queued at most ${ws.connection.stats.maxQueuedBytes} bytes`);
+    client.socket.resume();
+    for (let i = 0; i < COUNT; i++) {
+      const m = await client.expectMessage(2, 5000);
+      assert.ok(m.length === SIZE && m[0] === (i & 0xff) && m[SIZE - 1] === (i & 0xff), `echo ${i} intact and in order`);
+    }
+    assert.ok(ws.connection.stats.maxQueuedBytes <= hwm + SIZE + 10, `queued at most ${ws.connection.stats.maxQueuedBytes} bytes`);
+    client.write(rawFrame({ opcode: CLOSE, payload: Buffer.from([0x03, 0xe8]) }));
+    assert.deepEqual((await client.nextFrame())?.raw, serverCloseBytes(1000));
+    await client.expectFin();
+  });
+
+  test('a ping flood from a client that never reads: pongs stay bounded the same way, every ping answered in order', T, async (t) => {
+    const rig = await startRig();
+    t.after(() => rig.stop());
+    const client = await RawClient.open(rig.port);
+    client.socket.pause();
+    const COUNT = 64_000; // 8 MiB of pongs: more than the kernel holds for a socket that does not read
+    const pings: Buffer[] = [];
+    for (let i = 0; i < COUNT; i++) pings.push(rawFrame({ opcode: PING, payload: Buffer.concat([Buffer.from(String(i).padStart(8, '0')), Buffer.alloc(117, 0x70)]) }));
+    const all = Buffer.concat(pings);
+    client.socket.write(all);
+    const ws = rig.sockets[0]!;
+    await serverStopsReading(ws);
+    assert.ok(ws.connection.stats.bytesRead < all.length, `the server read ${ws.connection.stats.bytesRead} of ${all.length} bytes and stopped`);
+    const hwm = ws.connection.options.highWaterMark;
+    const oneRead = rig.server.pool.bufferSize;
+    assert.ok(ws.connection.stats.maxQueuedBytes <= hwm + oneRead, `queued at most ${ws.connection.stats.maxQueuedBytes} bytes`);
+    client.socket.resume();
+    for (let i = 0; i < COUNT; i++) {
+      const pong = await client.expectFrame(10, 5000);
+      assert.equal(pong.payload.subarray(0, 8).toString(), String(i).padStart(8, '0'));
+    }
+    assert.ok(ws.connection.stats.maxQueuedBytes <= hwm + oneRead, `queued at most ${ws.connection.stats.maxQueuedBytes} bytes`);
+    client.write(rawFrame({ opcode: CLOSE, payload: Buffer.from([0x03, 0xe8]) }));
+    assert.deepEqual((await client.nextFrame())?.raw, serverCloseBytes(1000));
+    await client.expectFin();
+  });
+});
+
+describe('TCP edges', () => {
+  test('frames right behind the upgrade request, in the same write: 101, then their answers', T, async (t) => {
+    const rig = await startRig();
+    t.after(() => rig.stop());
+    for (const version of [13, 8] as const) {
+      const client = await RawClient.connect(rig.port);
+      const frames = rawFrames({ opcode: TEXT, payload: 'early' }, { opcode: PING, payload: 'early ping' }, { opcode: CLOSE, payload: Buffer.from([0x03, 0xe8]) }, { opcode: TEXT, payload: 'after close' });
+      client.write(Buffer.concat([Buffer.from(upgradeRequest({ version }).request, 'latin1'), frames]));
+      assert.match(await client.readHead(), /^HTTP\/1\.1 101 /);
+      assert.equal((await client.expectMessage(1)).toString(), 'early');
+      assert.equal((await client.expectFrame(10)).payload.toString(), 'early ping');
+      assert.deepEqual((await client.nextFrame())?.raw, serverCloseBytes(1000));
+      await client.expectFin();
+    }
+  });
+
+  test('close and FIN at once (the client half-closes): the close is still answered, then FIN, no RST', T, async (t) => {
+    const rig = await startRig();
+    t.after(() => rig.stop());
+    const client = await RawClient.open(rig.port);
+    client.socket.end(rawFrame({ opcode: CLOSE, payload: Buffer.from([0x0b, 0xb8]) })); // 3000
+    assert.deepEqual((await client.nextFrame())?.raw, serverCloseBytes(3000));
+    await client.waitEnd();
+    assert.equal(client.end, 'fin');
+    await client.closed();
+    assert.equal(client.errorCode, null);
+    const seen = rig.seen(client.port);
+    await waitFor(() => seen.closes.length === 1, 2000, 'onClose');
+    assert.deepEqual(seen.closes, [{ code: 3000, reason: '', wasClean: true }]);
+  });
+
+  test('FIN without a close frame: the server closes too (FIN), onClose 1006 not clean', T, async (t) => {
+    const rig = await startRig();
+    t.after(() => rig.stop());
+    const client = await RawClient.open(rig.port);
+    client.socket.end(rawFrame({ opcode: TEXT, payload: 'last words' }));
+    assert.equal((await client.expectMessage(1)).toString(), 'last words');
+    await client.waitEnd();
+    assert.equal(client.end, 'fin');
+    await client.closed();
+    const seen = rig.seen(client.port);
+    await waitFor(() => seen.closes.length === 1, 2000, 'onClose');
+    assert.deepEqual(seen.closes, [{ code: 1006, reason: '', wasClean: false }]);
   });
 });
 

@@ -178,9 +178,20 @@ export class RawClient {
     }
   }
 
-  /** Write respecting backpressure (large inputs). */
+  /** Write respecting backpressure (large inputs); returns early if the socket closes meanwhile (no 'drain' then). */
   async writeAll(bytes: Uint8Array): Promise<void> {
-    if (!this.socket.write(bytes)) await new Promise((resolve) => this.socket.once('drain', resolve));
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    if (this.socket.write(bytes)) return;
+    const socket = this.socket;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.once('drain', done);
+      socket.once('close', done);
+    });
   }
 
   /** Wait until `n` bytes are buffered (or the stream ended); true if they are. */
