@@ -64,7 +64,7 @@ function newSeen(): Seen {
  * A server whose routes each exercise one behaviour: /echo, /room (joins the broadcast set, reads
  * and ignores), and handlers that close, abort or throw from inside their callbacks.
  */
-async function startRig(options: Partial<WebSocketServerOptions<Seen>> = {}, dispatcher?: CompletionDispatcher): Promise<Rig> {
+async function startRig(options: Partial<WebSocketServerOptions<Seen>> = {}, serverOptions: { dispatcher?: CompletionDispatcher; bufferSize?: number } = {}): Promise<Rig> {
   const sockets: WebSocket<Seen>[] = [];
   const room = new Set<WebSocket<Seen>>();
   const base = (extra: Partial<WebSocketHandler<Seen>> = {}): WebSocketHandler<Seen> => ({
@@ -130,7 +130,7 @@ async function startRig(options: Partial<WebSocketServerOptions<Seen>> = {}, dis
   const server = new Server({
     host: '127.0.0.1',
     port: 0,
-    ...(dispatcher !== undefined ? { dispatcher } : {}),
+    ...serverOptions,
     handler: webSocketServer<Seen>({
       route(head) {
         const handler = handlers[head.target];
@@ -330,6 +330,20 @@ describe('frame lengths', () => {
     assert.ok(grown < 16 * MIB, `memory grew by ${(grown / MIB).toFixed(1)} MiB for 800 MiB declared`);
     for (const c of clients) c.destroy();
     await waitFor(() => rig.server.connections.size === 0, 3000, 'the connections to close');
+  });
+
+  test('a server reading 4 MiB at a time (bufferSize) takes a 16 MiB message: one read is not refused as too much input', T, async (t) => {
+    const rig = await startRig({}, { bufferSize: 4 * MIB });
+    t.after(() => rig.stop());
+    const client = await RawClient.open(rig.port);
+    const payload = Buffer.alloc(16 * MIB, 0x5a);
+    await client.writeAll(rawFrame({ opcode: 2, payload }));
+    const echoed = await client.expectMessage(2, 15_000);
+    assert.ok(echoed.equals(payload));
+    assert.equal(rig.server.stats.callbackErrors, 0);
+    client.write(rawFrame({ opcode: CLOSE, payload: Buffer.from([0x03, 0xe8]) }));
+    assert.deepEqual((await client.nextFrame())?.raw, serverCloseBytes(1000));
+    await client.expectFin();
   });
 
   test('maxMessageBytes: at the limit echoed; one over fails with 1009 at the header (single frame, 16- and 64-bit lengths, fragments)', T, async (t) => {
@@ -678,7 +692,7 @@ describe('server drain', () => {
 describe('connection churn', () => {
   test('10 000 connections upgraded then dropped (FIN or RST): count back to 0, dispatcher, wheel and pool clean', { timeout: 120_000 }, async (t) => {
     const dispatcher = new CompletionDispatcher();
-    const rig = await startRig({}, dispatcher);
+    const rig = await startRig({}, { dispatcher });
     t.after(() => rig.stop());
     const TOTAL = 10_000;
     const CONCURRENCY = 32;
