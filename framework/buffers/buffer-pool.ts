@@ -21,6 +21,9 @@ export interface BufferPoolStats {
   reused: number;
 }
 
+/** Largest `bufferSize` a pool accepts, so the largest single read any connection can complete. */
+export const MAX_BUFFER_SIZE = 16 * 1024 * 1024;
+
 /** A pool of fixed-size read buffers with leak accounting. */
 export class BufferPool implements BufferReturn {
   readonly bufferSize: number;
@@ -32,7 +35,7 @@ export class BufferPool implements BufferReturn {
   constructor(options: Partial<BufferPoolOptions> = {}) {
     const bufferSize = options.bufferSize ?? 65536;
     const maxPooled = options.maxPooled ?? 1024;
-    if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > 16 * 1024 * 1024) {
+    if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > MAX_BUFFER_SIZE) {
       throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'buffers', `bufferSize must be an integer in [1, 16 MiB], got ${bufferSize}`);
     }
     if (!Number.isInteger(maxPooled) || maxPooled < 0) {

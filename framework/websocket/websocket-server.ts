@@ -1,3 +1,4 @@
+import { MAX_BUFFER_SIZE } from '../buffers/buffer-pool.js';
 import type { PooledBuffer } from '../buffers/pooled-buffer.js';
 import type { ConnectionCallbacks } from '../connection/callbacks.js';
 import type { Connection } from '../connection/connection.js';
@@ -13,8 +14,14 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from './receiver.js';
 import { WebSocket } from './websocket.js';
 import type { ResolvedWebSocketServerOptions, WebSocketRoute, WebSocketServerOptions } from './websocket-handler.js';
 
-/** Bytes that may follow the request head in the queue the WebSocket then reads frames from. */
-const QUEUE_SLACK = 1024 * 1024;
+/**
+ * Bytes that may follow the request head in the queue the WebSocket then reads frames from. The queue
+ * only ever holds the unparsed rest of the head (or of a frame header and control payload) plus the
+ * one read just appended, since a read is posted only after the last one was parsed; so the slack is
+ * one read of the largest pool. It was 1 MiB, and a server with `bufferSize` over that had a
+ * connection aborted (INPUT_TOO_LARGE) by a single large read of a legitimate message.
+ */
+const QUEUE_SLACK = MAX_BUFFER_SIZE;
 
 function resolve<U>(options: WebSocketServerOptions<U>): ResolvedWebSocketServerOptions<U> {
   const resolved: ResolvedWebSocketServerOptions<U> = {
