@@ -366,6 +366,8 @@ describe('frame lengths', () => {
     assert.ok(grown < 16 * MIB, `memory grew by ${(grown / MIB).toFixed(1)} MiB for 800 MiB declared`);
     for (const c of clients) c.destroy();
     await waitFor(() => rig.server.connections.size === 0, 3000, 'the connections to close');
+    assert.equal(rig.server.pool.outstanding, 0, 'dropped mid-frame: every read buffer released');
+    assert.ok(rig.sockets.every((ws) => ws.user.closes.length === 1 && ws.user.closes[0]!.code === 1006), 'onClose 1006 once each');
   });
 
   test('a server reading 4 MiB at a time (bufferSize) takes a 16 MiB message: one read is not refused as too much input', T, async (t) => {
