@@ -8,9 +8,8 @@
  * killed when the test ends (and, as a last resort, when the test process exits).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import * as net from 'node:net';
-import { delimiter, join } from 'node:path';
+import { requireProgram } from './require-program.js';
 import { runToExit, type AfterHook, type RunResult } from './spawn-server.js';
 
 /** The three fake devices every test server (real and portico) is started with. */
@@ -21,20 +20,9 @@ export const DS2405 = '05.F2FBE3467CC2';
 
 export type OwShellTool = 'owdir' | 'owread' | 'owwrite' | 'owpresent' | 'owget';
 
-/** Absolute path of `name` on PATH, or an Error naming the missing package (tests must fail, not skip). */
+/** Absolute path of an OWFS tool on PATH, or an Error naming the missing package (tests must fail, not skip). */
 export function requireBinary(name: string): string {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  const pkg = name === 'owserver' ? 'owserver' : 'ow-shell';
-  throw new Error(`${name} is not installed (not on PATH): the owserver interop tests need the real OWFS tools — apt-get install -y ${pkg} (.ci/run installs owserver and ow-shell)`);
+  return requireProgram(name, name === 'owserver' ? 'owserver' : 'ow-shell');
 }
 
 /** A port nothing listens on at this moment (the kernel's pick, released at once). */
