@@ -22,7 +22,15 @@
  * servers alternate which goes first from round to round and row to row, so drift on this shared
  * 2-core machine lands on both; the load generator shares the cores, so messages/s partly measures
  * the machine, and messages per server CPU-second is the figure that isolates the server. The ratio
- * columns give each round's ratio too: their spread is the noise.
+ * columns give each round's ratio too: their spread is the noise. "of it kernel %" is the system
+ * time share of the server's CPU (the socket system calls): the part neither server's code can cut.
+ *
+ * Noise to expect: other tenants of the machine (the "other tenants CPU %" column; over 100 % means
+ * more than a core went to them), and at 16 KiB glibc's heap trimming: both servers allocate a buffer
+ * per message (ws through Node's socket reads, portico for the message it hands over), and whether
+ * free() returns the heap top to the kernel, so that the next buffers fault their pages in again, varies
+ * from run to run (seen: 0.01 vs 1.5 page faults per message, a factor of ~2 in CPU per message);
+ * GLIBC_TUNABLES=glibc.malloc.trim_threshold=268435456 in the bench's environment removes it for both.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -33,7 +41,7 @@ import { flagsHelp, type IntFlag, type ParseOptions, parseIntFlags } from './fla
 import { PhasedLoad } from './load-phases.js';
 import { fmt, markdownTable } from './markdown.js';
 import { isMain, reportsDir, scripts } from './paths.js';
-import { clockTicks, cpuSeconds, machineBusySeconds, maxOpenFiles, openFds, peakRssMiB, rssKiB } from './proc-stat.js';
+import { clockTicks, cpuTimes, machineBusySeconds, maxOpenFiles, openFds, peakRssMiB, rssKiB } from './proc-stat.js';
 import { type RunningServer, startServer } from './server-process.js';
 import { LatencyHistogram } from './ws-load.js';
 
@@ -57,8 +65,9 @@ interface WsServerUnderTest {
   readonly script: string;
 }
 
+/** PORTICO_WEBSOCKET_MAIN=/other/build/dist/examples/websocket/main.js measures another build of portico (before/after a change) against the same ws. */
 const servers: readonly WsServerUnderTest[] = [
-  { name: 'portico', script: scripts.porticoWebsocket },
+  { name: 'portico', script: process.env['PORTICO_WEBSOCKET_MAIN'] ?? scripts.porticoWebsocket },
   { name: 'ws', script: scripts.wsBaseline },
 ];
 
@@ -122,6 +131,8 @@ interface LoadTotals {
   readonly clientCpuSeconds: number;
   readonly latency: LatencyHistogram;
   readonly serverCpuSeconds: number;
+  /** The kernel's share of serverCpuSeconds (system calls: the socket reads and writes). */
+  readonly serverSystemSeconds: number;
   /** CPU the machine spent in the window beyond this server and the load: other tenants. */
   readonly otherCpuSeconds: number;
 }
@@ -129,12 +140,14 @@ interface LoadTotals {
 /** Run `loads` in step: all ready, sample, go, all results, sample, close. */
 async function runPhased(pid: number, loads: readonly PhasedLoad[]): Promise<LoadTotals> {
   for (const load of loads) await load.next('ready', ['connected', 'errors'], PHASE_TIMEOUT_MS);
-  const cpuBefore = cpuSeconds(pid);
+  const cpuBefore = cpuTimes(pid);
   const machineBefore = machineBusySeconds();
   for (const load of loads) load.send('go');
   const results: Record<string, unknown>[] = [];
   for (const load of loads) results.push(await load.next('result', ['connected', 'messages', 'served', 'seconds', 'errors', 'clientCpuSeconds', 'maxUs'], PHASE_TIMEOUT_MS));
-  const serverCpuSeconds = cpuSeconds(pid) - cpuBefore;
+  const cpuAfter = cpuTimes(pid);
+  const serverSystemSeconds = cpuAfter.system - cpuBefore.system;
+  const serverCpuSeconds = cpuAfter.user - cpuBefore.user + serverSystemSeconds;
   const machine = machineBusySeconds() - machineBefore;
   for (const load of loads) load.send('close');
   for (const load of loads) await load.finish(PHASE_TIMEOUT_MS);
@@ -156,6 +169,7 @@ async function runPhased(pid: number, loads: readonly PhasedLoad[]): Promise<Loa
     clientCpuSeconds,
     latency,
     serverCpuSeconds,
+    serverSystemSeconds,
     otherCpuSeconds: Math.max(0, machine - serverCpuSeconds - clientCpuSeconds),
   };
 }
@@ -182,6 +196,7 @@ export interface WsEchoRun {
   readonly errors: number;
   readonly errorCodes: Record<string, number>;
   readonly serverCpuSeconds: number;
+  readonly serverSystemSeconds: number;
   readonly clientCpuSeconds: number;
   readonly otherCpuSeconds: number;
   readonly serverPeakRssMiB: number | null;
@@ -217,6 +232,7 @@ async function measureEcho(server: WsServerUnderTest, row: EchoRow, round: numbe
       errors: t.errors,
       errorCodes: t.errorCodes,
       serverCpuSeconds: t.serverCpuSeconds,
+      serverSystemSeconds: t.serverSystemSeconds,
       clientCpuSeconds: t.clientCpuSeconds,
       otherCpuSeconds: t.otherCpuSeconds,
       serverPeakRssMiB: peakRssMiB(running.pid),
@@ -238,6 +254,8 @@ export interface WsEchoSummary {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly serverCpuPercent: number;
+  /** Kernel share of the server's CPU, %. */
+  readonly serverSystemShare: number;
   readonly clientCpuPercent: number;
   readonly messagesPerCpuSecond: number;
   readonly roundsMessagesPerSecond: readonly number[];
@@ -260,6 +278,7 @@ function summarizeEcho(runs: readonly WsEchoRun[], row: string, server: WsServer
     p50Ms: latency.percentile(50) / 1000,
     p99Ms: latency.percentile(99) / 1000,
     serverCpuPercent: (100 * cpu) / seconds,
+    serverSystemShare: cpu > 0 ? (100 * sum((r) => r.serverSystemSeconds)) / cpu : Number.NaN,
     clientCpuPercent: (100 * sum((r) => r.clientCpuSeconds)) / seconds,
     messagesPerCpuSecond: cpu > 0 ? sum((r) => r.served) / cpu : Number.NaN,
     roundsMessagesPerSecond: mine.map((r) => r.messages / r.seconds),
@@ -366,6 +385,7 @@ export interface WsBroadcastRun {
   readonly errors: number;
   readonly errorCodes: Record<string, number>;
   readonly serverCpuSeconds: number;
+  readonly serverSystemSeconds: number;
   readonly clientCpuSeconds: number;
   readonly otherCpuSeconds: number;
   readonly loadAvg1m: number;
@@ -394,6 +414,7 @@ async function measureBroadcast(server: WsServerUnderTest, round: number, flags:
       errors: t.errors,
       errorCodes: t.errorCodes,
       serverCpuSeconds: t.serverCpuSeconds,
+      serverSystemSeconds: t.serverSystemSeconds,
       clientCpuSeconds: t.clientCpuSeconds,
       otherCpuSeconds: t.otherCpuSeconds,
       loadAvg1m: os.loadavg()[0]!,
@@ -436,7 +457,7 @@ function renderEcho(runs: readonly WsEchoRun[], goals: Goal[]): string {
   const rows = echoRows.map(rowLabel).filter((label) => runs.some((r) => r.row === label));
   const summaries = rows.flatMap((row) => servers.map((s) => summarizeEcho(runs, row, s.name)));
   const main = markdownTable(
-    ['connections × size', 'server', 'msg/s', 'p50 ms', 'p99 ms', 'server CPU %', 'msg per server CPU-s', 'load gen CPU %', 'other tenants CPU %', 'msg per server CPU-s by round', 'errors'],
+    ['connections × size', 'server', 'msg/s', 'p50 ms', 'p99 ms', 'server CPU %', 'of it kernel %', 'msg per server CPU-s', 'load gen CPU %', 'other tenants CPU %', 'msg per server CPU-s by round', 'errors'],
     summaries.map((s) => [
       s.row,
       s.server,
@@ -444,13 +465,14 @@ function renderEcho(runs: readonly WsEchoRun[], goals: Goal[]): string {
       fmt(s.p50Ms, 2),
       fmt(s.p99Ms, 2),
       fmt(s.serverCpuPercent),
+      fmt(s.serverSystemShare),
       fmt(s.messagesPerCpuSecond),
       fmt(s.clientCpuPercent),
       fmt(s.otherCpuPercent),
       s.roundsPerCpuSecond.map((v) => fmt(v)).join(' / '),
       String(s.errors),
     ]),
-    [false, false, true, true, true, true, true, true, true, false, true],
+    [false, false, true, true, true, true, true, true, true, true, false, true],
   );
   const ratioRows = rows.map((row) => {
     const def = echoRows.find((r) => rowLabel(r) === row)!;
@@ -530,6 +552,7 @@ function renderBroadcast(runs: readonly WsBroadcastRun[], goals: Goal[]): string
       cpuUsPerBroadcast: (cpu / served) * 1e6,
       rounds: mine.map((r) => (r.serverCpuSeconds / r.served) * 1e6),
       serverCpuPercent: (100 * cpu) / sum((r) => r.seconds),
+      systemShare: cpu > 0 ? (100 * sum((r) => r.serverSystemSeconds)) / cpu : Number.NaN,
       clientCpuPercent: (100 * sum((r) => r.clientCpuSeconds)) / sum((r) => r.seconds),
       errors: sum((r) => r.errors),
     };
@@ -544,7 +567,7 @@ function renderBroadcast(runs: readonly WsBroadcastRun[], goals: Goal[]): string
   const met = cpuRatio >= BROADCAST_GOAL;
   goals.push({ what: `broadcast to ${fmt(p.clients)}: broadcasts per server CPU-s portico/ws`, goal: `≥ ${fmt(BROADCAST_GOAL, 1)}`, ratio: cpuRatio, rounds: cpuRounds, met });
   const table = markdownTable(
-    ['server', 'clients', 'broadcasts', 'broadcasts/s', 'fan-out p50 ms', 'fan-out p99 ms', 'server CPU µs per broadcast', 'by round µs', 'server CPU %', 'load gen CPU %', 'errors'],
+    ['server', 'clients', 'broadcasts', 'broadcasts/s', 'fan-out p50 ms', 'fan-out p99 ms', 'server CPU µs per broadcast', 'of it kernel %', 'by round µs', 'server CPU %', 'load gen CPU %', 'errors'],
     summaries.map((s) => [
       s.name,
       fmt(s.clients),
@@ -553,12 +576,13 @@ function renderBroadcast(runs: readonly WsBroadcastRun[], goals: Goal[]): string
       fmt(s.p50Ms, 2),
       fmt(s.p99Ms, 2),
       fmt(s.cpuUsPerBroadcast),
+      fmt(s.systemShare),
       s.rounds.map((v) => fmt(v)).join(' / '),
       fmt(s.serverCpuPercent),
       fmt(s.clientCpuPercent),
       String(s.errors),
     ]),
-    [false, true, true, true, true, true, true, false, true, true, true],
+    [false, true, true, true, true, true, true, true, false, true, true, true],
   );
   const ratio = markdownTable(
     ['', 'broadcasts/s portico/ws', 'fan-out p50 portico/ws', 'broadcasts per server CPU-s portico/ws', 'goal (per CPU-s)', ''],
