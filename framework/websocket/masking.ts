@@ -154,5 +154,5 @@ export function maskInto(source: Uint8Array, key: number, target: Uint8Array, of
     return;
   }
   target.set(source, offset);
-  unmaskInPlaceJs(target.subarray(offset, offset + n), key, 0);
+  unmaskInPlace(target.subarray(offset, offset + n), key, 0);
 }

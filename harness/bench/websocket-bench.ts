@@ -30,7 +30,7 @@
  * per message (ws through Node's socket reads, portico for the message it hands over), and whether
  * free() returns the heap top to the kernel, so that the next buffers fault their pages in again, varies
  * from run to run (seen: 0.01 vs 1.5 page faults per message, a factor of ~2 in CPU per message);
- * GLIBC_TUNABLES=glibc.malloc.trim_threshold=268435456 in the bench's environment removes it for both.
+ * --ws-no-trim 1 (GLIBC_TUNABLES=glibc.malloc.trim_threshold=268435456 for both servers) removes it.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -45,7 +45,7 @@ import { clockTicks, cpuTimes, machineBusySeconds, maxOpenFiles, openFds, peakRs
 import { type RunningServer, startServer } from './server-process.js';
 import { LatencyHistogram } from './ws-load.js';
 
-type WsFlag = 'rounds' | 'duration-ms' | 'warmup-ms' | 'settle-ms' | 'ws-idle-connections' | 'ws-broadcast-clients' | 'ws-workers' | 'ws-parts';
+type WsFlag = 'rounds' | 'duration-ms' | 'warmup-ms' | 'settle-ms' | 'ws-idle-connections' | 'ws-broadcast-clients' | 'ws-workers' | 'ws-parts' | 'ws-no-trim';
 
 export const websocketBenchFlags: readonly IntFlag<WsFlag>[] = [
   { name: 'rounds', description: 'A/B rounds per row', default: 2, min: 1, max: 20 },
@@ -56,7 +56,11 @@ export const websocketBenchFlags: readonly IntFlag<WsFlag>[] = [
   { name: 'ws-broadcast-clients', description: 'clients one broadcast goes to', default: 1000, min: 2, max: 10_000 },
   { name: 'ws-workers', description: 'load processes per echo run (connections split between them)', default: 1, min: 1, max: 4 },
   { name: 'ws-parts', description: 'which parts: 1 echo + 2 idle + 4 broadcast', default: 7, min: 1, max: 7 },
+  { name: 'ws-no-trim', description: '1 = both servers run with glibc heap trimming off (GLIBC_TUNABLES), so 16 KiB runs do not flip between page-faulting and not', default: 0, min: 0, max: 1 },
 ];
+
+/** What --ws-no-trim 1 puts in the servers' environment: free() never hands the heap top back to the kernel below 256 MiB. */
+const NO_TRIM = 'glibc.malloc.trim_threshold=268435456';
 
 export type WsServerName = 'portico' | 'ws';
 
@@ -607,6 +611,9 @@ export async function runWebsocketBench(argv: readonly string[], parse: ParseOpt
     return;
   }
   const parts = flags['ws-parts'];
+  // The servers (and load generators) inherit the bench's environment; restored at the end (run-all goes on).
+  const savedTunables = process.env['GLIBC_TUNABLES'];
+  if (flags['ws-no-trim'] === 1) process.env['GLIBC_TUNABLES'] = process.env['GLIBC_TUNABLES'] ? `${process.env['GLIBC_TUNABLES']}:${NO_TRIM}` : NO_TRIM;
   const setups = new Map<WsServerName, unknown>();
   const echoRuns: WsEchoRun[] = [];
   const idleRuns: WsIdleRun[] = [];
@@ -662,7 +669,8 @@ export async function runWebsocketBench(argv: readonly string[], parse: ParseOpt
   out.push(`\n## WebSocket: portico vs ws ${String(ws?.['ws'] ?? '?')} (${flags.rounds} round(s) × ${flags['duration-ms']} ms each, A/B alternating)\n`);
   out.push(
     `\nws runs with bufferutil: ${String(ws?.['bufferutil'] ?? '?')}, UTF-8 check: ${String(ws?.['utf8'] ?? '?')}; perMessageDeflate off on both; ` +
-      `load generator: ws-load (raw sockets), ${flags['ws-workers']} process(es) per echo run. Ratios: pooled over the rounds (lowest–highest single round).\n`,
+      `load generator: ws-load (raw sockets), ${flags['ws-workers']} process(es) per echo run; glibc heap trimming ${flags['ws-no-trim'] === 1 ? 'off (--ws-no-trim 1)' : 'as by default'}. ` +
+      `Ratios: pooled over the rounds (lowest–highest single round).\n`,
   );
   if (echoRuns.length > 0) out.push(`\n### Echo (/echo, closed loop)\n\n${renderEcho(echoRuns, goals)}`);
   if (idleRuns.length > 0) {
@@ -700,6 +708,8 @@ export async function runWebsocketBench(argv: readonly string[], parse: ParseOpt
   };
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
   process.stderr.write(`wrote ${path.relative(process.cwd(), file)}\n`);
+  if (savedTunables === undefined) delete process.env['GLIBC_TUNABLES'];
+  else process.env['GLIBC_TUNABLES'] = savedTunables;
   const failed = [...echoRuns, ...idleRuns, ...broadcastRuns].filter((r) => r.errors > 0 || r.serverExitCode !== 0);
   if (ws !== undefined && ws['bufferutil'] !== 'native') {
     process.stderr.write(`warning: ws ran without the native bufferutil (${String(ws['bufferutil'])}): not ws as its users run it\n`);
