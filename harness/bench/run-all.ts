@@ -5,7 +5,7 @@
  * idle RSS after traffic, the issue 7 flood), the owserver comparison and the WebSocket comparison
  * against ws. About 6 minutes with the defaults on the 2-core machine (micro ~40 s, echo ~45 s,
  * connect ~55 s, scaling ~50 s, idle RSS ~20 s, flood 80–120 s, owserver ~55 s) plus the WebSocket
- * bench (~WSTIME); each bench's time is printed as it finishes.
+ * bench (~2.5 min); each bench's time is printed as it finishes.
  *
  * One argv serves them all, so each bench skips the others' flags; a flag several benches share
  * (--rounds, --duration-ms, --warmup-ms, --time-ms) goes to each of them, and each bench keeps its
