@@ -1,5 +1,6 @@
 import { Server, webSocketServer, type WebSocketRoute } from '../../framework/index.js';
 import { listenFlags, type ServerPlugin } from '../shared/plugin.js';
+import { BroadcastRoom } from './broadcast-room.js';
 import { ChatRoom } from './chat-room.js';
 import { echoSocket } from './echo-socket.js';
 import { pageHtml } from './page.js';
@@ -12,6 +13,7 @@ export const websocketPlugin: ServerPlugin = {
     'portico-websocket: a WebSocket server (RFC 6455 version 13 and HyBi version 8) on the portico framework.',
     '  /echo  echoes every message (text stays text, binary stays binary)',
     '  /chat  a broadcast chat room (JSON text: {"type":"chat",...} and {"type":"count",...})',
+    '  /broadcast  every message goes as it came to everyone on /broadcast, the sender included',
     '  GET /  a page that talks to both',
   ].join('\n'),
   flags: [
@@ -25,9 +27,11 @@ export const websocketPlugin: ServerPlugin = {
   ],
   async start(options) {
     const room = new ChatRoom();
+    const relay = new BroadcastRoom();
     const route = (path: string): WebSocketRoute<unknown> | null => {
       if (path === '/echo') return { kind: 'websocket', handler: echoSocket };
       if (path === '/chat') return { kind: 'websocket', handler: room.handler };
+      if (path === '/broadcast') return { kind: 'websocket', handler: relay.handler };
       return null;
     };
     const server = new Server({

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { randomFillSync } from 'node:crypto';
 import { ErrorCodes, PorticoError } from '../core/errors.js';
 import { checkRange } from '../framing/checks.js';
@@ -154,16 +155,24 @@ export class FrameWriter {
 
   /** One frame with any opcode and bits (the building block; see `encodeFrameHeader` for what is refused). */
   frame(opcode: number, payload: Uint8Array, options: { fin?: boolean; rsv1?: boolean } = {}): Buffer[] {
-    const out: Buffer[] = [];
-    this.#frameInto(out, opcode, payload, options.fin ?? true, options.rsv1 ?? false);
-    return out;
+    return this.#frame(opcode, payload, options.fin ?? true, options.rsv1 ?? false);
   }
 
   /** A text or binary message, in one frame or cut into frames of `maxFramePayload`. */
-  message(data: string | Uint8Array, options: MessageFrameOptions = {}): Buffer[] {
-    const out: Buffer[] = [];
-    this.#messageInto(out, data, options);
-    return out;
+  message(data: string | Uint8Array, options?: MessageFrameOptions): Buffer[] {
+    const binary = options?.binary ?? typeof data !== 'string';
+    const max = options?.maxFramePayload ?? Number.MAX_SAFE_INTEGER;
+    checkRange(max, 1, Number.MAX_SAFE_INTEGER, 'maxFramePayload', 'websocket');
+    const opcode = binary ? Opcode.BINARY : Opcode.TEXT;
+    if (typeof data === 'string') {
+      // A short string goes straight into its frame: no intermediate Buffer (UTF-8 is at most 3 bytes per UTF-16 unit).
+      if (!this.#masked && data.length * 3 <= this.#mergeBelow) {
+        const n = Buffer.byteLength(data, 'utf8');
+        if (n <= max) return [this.#smallText(opcode, data, n)];
+      }
+      return this.#message(opcode, Buffer.from(data, 'utf8'), max);
+    }
+    return this.#message(opcode, data, max);
   }
 
   /** A ping (payload at most 125 bytes). */
@@ -184,31 +193,38 @@ export class FrameWriter {
   /** Frame a message once for many connections (server role only: client frames need a fresh key each). */
   prepare(data: string | Uint8Array, options: MessageFrameOptions = {}): PreparedFrame {
     if (this.#masked) throw new PorticoError(ErrorCodes.INVALID_STATE, 'websocket', 'prepared frames are unmasked: a client must mask every frame with a fresh key');
-    const frames: Buffer[] = [];
-    const count = this.#messageInto(frames, data, options);
+    const max = options.maxFramePayload ?? Number.MAX_SAFE_INTEGER;
+    const frames = this.message(data, options);
+    const payloadLength = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
+    const count = payloadLength <= max ? 1 : Math.ceil(payloadLength / max);
     return new PreparedFrame(frames.length === 1 ? frames[0]! : Buffer.concat(frames), count);
   }
 
-  /** Append a message's frames to `out`; returns how many. */
-  #messageInto(out: Buffer[], data: string | Uint8Array, options: MessageFrameOptions): number {
-    const binary = options.binary ?? typeof data !== 'string';
-    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    const max = options.maxFramePayload ?? Number.MAX_SAFE_INTEGER;
-    checkRange(max, 1, Number.MAX_SAFE_INTEGER, 'maxFramePayload', 'websocket');
-    let opcode: number = binary ? Opcode.BINARY : Opcode.TEXT;
+  /** A message's frames: one (the common case, nothing sliced), or `max`-byte fragments, FIN on the last. */
+  #message(opcode: number, payload: Uint8Array, max: number): Buffer[] {
+    if (payload.length <= max) return this.#frame(opcode, payload, true, false);
+    const out: Buffer[] = [];
     let at = 0;
-    let count = 0;
     do {
       const end = Math.min(payload.length, at + max);
-      this.#frameInto(out, opcode, payload.subarray(at, end), end === payload.length, false);
+      for (const bytes of this.#frame(opcode, payload.subarray(at, end), end === payload.length, false)) out.push(bytes);
       opcode = Opcode.CONTINUATION;
       at = end;
-      count++;
     } while (at < payload.length);
-    return count;
+    return out;
   }
 
-  #frameInto(out: Buffer[], opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): void {
+  /** One unmasked, unfragmented text or binary frame of `n` bytes (`n` <= mergeBelow) with the string encoded in place. */
+  #smallText(opcode: number, data: string, n: number): Buffer {
+    const headerSize = frameHeaderSize(n, false);
+    const bytes = Buffer.allocUnsafe(headerSize + n);
+    writeHeader(bytes, opcode, n, true, false, null);
+    bytes.write(data, headerSize, n, 'utf8');
+    return bytes;
+  }
+
+  /** One frame: header and payload merged into one buffer (masked, or small), else the header and the payload as it is. */
+  #frame(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): Buffer[] {
     const n = payload.length;
     checkFrame(opcode, n, fin, rsv1);
     const key = this.#masked ? this.#maskKeys() >>> 0 : null;
@@ -218,12 +234,11 @@ export class FrameWriter {
       writeHeader(bytes, opcode, n, fin, rsv1, key);
       if (key !== null) maskInto(payload, key, bytes, headerSize);
       else bytes.set(payload, headerSize);
-      out.push(bytes);
-      return;
+      return [bytes];
     }
     const header = Buffer.allocUnsafe(headerSize);
     writeHeader(header, opcode, n, fin, rsv1, null);
-    out.push(header, Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, n));
+    return [header, Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, n)];
   }
 }
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { PorticoError } from '../core/errors.js';
 import type { WebSocketCallbacks } from './callbacks.js';
 import { decodeClosePayload } from './close-frame.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 /**
  * @internal The bytes of one message being assembled from payload chunks. It never allocates for
  * bytes that have not arrived: a declared length is only a promise, so a peer that declares a 16 MiB

@@ -12,6 +12,9 @@ export const scripts = {
   connectLoad: path.join(benchDir, 'connect-load.js'),
   idleLoad: path.join(benchDir, 'idle-load.js'),
   harness: path.join(repoRoot, 'dist', 'harness', 'main.js'),
+  porticoWebsocket: path.join(repoRoot, 'dist', 'examples', 'websocket', 'main.js'),
+  wsBaseline: path.join(benchDir, 'ws-baseline-server.js'),
+  wsLoad: path.join(benchDir, 'ws-load.js'),
 } as const;
 
 export const reportsDir = path.join(repoRoot, 'reports');

@@ -30,6 +30,16 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / clockTicks();
 }
 
+/** CPU seconds a live process has used so far, user and system (kernel) apart: what its system calls cost shows in `system`. */
+export function cpuTimes(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const user = Number(fields[11]);
+  const system = Number(fields[12]);
+  if (!Number.isFinite(user) || !Number.isFinite(system)) throw new Error(`cannot parse /proc/${pid}/stat`);
+  return { user: user / clockTicks(), system: system / clockTicks() };
+}
+
 /** Peak resident set size (VmHWM) in MiB, or null where /proc does not say. */
 export function peakRssMiB(pid: number): number | null {
   const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -2,9 +2,10 @@
 /**
  * `npm run bench [-- flags]`: the dispatcher, mutex, parser and framing micro-benchmarks, then the
  * echo comparisons (100 connections × 64 B / 16 KiB, connection setup, scaling to 10,000 connections,
- * idle RSS after traffic, the issue 7 flood) and the owserver comparison. About 6 minutes with the
- * defaults on the 2-core machine (micro ~40 s, echo ~45 s, connect ~55 s, scaling ~50 s, idle RSS
- * ~20 s, flood 80–120 s, owserver ~55 s); each bench's time is printed as it finishes.
+ * idle RSS after traffic, the issue 7 flood), the owserver comparison and the WebSocket comparison
+ * against ws. About 6 minutes with the defaults on the 2-core machine (micro ~40 s, echo ~45 s,
+ * connect ~55 s, scaling ~50 s, idle RSS ~20 s, flood 80–120 s, owserver ~55 s) plus the WebSocket
+ * bench (~2.5 min); each bench's time is printed as it finishes.
  *
  * One argv serves them all, so each bench skips the others' flags; a flag several benches share
  * (--rounds, --duration-ms, --warmup-ms, --time-ms) goes to each of them, and each bench keeps its
@@ -23,6 +24,7 @@ import { idleRssBenchFlags, runIdleRssBench } from './idle-rss-bench.js';
 import { mutexBenchFlags, runMutexBench } from './mutex-bench.js';
 import { owserverBenchFlags, runOwserverBench } from './owserver-bench.js';
 import { parserBenchFlags, runParserBench } from './parser-bench.js';
+import { runWebsocketBench, websocketBenchFlags } from './websocket-bench.js';
 
 interface BenchEntry {
   readonly name: string;
@@ -41,6 +43,7 @@ const benches: readonly BenchEntry[] = [
   { name: 'idle-rss', flags: idleRssBenchFlags, run: runIdleRssBench },
   { name: 'flood', flags: floodBenchFlags, run: runFloodBench },
   { name: 'owserver', flags: owserverBenchFlags, run: runOwserverBench },
+  { name: 'websocket', flags: websocketBenchFlags, run: runWebsocketBench },
 ];
 
 /** One help line per flag name, naming the benches that take it; a shared flag lists each bench's default where they differ. */

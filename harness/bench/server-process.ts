@@ -8,6 +8,8 @@ export interface RunningServer {
   readonly name: string;
   readonly pid: number;
   readonly port: number;
+  /** The whole ready line (a server may say more than where it listens: ws-baseline-server names its addons). */
+  readonly ready: Readonly<Record<string, unknown>>;
   /** SIGTERM and wait; SIGKILL after a grace period. */
   stop(): Promise<Exit>;
 }
@@ -51,7 +53,7 @@ export async function startServer(name: string, script: string, args: readonly s
       });
     });
     // Keep draining stdout (the 'line' listener stays): a child blocked on a full pipe would skew results.
-    return { name, pid: tracked.pid, port: ready.port, stop: () => terminate(tracked, STOP_GRACE_MS) };
+    return { name, pid: tracked.pid, port: ready.port, ready: ready as unknown as Record<string, unknown>, stop: () => terminate(tracked, STOP_GRACE_MS) };
   } catch (error) {
     await terminate(tracked, 1000);
     throw error;

@@ -6,15 +6,17 @@
  * read and 100 pipelined in one read. Each read is copied once before it is parsed, on both sides:
  * into a pooled buffer for portico (what a socket read does), into a fresh Buffer for ws (what a
  * Node socket hands it). Masking: ws uses the native `bufferutil` when it is installed (a dev
- * dependency here, as most ws users run it; portico itself stays pure JS); set WS_NO_BUFFER_UTIL=1 to
+ * dependency here, as most ws users run it), and so does portico for runs of 128 bytes or more
+ * (an optional acceleration: PORTICO_NO_BUFFERUTIL=1 keeps it pure JS); set WS_NO_BUFFER_UTIL=1 to
  * compare with ws's pure-JS fallback. Also the bare masking loops: a byte loop (ws's fallback is this
- * loop), portico's unmaskInPlace, and bufferutil if present.
+ * loop), portico's pure-JS loops, portico's unmaskInPlace as it runs here, and bufferutil if present.
  *
  *   node dist/harness/bench/ws-frame-bench.js [--time-ms 500]
  */
 import { createRequire } from 'node:module';
 import { Bench } from 'tinybench';
 import { BufferPool, ByteQueue, FrameEvent, FrameParser, WebSocketReceiver, unmaskInPlace } from '../../framework/index.js';
+import { maskingBackend, NATIVE_THRESHOLD, unmaskInPlaceJs } from '../../framework/websocket/masking.js';
 import { exitWithError } from './fail.js';
 import { flagsHelp, type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
 import { fmt, markdownTable } from './markdown.js';
@@ -111,11 +113,15 @@ function tasks(bench: Bench, WsReceiverCtor: WsReceiverClass, bufferUtil: { unma
     bench.add(loop, () => {
       for (let r = 0; r < BATCH; r++) for (let i = 0; i < data.length; i++) data[i] = data[i]! ^ key[i & 3]!;
     });
-    const ours = `mask ${size} B: portico unmaskInPlace`;
+    const js = `mask ${size} B: portico pure JS (unmaskInPlaceJs)`;
+    bench.add(js, () => {
+      for (let r = 0; r < BATCH; r++) unmaskInPlaceJs(data, KEY, 0);
+    });
+    const ours = `mask ${size} B: portico unmaskInPlace (${maskingBackend} from ${NATIVE_THRESHOLD} B)`;
     bench.add(ours, () => {
       for (let r = 0; r < BATCH; r++) unmaskInPlace(data, KEY, 0);
     });
-    masks.push(loop, ours);
+    masks.push(loop, js, ours);
     if (bufferUtil !== null) {
       const native = `mask ${size} B: bufferutil (native)`;
       bench.add(native, () => {

@@ -75,6 +75,21 @@ test('server frames: unmasked; a large payload is not copied (its own buffer beh
   assert.deepEqual(new FrameWriter({ role: 'server', mergeBelow: 0 }).ping().length, 1, 'no empty payload buffer');
 });
 
+test('server text from a string: encoded straight into its frame when short, the same bytes as Buffer.from(string) framed, at every size around the cut', () => {
+  const strings = ['', 'a', 'héllo wörld', '€'.repeat(100), '😀'.repeat(50), 'lone \ud800 surrogate', 'x'.repeat(125), 'x'.repeat(126), 'é'.repeat(200)];
+  for (let n = 330; n <= 350; n++) strings.push('a'.repeat(n), '€'.repeat(n));
+  for (const mergeBelow of [0, 10, 200, 1024]) {
+    const writer = new FrameWriter({ role: 'server', mergeBelow });
+    for (const value of strings) {
+      const bytes = Buffer.from(value, 'utf8');
+      const expected = rawFrame({ opcode: Opcode.TEXT, payload: bytes, mask: null });
+      assert.deepEqual(Buffer.concat(writer.message(value)), expected, `${value.length} units, mergeBelow ${mergeBelow}`);
+      assert.deepEqual(Buffer.concat(writer.message(value, { binary: true })), rawFrame({ opcode: Opcode.BINARY, payload: bytes, mask: null }));
+      if (bytes.length > 3) assert.deepEqual(Buffer.concat(writer.message(value, { maxFramePayload: 3 })), Buffer.concat(writer.message(bytes, { binary: false, maxFramePayload: 3 })));
+    }
+  }
+});
+
 test('round trips through a receiver of the other role, in every chunking', () => {
   for (const role of ['server', 'client'] as const) {
     const writer = new FrameWriter({ role, maskKeys: fixedKeys });
