@@ -125,3 +125,4 @@ export {
   type PostCompletion,
   type ZlibMessageStreamOptions,
 } from './websocket/zlib-message-stream.js';
+export { connectWebSocket, type WebSocketClientOptions } from './websocket/websocket-client.js';

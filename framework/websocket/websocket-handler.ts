@@ -85,8 +85,18 @@ export interface WebSocketServerOptions<U = unknown> {
   perMessageDeflate?: false | PerMessageDeflateOptions;
 }
 
-/** The options with their defaults filled in. */
-export interface ResolvedWebSocketServerOptions<U> extends Required<Omit<WebSocketServerOptions<U>, 'checkOrigin' | 'selectProtocol' | 'perMessageDeflate'>> {
+/** @internal What a socket itself needs, whichever side opened it. */
+export interface WebSocketRuntimeOptions {
+  role: 'server' | 'client';
+  maxMessageBytes: number;
+  maxBufferedBytes: number;
+  slowConsumer: SlowConsumerPolicy;
+  closeTimeoutMs: number;
+  heartbeatMs: number;
+}
+
+/** @internal The options with their defaults filled in. */
+export interface ResolvedWebSocketServerOptions<U> extends WebSocketRuntimeOptions, Required<Omit<WebSocketServerOptions<U>, 'checkOrigin' | 'selectProtocol' | 'perMessageDeflate'>> {
   readonly perMessageDeflate: false | ResolvedPerMessageDeflateOptions;
   readonly checkOrigin: WebSocketServerOptions<U>['checkOrigin'];
   readonly selectProtocol: WebSocketServerOptions<U>['selectProtocol'];

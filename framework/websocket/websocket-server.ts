@@ -25,6 +25,7 @@ const QUEUE_SLACK = MAX_BUFFER_SIZE;
 
 function resolve<U>(options: WebSocketServerOptions<U>): ResolvedWebSocketServerOptions<U> {
   const resolved: ResolvedWebSocketServerOptions<U> = {
+    role: 'server',
     route: options.route,
     checkOrigin: options.checkOrigin,
     selectProtocol: options.selectProtocol,

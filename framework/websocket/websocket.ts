@@ -12,7 +12,7 @@ import { FrameWriter, type MessageFrameOptions, type PreparedFrame } from './fra
 import type { AcceptedHandshake, WebSocketVersion } from './handshake.js';
 import type { DeflateAgreement, PerMessageDeflateParams } from './permessage-deflate.js';
 import { WebSocketReceiver } from './receiver.js';
-import type { ResolvedWebSocketServerOptions, WebSocketHandler } from './websocket-handler.js';
+import type { WebSocketHandler, WebSocketRuntimeOptions } from './websocket-handler.js';
 import { ZlibMessageStream } from './zlib-message-stream.js';
 
 /** open: frames flow; closing: our close frame is out (or we are answering the peer's); closed: the TCP connection is gone. */
@@ -34,8 +34,8 @@ export interface WebSocketStats {
   pingsSent: number;
 }
 
-/** One server role frame writer for every socket: server frames are unmasked, so it holds no state. */
-const serverWriter = new FrameWriter({ role: 'server' });
+/** One frame writer per role for every socket: server frames are unmasked, client frames get a fresh random key each. */
+const writers = { server: new FrameWriter({ role: 'server' }), client: new FrameWriter({ role: 'client' }) } as const;
 
 /**
  * One WebSocket connection, server side (RFC 6455 version 13, HyBi versions 8 and 7: the same framing).
@@ -66,7 +66,8 @@ export class WebSocket<U = unknown> {
 
   readonly #conn: Connection;
   readonly #handler: WebSocketHandler<U>;
-  readonly #options: ResolvedWebSocketServerOptions<U>;
+  readonly #options: WebSocketRuntimeOptions;
+  readonly #writer: FrameWriter;
   readonly #receiver: WebSocketReceiver;
   /** permessage-deflate's sending half: compresses, and keeps everything sent in order behind it. */
   readonly #sender: CompressingSender<SendResult> | null = null;
@@ -94,7 +95,7 @@ export class WebSocket<U = unknown> {
     queue: ByteQueue,
     handler: WebSocketHandler<U>,
     user: U,
-    options: ResolvedWebSocketServerOptions<U>,
+    options: WebSocketRuntimeOptions,
     deflate: DeflateAgreement | null = null,
   ) {
     this.version = handshake.version;
@@ -107,6 +108,7 @@ export class WebSocket<U = unknown> {
     this.#conn = conn;
     this.#handler = handler;
     this.#options = options;
+    this.#writer = writers[options.role];
     this.extensions = deflate === null ? '' : formatExtensions([deflate.response]);
     this.perMessageDeflate = deflate?.params ?? null;
     let inflater: ZlibMessageStream | null = null;
@@ -121,7 +123,7 @@ export class WebSocket<U = unknown> {
       const { params, options: deflateOptions } = deflate;
       inflater = new ZlibMessageStream({ mode: 'inflate', windowBits: params.clientMaxWindowBits, noContextTakeover: params.clientNoContextTakeover, gate: deflateOptions.gate, post });
     }
-    this.#receiver = new WebSocketReceiver(new ReceiverSink(this as WebSocket<unknown>), { role: 'server', maxMessageBytes: options.maxMessageBytes, queue, inflater });
+    this.#receiver = new WebSocketReceiver(new ReceiverSink(this as WebSocket<unknown>), { role: options.role, maxMessageBytes: options.maxMessageBytes, queue, inflater });
   }
 
   /** open, closing or closed. */
@@ -145,7 +147,7 @@ export class WebSocket<U = unknown> {
     if (refused !== null) return refused;
     // A compressed message is counted when accepted, like any other: it goes out in order later.
     if (this.#sender !== null) return this.#countMessage(this.#sender.send(data, options));
-    return this.#countMessage(this.#write(serverWriter.message(data, options)));
+    return this.#countMessage(this.#write(this.#writer.message(data, options)));
   }
 
   /**
@@ -154,6 +156,9 @@ export class WebSocket<U = unknown> {
    * RSV1 is always valid), but they keep their place behind a compression still in flight.
    */
   sendPrepared(frame: PreparedFrame): SendResult {
+    if (this.#options.role === 'client') {
+      throw new PorticoError(ErrorCodes.INVALID_STATE, 'websocket', 'prepared frames are unmasked: a client must send each message masked (use send)');
+    }
     const refused = this.#admit();
     if (refused !== null) return refused;
     return this.#countMessage(this.#writeOne(frame.bytes));
@@ -163,7 +168,7 @@ export class WebSocket<U = unknown> {
   ping(payload: string | Uint8Array = ''): SendResult {
     if (this.#state !== 'open') return 'closed';
     this.stats.pingsSent++;
-    return this.#write(serverWriter.ping(payload));
+    return this.#write(this.#writer.ping(payload));
   }
 
   /**
@@ -172,7 +177,7 @@ export class WebSocket<U = unknown> {
    */
   close(code?: number, reason = ''): void {
     if (this.#state !== 'open') return;
-    const frame = serverWriter.close(code, code === undefined ? undefined : reason); // throws for a code that may not be sent
+    const frame = this.#writer.close(code, code === undefined ? undefined : reason); // throws for a code that may not be sent
     this.#state = 'closing';
     this.#closeSent = true;
     // Our code is not what onClose reports: that is the peer's answer, or 1006 if none comes (RFC 6455
@@ -248,7 +253,7 @@ export class WebSocket<U = unknown> {
 
   /** @internal */
   onPing(payload: Buffer): void {
-    if (!this.#closeSent) this.#write(serverWriter.pong(payload));
+    if (!this.#closeSent) this.#write(this.#writer.pong(payload));
     this.#handler.onPing?.(this, payload);
   }
 
@@ -268,7 +273,7 @@ export class WebSocket<U = unknown> {
       this.#state = 'closing';
       this.#closeSent = true;
       // Echo the code; a close frame without one is answered without one.
-      this.#write(serverWriter.close(code === CloseCodes.NO_STATUS ? undefined : code, ''));
+      this.#write(this.#writer.close(code === CloseCodes.NO_STATUS ? undefined : code, ''));
     }
     this.#closeTimer?.cancel();
     this.#closeTimer = null;
@@ -282,7 +287,7 @@ export class WebSocket<U = unknown> {
     this.#reason = '';
     if (!this.#closeSent) {
       this.#closeSent = true;
-      this.#write(serverWriter.close(closeCode, ''));
+      this.#write(this.#writer.close(closeCode, ''));
     }
     this.#state = 'closing';
     this.#closeConnection();

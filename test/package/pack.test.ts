@@ -144,7 +144,7 @@ console.log(JSON.stringify({ event: 'listening', server: 'consumer', host: addre
   writeFileSync(
     join(project, 'consumer.ts'),
     `import { Server, type ServerOptions, type ConnectionCallbacks, type StopResult, PorticoError, ErrorCodes, type ErrorCode } from 'portico';
-import { webSocketServer, broadcast, type WebSocket, type WebSocketHandler, type SendResult } from 'portico';
+import { webSocketServer, broadcast, connectWebSocket, type WebSocket, type WebSocketHandler, type SendResult } from 'portico';
 
 const handler: ConnectionCallbacks<{ count: number }> = {
   onConnectionEstablished(conn) { conn.read(); },
@@ -182,6 +182,9 @@ export const wsServer = new Server({
   port: 0,
   handler: webSocketServer<number>({ route: (head) => (head.target === '/chat' ? { kind: 'websocket', handler: chat } : null), heartbeatMs: 30_000 }),
 });
+export async function wsClient(): Promise<WebSocket<number>> {
+  return connectWebSocket<number>({ host: '127.0.0.1', port: 8080, path: '/chat', version: 8, handler: chat, user: 1 });
+}
 export function wsInternals(ws: WebSocket<number>): void {
   // @ts-expect-error the upgrade layer's entry points are internal
   ws.received;
