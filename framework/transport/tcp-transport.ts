@@ -16,6 +16,7 @@ import type { SocketEndpoint, Transport, TransportSink } from './transport.js';
 export type TcpReadMode = 'onread' | 'copy';
 
 const scratch = Buffer.alloc(64); // handed to libuv only after close, never read
+const EMPTY_WRITE = new Uint8Array(0);
 
 function endpoint(address: string | undefined, port: number | undefined, family: string | undefined): SocketEndpoint {
   return { address: address ?? '', port: port ?? 0, family: family === 'IPv6' ? 'IPv6' : 'IPv4' };
@@ -179,7 +180,18 @@ export class TcpTransport implements Transport {
   }
 
   write(data: Uint8Array, done: (error?: Error | null) => void): void {
-    this.socket.write(data, done);
+    const s = this.socket;
+    if (s.writableLength !== 0 || s.writableCorked !== 0 || s.destroyed) {
+      s.write(data, done);
+      return;
+    }
+    // Nothing queued: most writes go to the kernel at once. Without a callback Node takes its fast
+    // path (no per-write callback object, no tick): if the stream is empty again the bytes are written
+    // and the completion is reported now; if not, an empty write queued behind them reports it (a
+    // stream's writes complete in order).
+    s.write(data);
+    if (s.writableLength === 0 && !s.destroyed) done(null);
+    else s.write(EMPTY_WRITE, done);
   }
 
   cork(): void {

@@ -42,7 +42,11 @@ export interface Transport {
   attach(sink: TransportSink): void;
   /** Start (or keep) delivering data to the sink. Idempotent. */
   resumeReading(): void;
-  /** Queue bytes; `done` runs once they are written or the write failed. Do not modify `data` until then. */
+  /**
+   * Queue bytes; `done` runs once they are written or the write failed — possibly before `write`
+   * returns, when the kernel took them at once (an IOCP completion on success). Do not modify `data`
+   * until then.
+   */
   write(data: Uint8Array, done: (error?: Error | null) => void): void;
   /** Hold writes until `uncork`, then hand them to the kernel together (one writev). */
   cork(): void;
