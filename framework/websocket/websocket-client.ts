@@ -31,7 +31,7 @@ export interface WebSocketClientOptions<U = unknown> {
   headers?: readonly HeaderPair[];
   handler: WebSocketHandler<U>;
   user?: U;
-  /** Connect, send the upgrade and read the 101 within this. Default 10 000 ms. */
+  /** The TCP connect, and then the 101 after our upgrade request, must each come within this. Default 10 000 ms. */
   handshakeTimeoutMs?: number;
   /** Largest message from the server (close 1009 over it). Default 16 MiB. */
   maxMessageBytes?: number;
