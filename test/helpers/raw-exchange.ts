@@ -11,8 +11,12 @@ import { performance } from 'node:perf_hooks';
 import { TCP_TIME_WAIT, parseProcNetTcp, readProcNetTcp } from '../../harness/time-wait.js';
 import { HEADER, decodeHeader, splitMessages } from './owserver-wire.js';
 
-/** A write, a pause, or the client's FIN (half-close; the client keeps reading). */
-export type Step = Buffer | { readonly waitMs: number } | 'fin';
+/**
+ * A write, a pause, or the client's FIN (half-close; the client keeps reading). A pause with
+ * `thenAwaitEndMs` also waits (that long at most) for the server to have ended its side: for steps
+ * meant to come after the server's close, so a server slowed by a busy machine meets the same order.
+ */
+export type Step = Buffer | { readonly waitMs: number; readonly thenAwaitEndMs?: number } | 'fin';
 
 export interface ExchangeOptions {
   /** How long after the last step the connection may stay open before it counts as 'open'. Default 2500. */
@@ -210,6 +214,8 @@ export function exchange(port: number, steps: readonly Step[], options: Exchange
             write(step);
           } else {
             await sleep(step.waitMs);
+            const awaitEndUntil = performance.now() + (step.thenAwaitEndMs ?? 0);
+            while (endAt === null && !settled && performance.now() < awaitEndUntil) await sleep(10);
           }
           lastStepAt = performance.now();
         }
