@@ -102,7 +102,8 @@ export {
   type MessageFrameOptions,
 } from './websocket/frame-writer.js';
 export { WebSocket, type WebSocketState, type SendResult, type WebSocketStats } from './websocket/websocket.js';
-export type { WebSocketHandler, WebSocketRoute, WebSocketServerOptions, SlowConsumerPolicy } from './websocket/websocket-handler.js';
+export type { WebSocketHandler, WebSocketRoute, WebSocketServerOptions } from './websocket/websocket-handler.js';
+export type { SlowConsumerPolicy, WebSocketSocketOptions } from './websocket/socket-options.js';
 export { webSocketServer } from './websocket/websocket-server.js';
 export { broadcast, prepareMessage, type BroadcastResult } from './websocket/broadcast.js';
 export {

@@ -11,12 +11,12 @@ import { ResponseHeadParser } from '../http/response-head-parser.js';
 import { connect } from '../server/connector.js';
 import { buildClientUpgrade, checkUpgradeResponse, type ClientUpgrade } from './client-handshake.js';
 import { splitTarget, type AcceptedHandshake } from './handshake.js';
-import { DEFAULT_MAX_MESSAGE_BYTES } from './receiver.js';
 import { WebSocket } from './websocket.js';
-import type { SlowConsumerPolicy, WebSocketHandler, WebSocketRuntimeOptions } from './websocket-handler.js';
+import { resolveSocketOptions, type WebSocketRuntimeOptions, type WebSocketSocketOptions } from './socket-options.js';
+import type { WebSocketHandler } from './websocket-handler.js';
 
 /** How to open a client WebSocket (RFC 6455 version 13 or HyBi version 8). */
-export interface WebSocketClientOptions<U = unknown> {
+export interface WebSocketClientOptions<U = unknown> extends WebSocketSocketOptions {
   host: string;
   port: number;
   /** The request-target. Default "/". */
@@ -33,16 +33,6 @@ export interface WebSocketClientOptions<U = unknown> {
   user?: U;
   /** The TCP connect, and then the 101 after our upgrade request, must each come within this. Default 10 000 ms. */
   handshakeTimeoutMs?: number;
-  /** Largest message from the server (close 1009 over it). Default 16 MiB. */
-  maxMessageBytes?: number;
-  /** Most bytes queued before `slowConsumer` applies to the next send. Default 4 MiB. */
-  maxBufferedBytes?: number;
-  /** Default 'close'. */
-  slowConsumer?: SlowConsumerPolicy;
-  /** After our close frame, how long the server has to answer. Default 5000 ms. */
-  closeTimeoutMs?: number;
-  /** Ping this often; drop the connection when the previous ping got no pong; 0 = off. Default 0. */
-  heartbeatMs?: number;
 }
 
 /** PORTICO_ERR_WEBSOCKET_HANDSHAKE: the server did not upgrade (the message says what it answered). */
@@ -59,17 +49,7 @@ function handshakeError(message: string, cause?: unknown): PorticoError {
 export function connectWebSocket<U = undefined>(options: WebSocketClientOptions<U>): Promise<WebSocket<U>> {
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
   checkRange(handshakeTimeoutMs, 1, 2 ** 31 - 1, 'handshakeTimeoutMs', 'websocket');
-  const runtime: WebSocketRuntimeOptions = {
-    role: 'client',
-    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
-    maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024,
-    slowConsumer: options.slowConsumer ?? 'close',
-    closeTimeoutMs: options.closeTimeoutMs ?? 5000,
-    heartbeatMs: options.heartbeatMs ?? 0,
-  };
-  checkRange(runtime.maxMessageBytes, 0, Number.MAX_SAFE_INTEGER, 'maxMessageBytes', 'websocket');
-  checkRange(runtime.closeTimeoutMs, 1, 2 ** 31 - 1, 'closeTimeoutMs', 'websocket');
-  checkRange(runtime.heartbeatMs, 0, 2 ** 31 - 1, 'heartbeatMs', 'websocket');
+  const runtime = resolveSocketOptions(options, 'client');
   const upgrade = buildClientUpgrade({
     host: `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`,
     path: options.path ?? '/',

@@ -1,3 +1,4 @@
+import type { WebSocketRuntimeOptions, WebSocketSocketOptions } from './socket-options.js';
 import type { HeaderPair } from '../http/head-writer.js';
 import type { RequestHead } from '../http/request-head-parser.js';
 import type { PerMessageDeflateOptions, ResolvedPerMessageDeflateOptions } from './permessage-deflate.js';
@@ -44,11 +45,8 @@ export type WebSocketRoute<U = unknown> =
       readonly body?: string | Uint8Array;
     };
 
-/** What a slow consumer (more than `maxBufferedBytes` queued) gets: its messages dropped, or closed. */
-export type SlowConsumerPolicy = 'drop' | 'close';
-
-/** Options of `webSocketServer`: routing, limits and timers. Every limit has a documented default. */
-export interface WebSocketServerOptions<U = unknown> {
+/** Options of `webSocketServer`: routing, the handshake's limits, and the sockets' limits and timers. Every limit has a documented default. */
+export interface WebSocketServerOptions<U = unknown> extends WebSocketSocketOptions {
   /** Route a request head; null answers 404. */
   route(head: RequestHead): WebSocketRoute<U> | null;
   /**
@@ -62,20 +60,6 @@ export interface WebSocketServerOptions<U = unknown> {
   maxHeadBytes?: number;
   /** The whole request head must arrive within this (a trickling client gets 408). Default 10 000 ms. */
   handshakeTimeoutMs?: number;
-  /** Largest message, fragments together (close 1009 over it, before allocating). Default 16 MiB. */
-  maxMessageBytes?: number;
-  /**
-   * Most bytes a socket may have queued for sending before `slowConsumer` applies to the next send.
-   * Default 4 MiB. Reading from a socket pauses while its own queue is over the connection's high-water
-   * mark, so an echo peer that never reads is bounded by that; this bounds what others send it.
-   */
-  maxBufferedBytes?: number;
-  /** Default 'close' (with 1008). */
-  slowConsumer?: SlowConsumerPolicy;
-  /** After our close frame, how long the peer has to answer with its own before the TCP connection is reset. Default 5000 ms. */
-  closeTimeoutMs?: number;
-  /** Ping each socket this often and terminate one that has not answered the previous ping; 0 = off. Default 0. */
-  heartbeatMs?: number;
   /**
    * permessage-deflate (RFC 7692), for version 13 clients only (it was defined for RFC 6455; versions 7
    * and 8 never get it): false, or the options to negotiate it with. A message compressed by the
@@ -85,18 +69,8 @@ export interface WebSocketServerOptions<U = unknown> {
   perMessageDeflate?: false | PerMessageDeflateOptions;
 }
 
-/** @internal What a socket itself needs, whichever side opened it. */
-export interface WebSocketRuntimeOptions {
-  role: 'server' | 'client';
-  maxMessageBytes: number;
-  maxBufferedBytes: number;
-  slowConsumer: SlowConsumerPolicy;
-  closeTimeoutMs: number;
-  heartbeatMs: number;
-}
-
 /** @internal The options with their defaults filled in. */
-export interface ResolvedWebSocketServerOptions<U> extends WebSocketRuntimeOptions, Required<Omit<WebSocketServerOptions<U>, 'checkOrigin' | 'selectProtocol' | 'perMessageDeflate'>> {
+export interface ResolvedWebSocketServerOptions<U> extends WebSocketRuntimeOptions, Required<Omit<WebSocketServerOptions<U>, 'checkOrigin' | 'selectProtocol' | 'perMessageDeflate' | keyof WebSocketSocketOptions>> {
   readonly perMessageDeflate: false | ResolvedPerMessageDeflateOptions;
   readonly checkOrigin: WebSocketServerOptions<U>['checkOrigin'];
   readonly selectProtocol: WebSocketServerOptions<U>['selectProtocol'];

@@ -2,7 +2,6 @@ import { MAX_BUFFER_SIZE } from '../buffers/buffer-pool.js';
 import type { PooledBuffer } from '../buffers/pooled-buffer.js';
 import type { ConnectionCallbacks } from '../connection/callbacks.js';
 import type { Connection } from '../connection/connection.js';
-import { ErrorCodes, PorticoError } from '../core/errors.js';
 import type { WheelTimer } from '../core/timer-wheel.js';
 import { ByteQueue } from '../framing/byte-queue.js';
 import { checkRange } from '../framing/checks.js';
@@ -10,7 +9,7 @@ import { formatErrorResponse, formatResponseHead } from '../http/head-writer.js'
 import { RequestHeadParser, type RequestHead } from '../http/request-head-parser.js';
 import { formatAcceptResponse, formatRejectResponse, validateUpgrade } from './handshake.js';
 import { negotiatePerMessageDeflate, resolvePerMessageDeflateOptions } from './permessage-deflate.js';
-import { DEFAULT_MAX_MESSAGE_BYTES } from './receiver.js';
+import { resolveSocketOptions } from './socket-options.js';
 import { WebSocket } from './websocket.js';
 import type { ResolvedWebSocketServerOptions, WebSocketRoute, WebSocketServerOptions } from './websocket-handler.js';
 
@@ -25,28 +24,16 @@ const QUEUE_SLACK = MAX_BUFFER_SIZE;
 
 function resolve<U>(options: WebSocketServerOptions<U>): ResolvedWebSocketServerOptions<U> {
   const resolved: ResolvedWebSocketServerOptions<U> = {
-    role: 'server',
+    ...resolveSocketOptions(options, 'server'),
     route: options.route,
     checkOrigin: options.checkOrigin,
     selectProtocol: options.selectProtocol,
     maxHeadBytes: options.maxHeadBytes ?? 8192,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
-    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
-    maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024,
-    slowConsumer: options.slowConsumer ?? 'close',
-    closeTimeoutMs: options.closeTimeoutMs ?? 5000,
-    heartbeatMs: options.heartbeatMs ?? 0,
     perMessageDeflate: options.perMessageDeflate ? resolvePerMessageDeflateOptions(options.perMessageDeflate) : false,
   };
   checkRange(resolved.maxHeadBytes, 18, 1 << 20, 'maxHeadBytes', 'websocket');
   checkRange(resolved.handshakeTimeoutMs, 1, 2 ** 31 - 1, 'handshakeTimeoutMs', 'websocket');
-  checkRange(resolved.maxMessageBytes, 0, Number.MAX_SAFE_INTEGER, 'maxMessageBytes', 'websocket');
-  checkRange(resolved.maxBufferedBytes, 0, Number.MAX_SAFE_INTEGER, 'maxBufferedBytes', 'websocket');
-  checkRange(resolved.closeTimeoutMs, 1, 2 ** 31 - 1, 'closeTimeoutMs', 'websocket');
-  checkRange(resolved.heartbeatMs, 0, 2 ** 31 - 1, 'heartbeatMs', 'websocket');
-  if (resolved.slowConsumer !== 'drop' && resolved.slowConsumer !== 'close') {
-    throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'websocket', `slowConsumer must be 'drop' or 'close', got ${String(resolved.slowConsumer)}`);
-  }
   return Object.freeze(resolved);
 }
 

@@ -12,7 +12,8 @@ import { FrameWriter, type MessageFrameOptions, type PreparedFrame } from './fra
 import type { AcceptedHandshake, WebSocketVersion } from './handshake.js';
 import type { DeflateAgreement, PerMessageDeflateParams } from './permessage-deflate.js';
 import { WebSocketReceiver } from './receiver.js';
-import type { WebSocketHandler, WebSocketRuntimeOptions } from './websocket-handler.js';
+import type { WebSocketRuntimeOptions } from './socket-options.js';
+import type { WebSocketHandler } from './websocket-handler.js';
 import { ZlibMessageStream } from './zlib-message-stream.js';
 
 /** open: frames flow; closing: our close frame is out (or we are answering the peer's); closed: the TCP connection is gone. */

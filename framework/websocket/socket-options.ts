@@ -1,0 +1,54 @@
+import { ErrorCodes, PorticoError } from '../core/errors.js';
+import { checkRange } from '../framing/checks.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './receiver.js';
+
+/** What a slow consumer (more than `maxBufferedBytes` queued) gets: its messages dropped, or closed. */
+export type SlowConsumerPolicy = 'drop' | 'close';
+
+/** The per-socket limits and timers a server's and a client's sockets share. Every one has a documented default. */
+export interface WebSocketSocketOptions {
+  /** Largest message, fragments together (close 1009 over it, before allocating). Default 16 MiB. */
+  maxMessageBytes?: number;
+  /**
+   * Most bytes a socket may have queued for sending before `slowConsumer` applies to the next send.
+   * Default 4 MiB. Reading from a socket pauses while its own queue is over the connection's high-water
+   * mark, so an echo peer that never reads is bounded by that; this bounds what others send it.
+   */
+  maxBufferedBytes?: number;
+  /** Default 'close' (with 1008). */
+  slowConsumer?: SlowConsumerPolicy;
+  /** After our close frame, how long the peer has to answer with its own before the TCP connection is reset. Default 5000 ms. */
+  closeTimeoutMs?: number;
+  /** Ping each socket this often and terminate one that has not answered the previous ping; 0 = off. Default 0. */
+  heartbeatMs?: number;
+}
+
+/** @internal What a socket itself needs, whichever side opened it. */
+export interface WebSocketRuntimeOptions {
+  role: 'server' | 'client';
+  maxMessageBytes: number;
+  maxBufferedBytes: number;
+  slowConsumer: SlowConsumerPolicy;
+  closeTimeoutMs: number;
+  heartbeatMs: number;
+}
+
+/** @internal Fill in the socket defaults and check each value (INVALID_ARGUMENT names the option). */
+export function resolveSocketOptions(options: WebSocketSocketOptions, role: 'server' | 'client'): WebSocketRuntimeOptions {
+  const resolved: WebSocketRuntimeOptions = {
+    role,
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024,
+    slowConsumer: options.slowConsumer ?? 'close',
+    closeTimeoutMs: options.closeTimeoutMs ?? 5000,
+    heartbeatMs: options.heartbeatMs ?? 0,
+  };
+  checkRange(resolved.maxMessageBytes, 0, Number.MAX_SAFE_INTEGER, 'maxMessageBytes', 'websocket');
+  checkRange(resolved.maxBufferedBytes, 0, Number.MAX_SAFE_INTEGER, 'maxBufferedBytes', 'websocket');
+  checkRange(resolved.closeTimeoutMs, 1, 2 ** 31 - 1, 'closeTimeoutMs', 'websocket');
+  checkRange(resolved.heartbeatMs, 0, 2 ** 31 - 1, 'heartbeatMs', 'websocket');
+  if (resolved.slowConsumer !== 'drop' && resolved.slowConsumer !== 'close') {
+    throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'websocket', `slowConsumer must be 'drop' or 'close', got ${String(resolved.slowConsumer)}`);
+  }
+  return resolved;
+}
