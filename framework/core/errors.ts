@@ -52,12 +52,20 @@ export const ErrorCodes = {
    * our own compression failing (1011).
    */
   WS_DEFLATE: 'PORTICO_ERR_WS_DEFLATE',
+  /** A PROXY protocol header (v1 or v2) that is missing, malformed, truncated or over its size limit. */
+  PROXY_PROTOCOL: 'PORTICO_ERR_PROXY_PROTOCOL',
+  /** A connection's handshake layers (PROXY, TLS, ...) did not finish within their deadline. */
+  HANDSHAKE_TIMEOUT: 'PORTICO_ERR_HANDSHAKE_TIMEOUT',
+  /** A connection refused by a rule (source address denied, per-source connection cap). */
+  REJECTED: 'PORTICO_ERR_REJECTED',
+  /** TLS failed: handshake error, bad certificate or key, or a TLS alert from the peer. */
+  TLS: 'PORTICO_ERR_TLS',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
 /** The architectural layer an error was raised in. */
-export type ErrorLayer = 'dispatcher' | 'buffers' | 'transport' | 'connection' | 'server' | 'connector' | 'sync' | 'protocol' | 'http' | 'websocket' | 'host';
+export type ErrorLayer = 'dispatcher' | 'buffers' | 'transport' | 'connection' | 'server' | 'connector' | 'sync' | 'protocol' | 'http' | 'websocket' | 'layers' | 'tls' | 'host';
 
 const brand = Symbol.for('portico.error');
 
