@@ -127,3 +127,9 @@ export {
   type ZlibMessageStreamOptions,
 } from './websocket/zlib-message-stream.js';
 export { connectWebSocket, type WebSocketClientOptions } from './websocket/websocket-client.js';
+export { NEED_MORE, DONE, WAIT, type HandshakeStep, type HandshakeContext, type HandshakeHandler } from './layers/handshake.js';
+export type { HandshakeOutcome } from './layers/layer-stack.js';
+export { SourceRanges } from './layers/source-ranges.js';
+export { tcpRules, type TcpRulesOptions, type TcpRulesStats, type TcpRulesHandler } from './layers/tcp-rules.js';
+export { healthCheck, type HealthCheckOptions } from './layers/health-check.js';
+export type { ProxyInfo, ProxyTlv, ProxySslInfo, ProxyAddressKind } from './layers/proxy-protocol/proxy-info.js';

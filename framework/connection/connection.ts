@@ -6,6 +6,7 @@ import { ErrorCodes, PorticoError } from '../core/errors.js';
 import { Fifo } from '../core/fifo.js';
 import type { TimerWheel, WheelTimer } from '../core/timer-wheel.js';
 import type { SocketEndpoint, Transport, TransportSink } from '../transport/transport.js';
+import type { ProxyInfo } from '../layers/proxy-protocol/proxy-info.js';
 import type { CloseReason, ConnectionCallbacks, IdleKind } from './callbacks.js';
 import { type Lifecycle, connectionStateTable } from './connection-state.js';
 import { resolveConnectionOptions, type ConnectionOptions, type ConnectionOptionsInput } from './connection-options.js';
@@ -102,6 +103,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #lingerTimer: WheelTimer | null = null;
   #remote: SocketEndpoint | null = null;
   #local: SocketEndpoint | null = null;
+  #proxied: ProxyInfo | null = null;
 
   constructor(transport: Transport, handler: HandlerSource<U>, user: U, ctx: ConnectionContext<U>, options: ConnectionOptionsInput = {}) {
     this.transport = transport;
@@ -128,6 +130,27 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   /** Our end's address; for accepted connections, the listening address unless that is a wildcard. */
   get local(): SocketEndpoint {
     return (this.#local ??= this.transport.local);
+  }
+  /**
+   * What a PROXY protocol header said about this connection (accept-proxy layer), else null. When it
+   * carried addresses, `remote` and `local` are its client and destination; `socketRemote` is the proxy.
+   */
+  get proxied(): ProxyInfo | null {
+    return this.#proxied;
+  }
+  /** The peer as the socket sees it: the same as `remote` unless a PROXY header named another client. */
+  get socketRemote(): SocketEndpoint {
+    return this.transport.remote;
+  }
+  /** @internal What the handshake layers established: the PROXY header's view of both ends. */
+  adoptHandshake(proxied: ProxyInfo | null, remote: SocketEndpoint, local: SocketEndpoint): void {
+    this.#proxied = proxied;
+    this.#remote = remote;
+    this.#local = local;
+  }
+  /** @internal Whether the transport should go on reading (the answer to a read in progress). */
+  get wantsInput(): boolean {
+    return this.#wantsReading();
   }
   /** The timer wheel this connection's timers run on: a protocol layer schedules its own timers here. */
   get wheel(): TimerWheel {

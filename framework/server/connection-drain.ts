@@ -24,6 +24,8 @@ export class ConnectionDrain<U = unknown> {
   #emptyWaiters: (() => void)[] = [];
   #deadline: { at: number; timer: NodeJS.Timeout | null; expire: () => void } | null = null;
   #draining: Promise<DrainResult> | null = null;
+  /** Holds on the drain: it is not over while something that may still add connections holds it. */
+  #holds = 0;
 
   constructor(options: { forceAfterMs?: number } = {}) {
     this.forceAfterMs = options.forceAfterMs ?? 2000;
@@ -33,11 +35,34 @@ export class ConnectionDrain<U = unknown> {
     this.connections.add(conn);
   }
 
+  /**
+   * Keep the drain from ending until the returned release is called (connections still in their
+   * handshake layers, which may yet be added). Release once.
+   */
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+      this.#wakeIfEmpty();
+    };
+  }
+
   /** A connection reported its close; false if it was not tracked. */
   finished(conn: Connection<U>): boolean {
     if (!this.connections.delete(conn)) return false;
-    if (this.connections.size === 0) for (const w of this.#emptyWaiters.splice(0)) w();
+    this.#wakeIfEmpty();
     return true;
+  }
+
+  get #empty(): boolean {
+    return this.connections.size === 0 && this.#holds === 0;
+  }
+
+  #wakeIfEmpty(): void {
+    if (this.#empty) for (const w of this.#emptyWaiters.splice(0)) w();
   }
 
   /** Drain every connection (once; a later call may only pull the deadline in). */
@@ -56,7 +81,7 @@ export class ConnectionDrain<U = unknown> {
     let aborted = 0;
     let forced = 0;
     const started = performance.now();
-    if (this.connections.size > 0 && !(await this.#emptyBeforeDeadline(deadlineMs))) {
+    if (!this.#empty && !(await this.#emptyBeforeDeadline(deadlineMs))) {
       const error = new PorticoError(ErrorCodes.DRAIN_DEADLINE, 'server', `still open ${Math.round(performance.now() - started)} ms after stop()`);
       for (const conn of [...this.connections]) {
         aborted++;
@@ -96,14 +121,14 @@ export class ConnectionDrain<U = unknown> {
       };
       this.#deadline = d;
       d.timer = setTimeout(d.expire, ms);
-      if (this.connections.size === 0) finish(true);
+      if (this.#empty) finish(true);
       else this.#emptyWaiters.push(() => finish(true));
     });
   }
 
   /** True once no connection is left, false if `ms` passed first. */
   #emptyWithin(ms: number): Promise<boolean> {
-    if (this.connections.size === 0) return Promise.resolve(true);
+    if (this.#empty) return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), ms);
       this.#emptyWaiters.push(() => {

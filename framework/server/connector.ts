@@ -6,6 +6,10 @@ import { TimerWheel } from '../core/timer-wheel.js';
 import { Connection, type HandlerSource } from '../connection/connection.js';
 import type { ConnectionOptionsInput } from '../connection/connection-options.js';
 import { TcpTransport, type TcpReadMode } from '../transport/tcp-transport.js';
+import type { Transport } from '../transport/transport.js';
+import type { PooledBuffer } from '../buffers/pooled-buffer.js';
+import type { HandshakeHandler } from '../layers/handshake.js';
+import { LayerStack } from '../layers/layer-stack.js';
 
 export interface ConnectOptions<U> {
   host: string;
@@ -23,6 +27,13 @@ export interface ConnectOptions<U> {
   wheel?: TimerWheel;
   clock?: Clock;
   readMode?: TcpReadMode;
+  /**
+   * Handshake layers run in order once connected, before the handler sees the connection (send-proxy,
+   * TLS). The promise resolves when all are done; a layer's failure rejects it.
+   */
+  handshakes?: readonly HandshakeHandler[];
+  /** Default 10000: the handshake layers must be done by then (PORTICO_ERR_HANDSHAKE_TIMEOUT). */
+  handshakeTimeoutMs?: number;
 }
 
 let defaultPool: BufferPool | null = null;
@@ -49,6 +60,9 @@ export function connect<U = undefined>(options: ConnectOptions<U>): Promise<Conn
       settled = true;
       clearTimeout(timer);
       socket.destroy();
+      failed(error);
+    };
+    const failed = (error: PorticoError): void => {
       try {
         options.onConnectionFailed?.(error);
       } catch (thrown) {
@@ -75,9 +89,37 @@ export function connect<U = undefined>(options: ConnectOptions<U>): Promise<Conn
       clearTimeout(timer);
       socket.off('error', onError);
       if (options.noDelay ?? true) socket.setNoDelay(true);
-      const conn = new Connection<U>(transport, options.handler, options.user as U, { dispatcher, wheel, clock, pool }, options.connection ?? {});
-      conn.start();
-      resolve(conn);
+      const open = (over: Transport, leftover: PooledBuffer[], hooks: (() => void)[] = []): Connection<U> => {
+        const onFinished = hooks.length === 0 ? undefined : (): void => hooks.forEach((hook) => hook());
+        const conn = new Connection<U>(over, options.handler, options.user as U, { dispatcher, wheel, clock, pool, ...(onFinished ? { onFinished } : {}) }, options.connection ?? {});
+        conn.start(leftover);
+        resolve(conn);
+        return conn;
+      };
+      const handshakes = options.handshakes ?? [];
+      if (handshakes.length === 0) {
+        open(transport, []);
+        return;
+      }
+      const stack = new LayerStack(
+        transport,
+        { handlers: handshakes, direction: 'outgoing', deadlineMs: options.handshakeTimeoutMs ?? 10000, maxBufferedBytes: 16384, lingerMs: 1000, wheel, clock, pool },
+        {
+          ready: (_stack, over, leftover) => {
+            const conn = open(over, leftover, stack.takeFinishedHooks());
+            conn.adoptHandshake(stack.proxied, stack.remote, stack.local);
+            return conn.wantsInput;
+          },
+          ended: (_stack, outcome) => {
+            const error =
+              outcome.kind === 'failed'
+                ? outcome.error
+                : new PorticoError(ErrorCodes.CONNECT_FAILED, 'connector', `${where}: the peer closed during the ${outcome.handler} handshake`);
+            failed(error);
+          },
+        },
+      );
+      stack.start();
     });
   });
 }

@@ -11,6 +11,10 @@ import type { SocketEndpoint } from '../transport/transport.js';
 import { ConnectionDrain, type DrainResult } from './connection-drain.js';
 import { type AcceptMode, type NativeTcpHandle, type OnConnection, peerOf, takeOverAccepts } from './accept-handles.js';
 import { RefusalCloser } from './refusal-closer.js';
+import type { HandshakeHandler } from '../layers/handshake.js';
+import { type HandshakeOutcome, LayerStack } from '../layers/layer-stack.js';
+import type { PooledBuffer } from '../buffers/pooled-buffer.js';
+import type { Transport } from '../transport/transport.js';
 
 /** Server-level events (The Server Framework's server callbacks). All optional; a throw is counted, never fatal. */
 export interface ServerCallbacks {
@@ -19,6 +23,11 @@ export interface ServerCallbacks {
   onAcceptError?(error: PorticoError): void;
   /** A connection arrived while `maxConnections` were open; it is then reset or closed per `overLimit`. */
   onMaximumConnections?(peer: SocketEndpoint): void;
+  /**
+   * A connection's handshake layers did not hand it to the handler: a handler rejected it, the deadline
+   * passed, it was answered (health check), or the peer left. `peer` is the socket's peer.
+   */
+  onHandshakeFailed?(peer: SocketEndpoint, outcome: HandshakeOutcome): void;
 }
 
 interface ServerBaseOptions<U> {
@@ -29,6 +38,15 @@ interface ServerBaseOptions<U> {
   backlog?: number;
   /** One handler for all connections, or a factory making one per connection. */
   handler: HandlerSource<U>;
+  /**
+   * Handshake layers run in order on every accepted connection before its handler sees it (HAProxy's
+   * connection layers): accept-proxy, TCP rules, health check, TLS. Default none.
+   */
+  handshakes?: readonly HandshakeHandler[];
+  /** Default 5000: a connection whose handshake layers have not all finished by then is reset. */
+  handshakeTimeoutMs?: number;
+  /** Default 16384: most bytes the handshake layers buffer for one connection. */
+  maxHandshakeBytes?: number;
   /** 0 = unlimited. */
   maxConnections?: number;
   /** What to do with a connection over the limit: RST (no TIME_WAIT here, default) or FIN. */
@@ -73,6 +91,12 @@ export interface ServerStats {
   /** User code that threw: connection callbacks, handler factories, `createUser`, server callbacks. */
   callbackErrors: number;
   acceptErrors: number;
+  /** Connections in their handshake layers now (counted in `maxConnections`). */
+  handshaking: number;
+  /** Handshakes that failed: rejected, timed out, reset, or the peer left. */
+  handshakeFailed: number;
+  /** Connections a handshake layer answered itself (health checks). */
+  handshakeAnswered: number;
 }
 
 /** What `stop()` reports: connections closed gracefully, aborted at the deadline, and closed by force. */
@@ -89,7 +113,7 @@ export class Server<U = unknown> {
   readonly dispatcher: CompletionDispatcher;
   readonly wheel: TimerWheel;
   readonly clock: Clock;
-  readonly stats: ServerStats = { accepted: 0, overLimit: 0, active: 0, peakActive: 0, closed: 0, callbackErrors: 0, acceptErrors: 0 };
+  readonly stats: ServerStats = { accepted: 0, overLimit: 0, active: 0, peakActive: 0, closed: 0, callbackErrors: 0, acceptErrors: 0, handshaking: 0, handshakeFailed: 0, handshakeAnswered: 0 };
   #options: ServerOptions<U>;
   #connectionOptions: Readonly<ConnectionOptions>;
   #net: net.Server;
@@ -105,6 +129,13 @@ export class Server<U = unknown> {
   #ctx: ConnectionContext<U>;
   #readMode: TcpReadMode;
   #maxConnections: number;
+  #handshakes: readonly HandshakeHandler[];
+  #handshakeTimeoutMs: number;
+  #maxHandshakeBytes: number;
+  /** Connections still in their handshake layers. */
+  #stacks = new Set<LayerStack>();
+  /** Hooks the handshake layers registered, run when the connection finishes. */
+  #finishedHooks = new Map<Connection<U>, (() => void)[]>();
 
   constructor(options: ServerOptions<U>) {
     this.#options = options;
@@ -132,6 +163,14 @@ export class Server<U = unknown> {
     if (typeof options.handler !== 'function' && (typeof options.handler !== 'object' || options.handler === null || typeof options.handler.onReadCompleted !== 'function')) {
       throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'server', 'handler must be a ConnectionCallbacks object with onReadCompleted, or a factory function');
     }
+    this.#handshakes = [...(options.handshakes ?? [])];
+    for (const h of this.#handshakes) {
+      if (typeof h !== 'object' || h === null || typeof h.start !== 'function' || typeof h.name !== 'string') {
+        throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'server', 'handshakes must be HandshakeHandler objects (name, start, onData)');
+      }
+    }
+    this.#handshakeTimeoutMs = positiveInteger(options.handshakeTimeoutMs, 5000, 'handshakeTimeoutMs');
+    this.#maxHandshakeBytes = positiveInteger(options.maxHandshakeBytes, 16384, 'maxHandshakeBytes');
     this.#readMode = options.readMode ?? 'onread';
     this.#refusals = new RefusalCloser({ wheel: this.wheel, clock: this.clock, lingerMs: this.#connectionOptions.lingerMs, max: closing });
     this.#ctx = {
@@ -266,32 +305,93 @@ export class Server<U = unknown> {
   /** True (and counted, and reported) when this connection is over the limit. */
   #overLimit(peer: () => SocketEndpoint): boolean {
     const max = this.#maxConnections;
-    if (max === 0 || this.#drainer.connections.size < max) return false;
+    if (max === 0 || this.#drainer.connections.size + this.#stacks.size < max) return false;
     this.stats.overLimit++;
     if (this.#options.callbacks?.onMaximumConnections !== undefined) this.#callback('onMaximumConnections', peer());
     return true;
   }
 
   #admit(transport: TcpTransport): void {
+    if (this.#handshakes.length === 0) {
+      this.#open(transport, null, []);
+      return;
+    }
+    const stack = new LayerStack(
+      transport,
+      {
+        handlers: this.#handshakes,
+        direction: 'accepted',
+        deadlineMs: this.#handshakeTimeoutMs,
+        maxBufferedBytes: this.#maxHandshakeBytes,
+        lingerMs: Math.min(this.#connectionOptions.lingerMs, 2000),
+        wheel: this.wheel,
+        clock: this.clock,
+        pool: this.pool,
+        local: this.#specificLocal,
+      },
+      this.#layerEvents,
+    );
+    this.#stacks.add(stack);
+    this.stats.handshaking = this.#stacks.size;
+    stack.start();
+  }
+
+  readonly #layerEvents = {
+    ready: (stack: LayerStack, transport: Transport, leftover: PooledBuffer[]): boolean => {
+      this.#stacks.delete(stack);
+      this.stats.handshaking = this.#stacks.size;
+      this.#settledWaiter?.();
+      const conn = this.#open(transport, stack, leftover);
+      return conn !== null && conn.wantsInput;
+    },
+    failed: (stack: LayerStack, outcome: HandshakeOutcome): void => {
+      if (outcome.kind === 'answered') this.stats.handshakeAnswered++;
+      else this.stats.handshakeFailed++;
+      if (this.#options.callbacks?.onHandshakeFailed !== undefined) this.#callback('onHandshakeFailed', stack.socketRemote, outcome);
+    },
+    ended: (stack: LayerStack): void => {
+      this.#stacks.delete(stack);
+      this.stats.handshaking = this.#stacks.size;
+      this.#settledWaiter?.();
+    },
+  };
+
+  /** Build the connection on a transport whose handshake layers (if any) are done, and start it. */
+  #open(transport: Transport, stack: LayerStack | null, leftover: PooledBuffer[]): Connection<U> | null {
     let user: U;
     try {
       user = this.#options.createUser ? this.#options.createUser() : (undefined as U);
     } catch (error) {
       // A throw in user code costs its own connection, never the process.
       this.stats.callbackErrors++;
+      for (const buffer of leftover) buffer.release();
+      if (stack !== null) for (const hook of stack.takeFinishedHooks()) hook();
       transport.reset();
       this.#warn('createUser threw', error);
-      return;
+      return null;
     }
     const conn = new Connection<U>(transport, this.#options.handler, user, this.#ctx, this.#connectionOptions);
+    if (stack !== null) {
+      conn.adoptHandshake(stack.proxied, stack.remote, stack.local);
+      const hooks = stack.takeFinishedHooks();
+      if (hooks.length > 0) this.#finishedHooks.set(conn, hooks);
+    }
     this.#drainer.add(conn);
     this.stats.accepted++;
     this.stats.active = this.#drainer.connections.size;
     if (this.stats.active > this.stats.peakActive) this.stats.peakActive = this.stats.active;
-    conn.start();
+    conn.start(leftover);
+    // Finished its handshake while the server drains: drain it like the others.
+    if (this.#state === 'stopping' || this.#state === 'stopped') conn.beginDrain();
+    return conn;
   }
 
   #finished(conn: Connection<U>): void {
+    const hooks = this.#finishedHooks.get(conn);
+    if (hooks !== undefined) {
+      this.#finishedHooks.delete(conn);
+      for (const hook of hooks) hook();
+    }
     if (!this.#drainer.finished(conn)) return;
     this.stats.closed++;
     this.stats.active = this.#drainer.connections.size;
@@ -340,12 +440,48 @@ export class Server<U = unknown> {
     const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
     if (wasListening) this.#callback('onStopAccepting');
     this.#refusals.resetAll();
+    // Connections still in their handshake layers may finish it (and are then drained) until the
+    // deadline; then they are reset. The drain counts them as open until they settle.
+    const release = this.#drainer.hold();
+    const settled = this.#settleHandshakes(deadlineMs).finally(release);
     const result = await this.#drainer.drain(deadlineMs);
+    await settled;
     await closed;
     this.#state = 'stopped';
     return result;
   }
 
+  #settledWaiter: (() => void) | null = null;
+
+  /** Resolves once no connection is in its handshake layers; at the deadline, those still there are reset. */
+  #settleHandshakes(deadlineMs: number): Promise<void> {
+    if (this.#stacks.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        if (this.#stacks.size > 0) return;
+        clearTimeout(timer);
+        this.#settledWaiter = null;
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const error = new PorticoError(ErrorCodes.DRAIN_DEADLINE, 'server', 'handshake not finished when the server stopped');
+        for (const stack of [...this.#stacks]) stack.abort(error);
+        // Reset handles report their close shortly; if one does not, stop anyway.
+        setTimeout(() => {
+          this.#settledWaiter = null;
+          resolve();
+        }, forceCloseAfterMs).unref();
+      }, deadlineMs);
+      this.#settledWaiter = done;
+    });
+  }
+
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw new PorticoError(ErrorCodes.INVALID_ARGUMENT, 'server', `${name} must be a positive integer, got ${String(value)}`);
+  return value;
 }
 
 function socketPeer(socket: net.Socket): SocketEndpoint {
