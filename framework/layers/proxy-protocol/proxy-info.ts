@@ -52,4 +52,9 @@ export interface ProxySslInfo {
   readonly sigAlg: string | null;
   readonly keyAlg: string | null;
   readonly commonName: string | null;
+  /**
+   * Every sub-TLV in order, including those without a field above (PP2_SUBTYPE_SSL_GROUP,
+   * PP2_SUBTYPE_SSL_SIG_SCHEME, PP2_SUBTYPE_SSL_CLIENT_CERT and any added to the spec later).
+   */
+  readonly tlvs: readonly ProxyTlv[];
 }
