@@ -133,3 +133,7 @@ export { SourceRanges } from './layers/source-ranges.js';
 export { tcpRules, type TcpRulesOptions, type TcpRulesStats, type TcpRulesHandler } from './layers/tcp-rules.js';
 export { healthCheck, type HealthCheckOptions } from './layers/health-check.js';
 export type { ProxyInfo, ProxyTlv, ProxySslInfo, ProxyAddressKind } from './layers/proxy-protocol/proxy-info.js';
+export { acceptProxy, type AcceptProxyOptions } from './layers/accept-proxy.js';
+export { sendProxy, type SendProxyOptions } from './layers/send-proxy.js';
+export { parseProxyHeader, DEFAULT_MAX_V2_LENGTH, type ProxyParseOptions, type ProxyParseResult } from './layers/proxy-protocol/parse-proxy-header.js';
+export { encodeProxyHeaderV1, encodeProxyHeaderV2, type ProxyHeaderInput, type ProxyHeaderV2Input } from './layers/proxy-protocol/encode-proxy-header.js';

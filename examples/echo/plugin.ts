@@ -1,6 +1,16 @@
-import { Server } from '../../framework/index.js';
+import { type ConnectionCallbacks, Server } from '../../framework/index.js';
+import { connectionLogLine, handshakesFromFlags, layerFlags } from '../shared/layer-flags.js';
 import { listenFlags, type ServerPlugin } from '../shared/plugin.js';
 import { echoHandler } from './echo-handler.js';
+
+/** The echo handler, announcing each connection on stderr first. */
+const loggedEchoHandler: ConnectionCallbacks = {
+  ...echoHandler,
+  onConnectionEstablished(conn) {
+    process.stderr.write(connectionLogLine('echo', conn) + '\n');
+    echoHandler.onConnectionEstablished?.(conn);
+  },
+};
 
 export const echoPlugin: ServerPlugin = {
   name: 'echo',
@@ -13,6 +23,7 @@ export const echoPlugin: ServerPlugin = {
     { name: 'drain-timeout', kind: 'duration', description: 'on SIGTERM, abort connections still open after this', default: '5s', min: 0 },
     { name: 'high-water', kind: 'integer', description: 'bytes queued per connection before reading pauses', default: 65536, min: 1 },
     { name: 'buffer-size', kind: 'integer', description: 'read buffer size in bytes', default: 65536, min: 64, max: 16777216 },
+    ...layerFlags,
   ],
   async start(options) {
     const highWater = options['high-water'] as number;
@@ -20,7 +31,9 @@ export const echoPlugin: ServerPlugin = {
       host: options['host'] as string,
       port: options['port'] as number,
       backlog: options['backlog'] as number,
-      handler: echoHandler,
+      handler: options['log-connections'] === true ? loggedEchoHandler : echoHandler,
+      handshakes: handshakesFromFlags(options),
+      handshakeTimeoutMs: options['handshake-timeout'] as number,
       maxConnections: options['max-connections'] as number,
       overLimit: options['over-limit'] as 'reset' | 'close',
       drainDeadlineMs: options['drain-timeout'] as number,

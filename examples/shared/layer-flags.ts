@@ -1,0 +1,57 @@
+import { ErrorCodes, PorticoError, acceptProxy, healthCheck, tcpRules, type Connection, type HandshakeHandler } from '../../framework/index.js';
+import type { FlagSpec, FlagValues } from './flags.js';
+
+/** The connection-layer flags a server can offer (accept-proxy, rules, health check, handshake deadline, connection log). */
+export const layerFlags: readonly FlagSpec[] = [
+  { name: 'accept-proxy', kind: 'boolean', description: 'require a PROXY protocol header (v1 or v2) on every connection; the header names the client', default: false },
+  { name: 'allow', kind: 'string', description: 'admit only these sources, comma-separated CIDR (e.g. 10.0.0.0/8,::1)' },
+  { name: 'deny', kind: 'string', description: 'refuse these sources, comma-separated CIDR' },
+  { name: 'max-per-source', kind: 'integer', description: 'connections one source address may hold at once; 0 = no cap', default: 0, min: 0 },
+  { name: 'health-from', kind: 'string', description: "answer connections from these sources (comma-separated CIDR) with 'OK' and close: a load balancer's monitor" },
+  { name: 'handshake-timeout', kind: 'duration', description: 'reset a connection whose layers (PROXY header, ...) are not done by then', default: '5s', min: 1 },
+  { name: 'log-connections', kind: 'boolean', description: 'one JSON line per accepted connection on stderr (client, socket peer, PROXY header)', default: false },
+];
+
+function cidrList(value: unknown): string[] | undefined {
+  if (typeof value !== 'string') return undefined;
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (list.length === 0) throw new PorticoError(ErrorCodes.CONFIG, 'host', `expected comma-separated CIDR ranges, got ${JSON.stringify(value)}`);
+  return list;
+}
+
+/**
+ * The handshake layers the flags ask for, in HAProxy's order: the PROXY header first (it says who the
+ * client is), then the monitor answer and the rules (judging that client).
+ */
+export function handshakesFromFlags(options: FlagValues): HandshakeHandler[] {
+  const layers: HandshakeHandler[] = [];
+  if (options['accept-proxy'] === true) layers.push(acceptProxy());
+  const health = cidrList(options['health-from']);
+  if (health !== undefined) layers.push(healthCheck({ sources: health }));
+  const allow = cidrList(options['allow']);
+  const deny = cidrList(options['deny']);
+  const cap = (options['max-per-source'] as number | undefined) ?? 0;
+  if (allow !== undefined || deny !== undefined || cap > 0) {
+    layers.push(tcpRules({ ...(allow !== undefined ? { allow } : {}), ...(deny !== undefined ? { deny } : {}), maxPerSource: cap }));
+  }
+  return layers;
+}
+
+/** The JSON line `--log-connections` prints for a connection that reached the protocol. */
+export function connectionLogLine(server: string, conn: Connection<unknown>): string {
+  const endpoint = (e: { address: string; port: number }): { address: string; port: number } => ({ address: e.address, port: e.port });
+  const proxied = conn.proxied;
+  return JSON.stringify({
+    event: 'connection',
+    server,
+    id: conn.id,
+    remote: endpoint(conn.remote),
+    local: endpoint(conn.local),
+    socketRemote: endpoint(conn.socketRemote),
+    transport: conn.transport.kind,
+    proxied: proxied === null ? null : { version: proxied.version, command: proxied.command, kind: proxied.kind, tlvs: proxied.tlvs.length },
+  });
+}

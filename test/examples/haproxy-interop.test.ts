@@ -1,0 +1,136 @@
+/**
+ * portico's connection layers against the real HAProxy (Debian `haproxy`, installed by `.ci/run`):
+ * haproxy's send-proxy / send-proxy-v2 in front of `portico-echo --accept-proxy` (portico must see the
+ * original client, not haproxy), and haproxy balancing over two portico echo processes whose health
+ * checks carry a PROXY v2 header too. Without haproxy these tests fail; they are never skipped.
+ */
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { test } from 'node:test';
+import { freePort } from '../helpers/real-owserver.js';
+import { haproxyPreamble, startHaproxy } from '../helpers/haproxy.js';
+import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.js';
+import { readBytes } from '../helpers/tcp-client.js';
+
+const T = { timeout: 60_000 };
+
+interface ConnectionLog {
+  event: 'connection';
+  id: number;
+  remote: { address: string; port: number };
+  local: { address: string; port: number };
+  socketRemote: { address: string; port: number };
+  proxied: { version: number; command: string; kind: string } | null;
+}
+
+function connectionLogs(server: SpawnedServer): ConnectionLog[] {
+  return server.stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { event: string })
+    .filter((entry): entry is ConnectionLog => entry.event === 'connection');
+}
+
+async function waitFor<T>(what: string, check: () => T | undefined, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Connect from a chosen loopback address (so the client's address differs from haproxy's), echo once. */
+async function echoFrom(localAddress: string, port: number, text: string): Promise<net.Socket> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  socket.write(text);
+  assert.equal((await readBytes(socket, text.length)).toString(), text);
+  return socket;
+}
+
+for (const sendProxy of ['send-proxy', 'send-proxy-v2'] as const) {
+  test(`haproxy ${sendProxy} → portico-echo --accept-proxy: portico sees the original client and the frontend address`, T, async (t) => {
+    const echo = await spawnServer({ t, args: ['--port', '0', '--accept-proxy', '--log-connections'] });
+    const front = await freePort();
+    await startHaproxy(
+      t,
+      [...haproxyPreamble(), 'frontend fe', `  bind 127.0.0.1:${front}`, '  default_backend be', 'backend be', `  server echo 127.0.0.1:${echo.port} ${sendProxy}`],
+      [front],
+    );
+    const client = await echoFrom('127.0.0.7', front, `hello through haproxy ${sendProxy}`);
+    const log = await waitFor('the connection log line', () => connectionLogs(echo).find((l) => l.remote.address === '127.0.0.7'));
+    assert.equal(log.remote.port, client.localPort, 'the client port from the PROXY header');
+    assert.deepEqual(log.local, { address: '127.0.0.1', port: front }, 'the destination is haproxy frontend');
+    assert.equal(log.socketRemote.address, '127.0.0.1', 'the socket peer is haproxy itself');
+    assert.notEqual(log.socketRemote.port, client.localPort);
+    assert.equal(log.proxied?.version, sendProxy === 'send-proxy' ? 1 : 2);
+    assert.equal(log.proxied?.command, 'proxy');
+    assert.equal(log.proxied?.kind, 'tcp4');
+    client.destroy();
+  });
+}
+
+test('portico-echo --accept-proxy refuses a connection without a header (haproxy without send-proxy): reset, and the server lives on', T, async (t) => {
+  const echo = await spawnServer({ t, args: ['--port', '0', '--accept-proxy', '--log-connections'] });
+  const front = await freePort();
+  await startHaproxy(t, [...haproxyPreamble(), 'frontend fe', `  bind 127.0.0.1:${front}`, '  default_backend be', 'backend be', `  server echo 127.0.0.1:${echo.port}`], [front]);
+  const socket = net.connect({ host: '127.0.0.1', port: front });
+  socket.write('no header here\n');
+  const ended = await new Promise<string>((resolve) => {
+    socket.on('data', () => resolve('data'));
+    socket.once('end', () => resolve('end'));
+    socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+  });
+  assert.notEqual(ended, 'data', 'nothing was echoed');
+  socket.destroy();
+  assert.equal(connectionLogs(echo).length, 0, 'no connection reached the protocol');
+  // A well-formed header still works on the same server.
+  const direct = net.connect({ host: '127.0.0.1', port: echo.port });
+  await new Promise<void>((resolve) => direct.once('connect', () => resolve()));
+  direct.write('PROXY TCP4 192.0.2.1 192.0.2.2 1234 80\r\nok');
+  assert.equal((await readBytes(direct, 2)).toString(), 'ok');
+  direct.destroy();
+});
+
+test('haproxy balancing over two portico echo processes, PROXY v2 on traffic and on health checks', T, async (t) => {
+  const a = await spawnServer({ t, args: ['--port', '0', '--accept-proxy', '--log-connections'] });
+  const b = await spawnServer({ t, args: ['--port', '0', '--accept-proxy', '--log-connections'] });
+  const front = await freePort();
+  const haproxy = await startHaproxy(
+    t,
+    [
+      ...haproxyPreamble(),
+      'frontend fe',
+      `  bind 127.0.0.1:${front}`,
+      '  default_backend be',
+      'backend be',
+      '  balance roundrobin',
+      // The check talks through the layer to the echo: PROXY v2 header, then PING echoed back.
+      '  option tcp-check',
+      '  tcp-check send PING\\n',
+      '  tcp-check expect string PING',
+      `  server a 127.0.0.1:${a.port} send-proxy-v2 check check-send-proxy inter 200ms fall 1 rise 1`,
+      `  server b 127.0.0.1:${b.port} send-proxy-v2 check check-send-proxy inter 200ms fall 1 rise 1`,
+    ],
+    [front],
+  );
+  // haproxy's health checks, each opening with a PROXY v2 header of its own, reached both servers and
+  // passed the layer: both stay UP, and traffic reaches both below.
+  const checked = (s: SpawnedServer): boolean => connectionLogs(s).some((l) => l.proxied?.version === 2 && l.remote.address === '127.0.0.1');
+  await waitFor('a health check on each', () => (checked(a) && checked(b) ? true : undefined));
+  const clients: net.Socket[] = [];
+  for (let i = 0; i < 10; i++) clients.push(await echoFrom('127.0.0.9', front, `message ${i}`));
+  const traffic = (s: SpawnedServer): ConnectionLog[] => connectionLogs(s).filter((l) => l.remote.address === '127.0.0.9');
+  await waitFor('ten proxied connections', () => (traffic(a).length + traffic(b).length === 10 ? true : undefined)).catch((e: Error) => {
+    throw new Error(`${e.message}: ${JSON.stringify([...traffic(a), ...traffic(b)])}`);
+  });
+  assert.ok(traffic(a).length >= 3 && traffic(b).length >= 3, `spread: ${traffic(a).length} + ${traffic(b).length}`);
+  for (const log of [...traffic(a), ...traffic(b)]) assert.deepEqual([log.proxied?.version, log.proxied?.command, log.socketRemote.address], [2, 'proxy', '127.0.0.1']);
+  for (const c of clients) c.destroy();
+  assert.doesNotMatch(haproxy.output, /is DOWN/, 'no health check failed');
+});
