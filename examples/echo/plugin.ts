@@ -49,6 +49,10 @@ export const echoPlugin: ServerPlugin = {
       host: address.address,
       port: address.port,
       stop: async () => ({ aborted: (await server.stop()).aborted }),
+      stats: () => {
+        const { accepted, active, closed, overLimit, callbackErrors, handshakeFailed, handshakeAnswered } = server.stats;
+        return { accepted, active, closed, overLimit, callbackErrors, handshakeFailed, handshakeAnswered };
+      },
     };
   },
 };

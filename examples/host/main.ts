@@ -1,13 +1,28 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { fileURLToPath } from 'node:url';
+import { runPrimary } from './cluster-primary.js';
+import { runWorker } from './cluster-worker.js';
 import { failAndExit, runServers } from '../shared/server-main.js';
-import { helpText, parseArgv, type FlagSpec } from '../shared/flags.js';
+import { helpText, parseArgv, resolveFlags, type FlagSpec } from '../shared/flags.js';
 import { loadHostConfig } from './config.js';
 import { builtinPlugins } from './plugins.js';
 
 const defaultConfig = fileURLToPath(new URL('../../../examples/host/default-config.json', import.meta.url));
 
-const flags: FlagSpec[] = [{ name: 'config', kind: 'string', description: 'JSON file naming the servers to run', default: defaultConfig }];
+const flags: FlagSpec[] = [
+  { name: 'config', kind: 'string', description: 'JSON file naming the servers to run', default: defaultConfig },
+  {
+    name: 'workers',
+    kind: 'integer',
+    description: 'processes sharing the listening ports (node:cluster), each with its own dispatcher; a worker that dies is replaced',
+    default: 1,
+    min: 1,
+    max: 64,
+  },
+  { name: 'stats-interval', kind: 'duration', description: 'with --workers: print the workers\' summed counters as a JSON line this often; 0 = never', default: 0, min: 0 },
+  { name: 'stop-grace', kind: 'duration', description: 'with --workers: after SIGTERM, kill workers still draining after this', default: '30s', min: 1 },
+];
 
 try {
   const { help, raw } = parseArgv(flags, process.argv.slice(2));
@@ -24,8 +39,13 @@ try {
       ),
     );
   } else {
-    const planned = loadHostConfig(String(raw['config'] ?? defaultConfig), builtinPlugins);
-    await runServers(planned.map(({ plugin, options }) => ({ plugin, start: () => plugin.start(options) })));
+    const options = resolveFlags(flags, raw);
+    const planned = loadHostConfig(String(options['config']), builtinPlugins);
+    const workers = options['workers'] as number;
+    if (cluster.isWorker) await runWorker(planned);
+    else if (workers > 1) {
+      await runPrimary(planned, { workers, statsIntervalMs: options['stats-interval'] as number, stopGraceMs: options['stop-grace'] as number });
+    } else await runServers(planned.map(({ plugin, options: o }) => ({ plugin, start: () => plugin.start(o) })));
   }
 } catch (error) {
   failAndExit('portico', error);

@@ -8,6 +8,8 @@ export interface StartedServer {
   readonly url?: string;
   /** Graceful drain; resolves when every connection is closed. */
   stop(): Promise<{ aborted: number }>;
+  /** Counters worth summing across worker processes (accepted, active, ...), if the server keeps any. */
+  stats?(): Readonly<Record<string, number>>;
 }
 
 /** An example server the `portico` host can load (WASP-style pluggable server). */

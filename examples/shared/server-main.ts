@@ -2,11 +2,38 @@ import { PorticoError } from '../../framework/index.js';
 import { helpText, parseArgv, resolveFlags } from './flags.js';
 import { readyLine, type ServerPlugin, type StartedServer } from './plugin.js';
 
+/** Where a running process reports its servers: stdout lines (a plain process), or its cluster primary. */
+export interface ServerAnnouncer {
+  listening(plugin: ServerPlugin, server: StartedServer): void;
+  stopped(plugin: ServerPlugin, aborted: number, server: StartedServer): void;
+}
+
+/** The contract's stdout lines: `{"event":"listening",...}` when ready, `{"event":"stopped",...}` after the drain. */
+export const stdoutAnnouncer: ServerAnnouncer = {
+  listening(plugin, server) {
+    process.stdout.write(readyLine(plugin.name, server.host, server.port) + '\n');
+    if (server.url !== undefined) process.stderr.write(`${plugin.name}: open ${server.url} in a browser\n`);
+  },
+  stopped(plugin, aborted) {
+    process.stdout.write(JSON.stringify({ event: 'stopped', server: plugin.name, aborted }) + '\n');
+  },
+};
+
+/** What `runServers` hands back once every server started: a way to stop them as a signal would. */
+export interface RunningServers {
+  readonly servers: readonly { plugin: ServerPlugin; server: StartedServer }[];
+  /** Drain every server (once); resolves when all are stopped. */
+  stop(): Promise<void>;
+}
+
 /**
  * Run several plugins (or one) as a process with the portico server contract: one JSON ready line per
  * server on stdout, SIGTERM/SIGINT → graceful drain → exit 0; a second signal forces exit 130.
  */
-export async function runServers(starts: readonly { plugin: ServerPlugin; start: () => Promise<StartedServer> }[]): Promise<void> {
+export async function runServers(
+  starts: readonly { plugin: ServerPlugin; start: () => Promise<StartedServer> }[],
+  announcer: ServerAnnouncer = stdoutAnnouncer,
+): Promise<RunningServers> {
   const started: { plugin: ServerPlugin; server: StartedServer }[] = [];
   let signalled = false;
   let startupDone = false;
@@ -15,7 +42,7 @@ export async function runServers(starts: readonly { plugin: ServerPlugin; start:
     (stopping ??= Promise.all(
       started.map(async ({ plugin, server }) => {
         const { aborted } = await server.stop();
-        process.stdout.write(JSON.stringify({ event: 'stopped', server: plugin.name, aborted }) + '\n');
+        announcer.stopped(plugin, aborted, server);
       }),
     ).then(() => {
       process.off('SIGTERM', onSignal);
@@ -38,8 +65,7 @@ export async function runServers(starts: readonly { plugin: ServerPlugin; start:
       if (signalled) break;
       const server = await start();
       started.push({ plugin, server });
-      process.stdout.write(readyLine(plugin.name, server.host, server.port) + '\n');
-      if (server.url !== undefined) process.stderr.write(`${plugin.name}: open ${server.url} in a browser\n`);
+      announcer.listening(plugin, server);
     }
   } catch (error) {
     process.off('SIGTERM', onSignal);
@@ -49,6 +75,7 @@ export async function runServers(starts: readonly { plugin: ServerPlugin; start:
   }
   startupDone = true;
   if (signalled) await stopAll();
+  return { servers: started, stop: stopAll };
 }
 
 /** `main` of a single-server binary: parse argv against the plugin's flags, then run it. */

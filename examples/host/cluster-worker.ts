@@ -1,0 +1,61 @@
+import { runServers, type ServerAnnouncer } from '../shared/server-main.js';
+import type { PlannedServer } from './config.js';
+import { isPrimaryMessage, type WorkerMessage } from './cluster-messages.js';
+
+const STATS_EVERY_MS = 1000;
+
+function send(message: WorkerMessage, then?: () => void): void {
+  if (process.send === undefined || !process.connected) {
+    then?.();
+    return;
+  }
+  process.send(message, undefined, {}, () => then?.());
+}
+
+/**
+ * A cluster worker: runs the planned servers on the ports the primary shares with every worker, and
+ * reports to the primary instead of stdout — when listening, counters every second, and its drain's
+ * result. Stops on the primary's `stop` (or on its own SIGTERM/SIGINT), then leaves.
+ */
+export async function runWorker(planned: readonly PlannedServer[]): Promise<void> {
+  const announcer: ServerAnnouncer = {
+    listening(plugin, server) {
+      send({ kind: 'listening', server: plugin.name, host: server.host, port: server.port, ...(server.url !== undefined ? { url: server.url } : {}) });
+    },
+    stopped(plugin, aborted, server) {
+      send({ kind: 'stopped', server: plugin.name, aborted, stats: server.stats?.() ?? {} });
+    },
+  };
+  // Listen for the primary's stop from the start: a stop sent while the servers are still starting is
+  // carried out as soon as they are up, not lost.
+  let stopWanted = false;
+  let onStop: () => void = () => {
+    stopWanted = true;
+  };
+  process.on('message', (message: unknown) => {
+    if (isPrimaryMessage(message)) onStop();
+  });
+  const running = await runServers(
+    planned.map(({ plugin, options }) => ({ plugin, start: () => plugin.start(options) })),
+    announcer,
+  );
+  const report = (): void => {
+    const servers: Record<string, Readonly<Record<string, number>>> = {};
+    for (const { plugin, server } of running.servers) servers[plugin.name] = server.stats?.() ?? {};
+    send({ kind: 'stats', servers });
+  };
+  const timer = setInterval(report, STATS_EVERY_MS);
+  timer.unref();
+  const leave = (): void => {
+    clearInterval(timer);
+    // The last 'stopped' messages are sent; closing the channel lets the process end on its own.
+    send({ kind: 'stats', servers: {} }, () => process.disconnect?.());
+  };
+  onStop = () => void running.stop().then(leave);
+  if (stopWanted) onStop();
+  // Stopped by its own signal (Ctrl-C reaches the whole process group): leave the same way.
+  process.once('SIGTERM', () => void running.stop().then(leave));
+  process.once('SIGINT', () => void running.stop().then(leave));
+  // The primary died without a word: nobody will stop us, so stop.
+  process.once('disconnect', () => void running.stop());
+}

@@ -1,0 +1,100 @@
+/**
+ * `portico --workers N`: N processes share the listening port (node:cluster), the primary prints one
+ * ready line per server, sums the workers' counters, replaces a worker that dies, and drains them all
+ * on SIGTERM (exit 0).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { hostBinary, runToExit, spawnServer, type SpawnedServer } from '../helpers/spawn-server.js';
+import { connectClient, readBytes } from '../helpers/tcp-client.js';
+
+const T = { timeout: 60_000 };
+
+async function echoConfig(t: { after(fn: () => unknown): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'portico-workers-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'config.json');
+  await writeFile(file, JSON.stringify({ servers: [{ server: 'echo', host: '127.0.0.1', port: 0 }] }));
+  return file;
+}
+
+async function echoes(port: number, count: number): Promise<void> {
+  const clients = await Promise.all(Array.from({ length: count }, () => connectClient(port)));
+  await Promise.all(
+    clients.map(async (c, i) => {
+      c.write(`m${i}`);
+      assert.equal((await readBytes(c, `m${i}`.length)).toString(), `m${i}`);
+      c.destroy();
+    }),
+  );
+}
+
+interface StatsLine {
+  event: 'stats';
+  workers: number;
+  /** Workers listening on every server. */
+  listening: number;
+  replaced: number;
+  servers: Record<string, Record<string, number>>;
+}
+
+async function statsLine(server: SpawnedServer, match: (s: StatsLine) => boolean): Promise<StatsLine> {
+  const line = await server.waitForLine((l) => {
+    if (!l.startsWith('{"event":"stats"')) return false;
+    return match(JSON.parse(l) as StatsLine);
+  }, 10_000);
+  return JSON.parse(line) as StatsLine;
+}
+
+test('--workers 2: one ready line, echo served, counters summed, SIGTERM drains every worker and exits 0', T, async (t) => {
+  const config = await echoConfig(t);
+  const host = await spawnServer({ t, script: hostBinary, args: ['--config', config, '--workers', '2', '--stats-interval', '200ms'] });
+  assert.equal(host.ready.length, 1);
+  await echoes(host.port, 20);
+  const stats = await statsLine(host, (s) => (s.servers['echo']?.['accepted'] ?? 0) >= 20);
+  assert.equal(stats.workers, 2);
+  assert.equal(stats.servers['echo']!['accepted'], 20);
+  assert.equal(await host.stop('SIGTERM'), 0);
+  const stopped = JSON.parse(host.stdoutLines.find((l) => l.startsWith('{"event":"stopped"'))!) as { workers: number; stats: Record<string, number> };
+  assert.equal(stopped.workers, 2);
+  assert.equal(stopped.stats['accepted'], 20);
+  assert.equal(host.stdoutLines.filter((l) => l.startsWith('{"event":"listening"')).length, 1, 'one ready line, not one per worker');
+});
+
+test('--workers 2: a worker killed is replaced, and the port keeps answering', T, async (t) => {
+  const config = await echoConfig(t);
+  const host = await spawnServer({ t, script: hostBinary, args: ['--config', config, '--workers', '2', '--stats-interval', '200ms'] });
+  const deadline = Date.now() + 5000;
+  let pids: RegExpExecArray | null = null;
+  while ((pids = /workers \(pids (\d+), (\d+)\)/.exec(host.stderr)) === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(pids !== null, `no pids line: ${host.stderr}`);
+  process.kill(Number(pids[1]), 'SIGKILL');
+  const after = await statsLine(host, (s) => s.replaced === 1 && s.listening === 2);
+  assert.equal(after.workers, 2);
+  assert.match(host.stderr, /"event":"worker-exit"/);
+  await echoes(host.port, 10);
+  assert.equal(await host.stop('SIGTERM'), 0);
+});
+
+test('--workers out of range is a usage error (exit 2)', T, async () => {
+  const result = await runToExit(process.execPath, [hostBinary, '--workers', '0']);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /--workers: must be >= 1/);
+});
+
+test('--workers 2: SIGTERM while a replacement worker is still starting: it stops too, exit 0', T, async (t) => {
+  const config = await echoConfig(t);
+  const host = await spawnServer({ t, script: hostBinary, args: ['--config', config, '--workers', '2'] });
+  const deadline = Date.now() + 5000;
+  let pids: RegExpExecArray | null = null;
+  while ((pids = /workers \(pids (\d+), (\d+)\)/.exec(host.stderr)) === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(pids !== null, `no pids line: ${host.stderr}`);
+  process.kill(Number(pids[2]), 'SIGKILL');
+  while (!host.stderr.includes('"event":"worker-exit"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  // The replacement is forked 100 ms after the exit and takes longer than that to listen.
+  await new Promise((r) => setTimeout(r, 130));
+  assert.equal(await host.stop('SIGTERM', 10_000), 0);
+});
