@@ -80,6 +80,7 @@ const V1_BAD: Bad[] = [
   line('IPv6 group of 5 hex digits', 'PROXY TCP6 12345::1 ::2 1 2\r\n', '12345::1 '),
   line('IPv6 non-hex', 'PROXY TCP6 g::1 ::2 1 2\r\n', 'TCP6 g'),
   line('IPv6 leading single colon', 'PROXY TCP6 :1:2:3:4:5:6:7 ::2 1 2\r\n', ':7 '),
+  { name: 'IPv6 text over 45 characters', input: text(`PROXY TCP6 ${'0:'.repeat(23)}1 ::2 1 2\r\n`), at: 11 + 46 },
   line('IPv6 bad embedded IPv4', 'PROXY TCP6 ::ffff:1.2.3.04 ::2 1 2\r\n', '.04 '),
 ];
 
@@ -114,6 +115,14 @@ const V2_BAD: Bad[] = [
   v2Bad('TLV value past the end of the header', v2({ body: [ADDR4, Buffer.from([0x02, 0x00, 0x0a, 0x31, 0x32, 0x33, 0x34, 0x35])] }), 16 + 12 + 8),
   // haproxy reg-tests/connection/proxy_protocol_tlv_validation.vtc, client c3: TLV of 10 in a header of 20
   v2Bad('haproxy regtest c3: TLV longer than the header', Buffer.from('0d0a0d0a000d0a515549540a211100147F0000017F000001002A053902000A31323334353132333435', 'hex'), 36),
+  v2Bad('TLV value one byte past the end', v2({ body: [ADDR4, tlv(0x01, 'h2').subarray(0, 4)] }), 16 + 12 + 4),
+  // haproxy reg-tests/connection/proxy_protocol_tlv_validation.vtc, client c4: length 20 over 19 bytes of
+  // address and TLV, so the request's "G" is read as a cut TLV header
+  v2Bad(
+    'haproxy regtest c4: TLVs not ending with the header',
+    Buffer.concat([Buffer.from('0d0a0d0a000d0a515549540a211100147F0000017F000001002A0539' + '02000431323334', 'hex'), text('GET / HTTP/1.1\r\n\r\n')]),
+    16 + 20,
+  ),
   v2Bad('TLV header cut by the end (2 bytes left)', v2({ body: [ADDR4, tlv(0x04, 'x'), Buffer.from([0x04, 0x00])] }), 16 + 12 + 4 + 2),
   v2Bad('TLV header cut by the end (1 byte left)', v2({ body: [ADDR4, Buffer.from([0x04])] }), 16 + 12 + 1),
   v2Bad('CRC32C mismatch', badCrc, badCrc.length),

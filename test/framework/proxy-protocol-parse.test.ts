@@ -220,6 +220,27 @@ const V2_CASES: Valid[] = [
     },
   },
   {
+    name: 'a type sent twice: the fields take the first (as haproxy does), tlvs keep both',
+    header: v2({ body: [ADDR4, tlv(0x01, 'h2'), tlv(0x20, [1, 0, 0, 0, 0]), tlv(0x01, 'h3'), tlv(0x20, [2, 0, 0, 0, 0]), tlv(0x30, 'a'), tlv(0x30, 'b')] }),
+    expected: {
+      ...V2,
+      kind: 'tcp4',
+      source: SRC4,
+      destination: DST4,
+      alpn: 'h2',
+      netns: 'a',
+      ssl: { client: 1, verify: 0, version: null, commonName: null, cipher: null, sigAlg: null, keyAlg: null, tlvs: [] },
+      tlvs: [
+        { type: 0x01, value: '6832' },
+        { type: 0x20, value: '0100000000' },
+        { type: 0x01, value: '6833' },
+        { type: 0x20, value: '0200000000' },
+        { type: 0x30, value: '61' },
+        { type: 0x30, value: '62' },
+      ],
+    },
+  },
+  {
     name: 'SSL without sub-TLVs, verify failed (big-endian 32 bits)',
     header: v2({ body: [ADDR4, tlv(0x20, [0x01, 0x80, 0x00, 0x00, 0x02])] }),
     expected: { ...V2, kind: 'tcp4', source: SRC4, destination: DST4, ssl: { client: 1, verify: 0x80000002, version: null, commonName: null, cipher: null, sigAlg: null, keyAlg: null, tlvs: [] }, tlvs: [{ type: 0x20, value: '0180000002' }] },

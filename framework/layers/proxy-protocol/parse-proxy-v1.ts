@@ -2,8 +2,9 @@
  * PROXY protocol v1, the text line: "PROXY TCP4 <src> <dst> <sport> <dport>\r\n", the same with TCP6,
  * or "PROXY UNKNOWN" followed by anything up to the CRLF. Strict, as the spec asks: single spaces,
  * canonical numbers (no leading zeros or signs), CRLF and nothing else as the line end, within 107
- * bytes. A partial line is checked as far as it goes, so a wrong byte fails at once rather than after
- * the receiver waited for a CRLF that may never come.
+ * bytes — so a lone LF is refused even in the part after UNKNOWN that is otherwise ignored. A partial
+ * line is checked as far as it goes, so a wrong byte fails at once rather than after the receiver
+ * waited for a CRLF that may never come.
  */
 import type { SocketEndpoint } from '../../transport/transport.js';
 import { isIPv4TextPrefix, isIPv6TextPrefix, formatIPv4, formatIPv6, parseIPv4Text, parseIPv6Text } from './ip-address-text.js';
@@ -17,7 +18,7 @@ const PROTOCOLS = ['TCP4', 'TCP6', 'UNKNOWN'] as const;
 const PORT = /^(?:0|[1-9][0-9]{0,4})$/;
 const FIELD_NAMES = ['source address', 'destination address', 'source port', 'destination port'] as const;
 
-/** Parse a v1 line; `input` is known to start with "PROXY " (or with as much of it as there is). */
+/** Parse a v1 line; `input` is known to start with "PROXY ". */
 export function parseProxyV1(input: Uint8Array): ProxyParseResult {
   const limit = Math.min(input.length, V1_MAX_LINE);
   let end = -1;
