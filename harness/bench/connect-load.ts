@@ -15,12 +15,13 @@
  * 127.0.0.N (all of 127/8 is loopback on Linux) for N × the headroom; EADDRNOTAVAIL in errorCodes is
  * the sign that it is needed.
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { LatencyHistogram } from '../flood/latency-histogram.js';
 import { flagsHelp, type IntFlag, parseIntFlags } from './flags.js';
 import { armWatchdog, parseResultLine } from './load-result.js';
 import { isMain } from './paths.js';
+import { type ConnectStyle, openSocket, PLAIN, proxyHeader } from './connect-many.js';
 
 const MAX_DURATION_MS = 120_000;
 /** One cycle (connect, echo, close handshake) taking longer than this is an error; the loop moves on. */
@@ -28,7 +29,7 @@ const CYCLE_TIMEOUT_MS = 5_000;
 /** After a failed cycle, wait this long before the next (a refused port must not spin a core). */
 const RETRY_DELAY_MS = 20;
 
-type ConnectFlag = 'port' | 'concurrency' | 'size' | 'duration-ms' | 'source-addresses';
+type ConnectFlag = 'port' | 'concurrency' | 'size' | 'duration-ms' | 'source-addresses' | 'proxy' | 'tls';
 
 const specs: readonly IntFlag<ConnectFlag>[] = [
   { name: 'port', description: 'TCP port on 127.0.0.1', min: 1, max: 65535 },
@@ -36,6 +37,8 @@ const specs: readonly IntFlag<ConnectFlag>[] = [
   { name: 'size', description: 'bytes written (and echoed) per connection', default: 64, min: 1, max: 1024 * 1024 },
   { name: 'duration-ms', description: `measured window (hard cap ${MAX_DURATION_MS})`, default: 3000, min: 1, max: MAX_DURATION_MS },
   { name: 'source-addresses', description: 'spread loops over source addresses 127.0.0.1 .. 127.0.0.N (1 = let the kernel pick)', default: 1, min: 1, max: 254 },
+  { name: 'proxy', description: 'start each connection with a PROXY protocol header of this version (0 = none)', default: 0, min: 0, max: 2 },
+  { name: 'tls', description: '1 = speak TLS (after the PROXY header, if any); the certificate is not checked', default: 0, min: 0, max: 1 },
 ];
 
 /** The one stdout line of a run. */
@@ -75,9 +78,9 @@ class Tally {
 }
 
 /** One connect → write → echo → FIN → close cycle; resolves with null on success, else an error code. */
-function cycle(port: number, localAddress: string | undefined, message: Buffer): Promise<string | null> {
+function cycle(port: number, localAddress: string | undefined, message: Buffer, style: ConnectStyle): Promise<string | null> {
   return new Promise((resolve) => {
-    const socket = net.connect(localAddress === undefined ? { host: '127.0.0.1', port } : { host: '127.0.0.1', port, localAddress });
+    const socket: net.Socket = openSocket(port, style, () => socket.write(message), localAddress);
     let received = 0;
     let echoed = false;
     let outcome: string | null = null;
@@ -86,7 +89,6 @@ function cycle(port: number, localAddress: string | undefined, message: Buffer):
       socket.destroy();
     }, CYCLE_TIMEOUT_MS);
     socket.setNoDelay(true);
-    socket.on('connect', () => socket.write(message));
     socket.on('data', (chunk: Buffer) => {
       received += chunk.length;
       if (received > message.length) {
@@ -110,13 +112,13 @@ function cycle(port: number, localAddress: string | undefined, message: Buffer):
   });
 }
 
-async function loop(index: number, port: number, sources: number, message: Buffer, tally: Tally): Promise<void> {
+async function loop(index: number, port: number, sources: number, message: Buffer, tally: Tally, style: ConnectStyle): Promise<void> {
   let n = 0;
   while (tally.measuring) {
     // Loop i starts on address i and steps through them, so every address carries the same load.
     const localAddress = sources === 1 ? undefined : `127.0.0.${1 + ((index + n++) % sources)}`;
     const started = performance.now();
-    const code = await cycle(port, localAddress, message);
+    const code = await cycle(port, localAddress, message, style);
     if (!tally.measuring) return; // finished after the window: not counted either way
     if (code === null) {
       tally.connections++;
@@ -140,7 +142,8 @@ async function main(): Promise<void> {
   const message = Buffer.alloc(values.size, 0x63);
   const start = performance.now();
   const cpuAtStart = process.cpuUsage();
-  const loops = Array.from({ length: values.concurrency }, (_, i) => loop(i, values.port, values['source-addresses'], message, tally));
+  const style: ConnectStyle = values.proxy === 0 && values.tls === 0 ? PLAIN : { prefix: values.proxy === 0 ? null : proxyHeader(values.proxy as 1 | 2), tls: values.tls === 1 };
+  const loops = Array.from({ length: values.concurrency }, (_, i) => loop(i, values.port, values['source-addresses'], message, tally, style));
   await new Promise((resolve) => setTimeout(resolve, durationMs));
   tally.measuring = false;
   const seconds = (performance.now() - start) / 1000;

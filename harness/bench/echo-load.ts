@@ -15,7 +15,7 @@
  */
 import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { closeAll, CONNECT_TIMEOUT_MS, connectMany, dropped } from './connect-many.js';
+import { closeAll, CONNECT_TIMEOUT_MS, CONNECTS_IN_FLIGHT, connectMany, dropped, proxyHeader } from './connect-many.js';
 import { flagsHelp, type IntFlag, parseIntFlags } from './flags.js';
 import { announce, awaitCommand, releaseCommands } from './load-phases.js';
 import { armWatchdog, type LoadResult } from './load-result.js';
@@ -29,12 +29,14 @@ const PHASE_WAIT_MS = 60_000;
 /** 20,000 is this machine's `ulimit -n`: one fd per connection. */
 export const MAX_CONNECTIONS = 20_000;
 
-const specs: readonly IntFlag<'port' | 'connections' | 'size' | 'duration-ms' | 'phased'>[] = [
+const specs: readonly IntFlag<'port' | 'connections' | 'size' | 'duration-ms' | 'phased' | 'proxy' | 'tls'>[] = [
   { name: 'port', description: 'TCP port on 127.0.0.1', min: 1, max: 65535 },
   { name: 'connections', description: 'concurrent connections (each is one fd: mind ulimit -n)', default: 100, min: 1, max: MAX_CONNECTIONS },
   { name: 'size', description: 'bytes per message', default: 64, min: 1, max: 16 * 1024 * 1024 },
   { name: 'duration-ms', description: `measured window (hard cap ${MAX_DURATION_MS})`, default: 5000, min: 1, max: MAX_DURATION_MS },
   { name: 'phased', description: '1 = report "connected", wait for "go" on stdin; report "result", wait for "close"', default: 0, min: 0, max: 1 },
+  { name: 'proxy', description: 'start each connection with a PROXY protocol header of this version (0 = none)', default: 0, min: 0, max: 2 },
+  { name: 'tls', description: '1 = speak TLS (after the PROXY header, if any); the certificate is not checked', default: 0, min: 0, max: 1 },
 ];
 
 type Phase = 'connecting' | 'measuring' | 'stopping';
@@ -81,7 +83,8 @@ async function main(): Promise<void> {
   armWatchdog('echo-load', connectBudgetMs + durationMs + CLOSE_GRACE_MS + 5_000 + (phased ? 2 * PHASE_WAIT_MS : 0));
 
   const tally: Tally = { phase: 'connecting', messages: 0, errors: 0 };
-  const connected = await connectMany(values.port, values.connections);
+  const style = { prefix: values.proxy === 0 ? null : proxyHeader(values.proxy as 1 | 2), tls: values.tls === 1 };
+  const connected = await connectMany(values.port, values.connections, CONNECTS_IN_FLIGHT, style);
   const sockets = connected.sockets;
   tally.errors += connected.failed;
   if (phased) {
