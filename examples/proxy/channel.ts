@@ -100,9 +100,10 @@ export class ProxyChannel {
     };
   }
 
-  /** Where the channel is: connecting, open (both up), or finished. */
-  get state(): 'connecting' | 'open' | 'finished' {
+  /** Where the channel is: connecting to the backend, open (relaying), failed (no backend; the client is being closed), or finished. */
+  get state(): 'connecting' | 'open' | 'failed' | 'finished' {
     if (this.#finished) return 'finished';
+    if (this.#backendState === 'failed') return 'failed';
     return this.#backendState === 'open' || this.#backendState === 'closed' ? 'open' : 'connecting';
   }
 
