@@ -261,6 +261,10 @@ test('backend connect timeout: a backend that completes no handshake → the cli
   const probe = new SocketProbe(client);
   client.write('early bytes wait in the kernel');
   const started = Date.now();
+  await new Promise((r) => setTimeout(r, 100));
+  const channel = [...proxy.channels][0]!;
+  assert.equal(channel.state, 'connecting');
+  assert.equal(channel.client.stats.bytesRead, 0, 'nothing is read from the client before the backend is connected');
   await probe.until(() => probe.closed || probe.ended, 5_000, 'the client closed by the proxy');
   const took = Date.now() - started;
   assert.ok(took >= 250 && took < 3_000, `closed after the connect timeout: ${took} ms`);
