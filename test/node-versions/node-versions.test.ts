@@ -33,6 +33,8 @@ const TEST_FILES = [
   'dist/test/examples/owserver-client.test.js',
   'dist/test/examples/owserver-close-grace.test.js',
   'dist/test/examples/owserver-ping.test.js',
+  'dist/test/examples/proxy.test.js',
+  'dist/test/examples/proxy-binary.test.js',
 ];
 
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
