@@ -2,6 +2,7 @@ import {
   ErrorCodes,
   PorticoError,
   Server,
+  type Connection,
   type HandlerSource,
   type ServerOptions,
   type SocketEndpoint,
@@ -35,6 +36,8 @@ export interface TcpProxyOptions {
    * PROXY protocol header). Called once per client, when it is accepted. Default: none.
    */
   prefix?: PrefixBuilder | null;
+  /** Told of each client as its channel opens (after the connection layers, so `remote` is the PROXY header's client). */
+  onClient?: (client: Connection<undefined>) => void;
   /** The listening server's options (host, port, maxConnections, drainDeadlineMs, bufferSize, …). */
   server?: ProxyServerOptions;
   /** Name in log lines. Default "proxy". */
@@ -120,6 +123,7 @@ export class TcpProxy {
     // Filled in below, once the server (whose pool, dispatcher and timers the backends share) exists.
     let settings: ChannelSettings | null = null;
     this.server = createProxyServer({ ...serverOptions, connection }, (client) => {
+      options.onClient?.(client);
       const channel = new ProxyChannel(client, settings!, this.#monitor);
       this.#channels.add(channel);
       this.stats.channels++;

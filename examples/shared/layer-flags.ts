@@ -41,7 +41,7 @@ export function handshakesFromFlags(options: FlagValues): HandshakeHandler[] {
 }
 
 /** The JSON line `--log-connections` prints for a connection that reached the protocol. */
-export function connectionLogLine(server: string, conn: Connection<unknown>): string {
+export function connectionLogLine<U>(server: string, conn: Connection<U>): string {
   const endpoint = (e: { address: string; port: number }): { address: string; port: number } => ({ address: e.address, port: e.port });
   const proxied = conn.proxied;
   return JSON.stringify({

@@ -2,14 +2,15 @@
  * portico's connection layers against the real HAProxy (Debian `haproxy`, installed by `.ci/run`):
  * haproxy's send-proxy / send-proxy-v2 in front of `portico-echo --accept-proxy` (portico must see the
  * original client, not haproxy), and haproxy balancing over two portico echo processes whose health
- * checks carry a PROXY v2 header too. Without haproxy these tests fail; they are never skipped.
+ * checks carry a PROXY v2 header too; and portico-proxy's send-proxy read by haproxy's accept-proxy. Without haproxy these tests fail; they are never skipped.
  */
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { test } from 'node:test';
 import { freePort } from '../helpers/real-owserver.js';
 import { haproxyPreamble, startHaproxy } from '../helpers/haproxy.js';
-import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.js';
+import { resolve } from 'node:path';
+import { repoRoot, spawnServer, type SpawnedServer } from '../helpers/spawn-server.js';
 import { readBytes } from '../helpers/tcp-client.js';
 
 const T = { timeout: 60_000 };
@@ -133,4 +134,36 @@ test('haproxy balancing over two portico echo processes, PROXY v2 on traffic and
   for (const log of [...traffic(a), ...traffic(b)]) assert.deepEqual([log.proxied?.version, log.proxied?.command, log.socketRemote.address], [2, 'proxy', '127.0.0.1']);
   for (const c of clients) c.destroy();
   assert.doesNotMatch(haproxy.output, /is DOWN/, 'no health check failed');
+});
+
+const proxyBinary = resolve(repoRoot, 'dist/examples/proxy/main.js');
+
+for (const version of ['v1', 'v2'] as const) {
+  test(`portico-proxy --send-proxy ${version} → haproxy accept-proxy → send-proxy-v2 → portico-echo --accept-proxy: the client's address survives both hops`, T, async (t) => {
+    const echo = await spawnServer({ t, args: ['--port', '0', '--accept-proxy', '--log-connections'] });
+    const haproxyPort = await freePort();
+    await startHaproxy(
+      t,
+      [...haproxyPreamble(), 'frontend fe', `  bind 127.0.0.1:${haproxyPort} accept-proxy`, '  default_backend be', 'backend be', `  server echo 127.0.0.1:${echo.port} send-proxy-v2`],
+      [haproxyPort],
+    );
+    const proxy = await spawnServer({ t, script: proxyBinary, args: ['--port', '0', '--backend', `127.0.0.1:${haproxyPort}`, '--send-proxy', version] });
+    const client = await echoFrom('127.0.0.8', proxy.port, `through portico-proxy and haproxy (${version})`);
+    const log = await waitFor('the echo log line', () => connectionLogs(echo).find((l) => l.remote.address === '127.0.0.8'));
+    assert.equal(log.remote.port, client.localPort, "haproxy read our header's client port and passed it on");
+    assert.deepEqual(log.local, { address: '127.0.0.1', port: proxy.port }, "the destination is portico-proxy's listen address");
+    client.destroy();
+  });
+}
+
+test('portico-proxy --accept-proxy --send-proxy v1: the header the front received is the one the back end sees', T, async (t) => {
+  const echo = await spawnServer({ t, args: ['--port', '0', '--accept-proxy', '--log-connections'] });
+  const proxy = await spawnServer({ t, script: proxyBinary, args: ['--port', '0', '--backend', `127.0.0.1:${echo.port}`, '--accept-proxy', '--send-proxy', 'v1'] });
+  const socket = net.connect({ host: '127.0.0.1', port: proxy.port });
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  socket.write('PROXY TCP6 2001:db8::5 2001:db8::80 41000 443\r\nhello');
+  assert.equal((await readBytes(socket, 5)).toString(), 'hello');
+  const log = await waitFor('the echo log line', () => connectionLogs(echo).at(0));
+  assert.deepEqual([log.remote, log.local, log.proxied?.version], [{ address: '2001:db8::5', port: 41000 }, { address: '2001:db8::80', port: 443 }, 1]);
+  socket.destroy();
 });
