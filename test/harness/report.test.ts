@@ -1,3 +1,4 @@
+import { floodResult } from '../helpers/flood-result.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,24 +26,19 @@ function passingReport(): RunReport {
     ready: { by: 'line', server: 'echo', host: '127.0.0.1', port: 40123 },
     startedAt: '2025-01-02T03:04:05.678Z',
     durationMs: 31_250,
-    flood: {
-      protocol: 'echo',
+    flood: floodResult({
       connectionsPlanned: 10_000,
       connectionsMade: 10_000,
-      connectionsFailed: 0,
-      connectionsReset: 0,
-      connectionsBad: 0,
+      connectionsStarted: 10_000,
       messagesSent: 100_000,
       messagesReceived: 100_000,
       bytesSent: 6_400_000,
       bytesReceived: 6_400_000,
-      errors: {},
-      latencyMs: { count: 100_000, p50: 0.213, p90: 0.61, p99: 1.87, max: 23.4, mean: 0.31 },
+      latencyMs: { count: 100_000, p50: 0.213, p90: 0.61, p99: 1.87, p999: 4.2, max: 23.4, mean: 0.31 },
       durationMs: 29_800,
-      cappedByDuration: false,
       connectionsPerSecond: series(seconds, (i) => 320 + Math.round(40 * Math.sin(i / 3))),
       latencyOverTime: series(seconds, (i) => i).map((s) => ({ t: s.t, p50: 0.2 + 0.02 * Math.sin(s.value), p99: 1.5 + 0.4 * Math.cos(s.value / 2) })),
-    },
+    }),
     timeWait: {
       port: 40123,
       before: { server: 0, client: 0 },
@@ -266,7 +262,8 @@ test('the summary lists every check, the key figures and a final RESULT line', (
   }
   assert.equal(pass.at(-1), 'RESULT: PASS');
   const text = pass.join('\n');
-  assert.match(text, /10,000 made of 10,000 planned/);
+  assert.match(text, /10,000 started \(10,000 planned\), 10,000 made, 0 in error/);
+  assert.match(text, /throughput: +3,356 msg\/s/);
   assert.match(text, /100,000 sent, 100,000 received/);
   assert.match(text, /p99 1\.87 ms/);
   assert.match(text, /peak server 3, client 9,870/);
