@@ -127,6 +127,8 @@ export class FloodShard {
         countOutcome(this.counters, outcome, this.stopReason);
       }
     };
+    // Every shard starts together, so the schedules line up and nothing counts before the start.
+    await sleepUntil(startAt, this.stopped);
     await Promise.all(Array.from({ length: this.plan.slots }, (_, i) => slot(this.plan.firstSlot + i)));
   }
 
