@@ -34,7 +34,7 @@ export const runFlags: readonly FlagSpec[] = [
   { flag: 'rate', path: ['flood', 'rate'], kind: 'integer', arg: '<msgs/s>', help: 'total messages per second, spread over the --concurrency connections on a constant schedule; latency from each intended send time (coordinated omission corrected, as wrk2) (default: 0 = no pacing)' },
   { flag: 'workers', path: ['flood', 'workers'], kind: 'integer', arg: '<n>', help: 'worker threads running the connections, so the client is not the bottleneck (default: 1 = the main thread)' },
   { flag: 'duration-cap', path: ['flood', 'durationCapMs'], kind: 'duration', arg: '<duration>', help: `hard cap on the flood, a failure, e.g. 60s (default: ${defaultFlood.durationCapMs / 1000}s, or --warmup + --duration + 60s)` },
-  { flag: 'connection-timeout', path: ['flood', 'connectionTimeoutMs'], kind: 'duration', arg: '<duration>', help: `deadline per connection (default: ${defaultFlood.connectionTimeoutMs / 1000}s)` },
+  { flag: 'connection-timeout', path: ['flood', 'connectionTimeoutMs'], kind: 'duration', arg: '<duration>', help: `deadline per connection; per reply with --rate, or with --duration and no --messages (default: ${defaultFlood.connectionTimeoutMs / 1000}s)` },
   { flag: 'memory-cap', path: ['memoryCapBytes'], kind: 'cap', arg: '<size|none>', help: 'kill the server past this RSS, e.g. 256M (default: no cap)' },
   { flag: 'lock-order', path: ['lockOrder'], kind: 'true', help: 'run the server with PORTICO_LOCKDEP=1 and fail on lock-order findings' },
   { flag: 'leak-check', path: ['leakCheck'], kind: 'true', help: 'require the leak check (a server it cannot be run on is INCOMPLETE; default: node servers only)' },
