@@ -79,8 +79,18 @@ export class FloodStats {
     };
   }
 
-  /** The flood's result from every shard's final counters and histograms (given to `update` first). */
-  result(settings: FloodSettings, finals: readonly ShardFinal[], durationMs: number, stop: StopReason | null, stoppedEarly: string | null): FloodResult {
+  /**
+   * The flood's result from every shard's final counters and histograms (given to `update` first).
+   * `measuredEndMs`: when the flood was stopped, or its end; throughput is counted up to there.
+   */
+  result(
+    settings: FloodSettings,
+    finals: readonly ShardFinal[],
+    times: { readonly durationMs: number; readonly measuredEndMs: number },
+    stop: StopReason | null,
+    stoppedEarly: string | null,
+  ): FloodResult {
+    const { durationMs } = times;
     const c = this.total;
     const latency = new LatencyHistogram();
     const serviceTime = new LatencyHistogram();
@@ -88,7 +98,7 @@ export class FloodStats {
       latency.merge(f.latency);
       serviceTime.merge(f.serviceTime);
     }
-    const measuredMs = Math.max(0, durationMs - settings.warmupMs);
+    const measuredMs = Math.max(0, times.measuredEndMs - settings.warmupMs);
     const perSecond = (n: number): number => (measuredMs > 0 ? (n * 1000) / measuredMs : 0);
     return {
       protocol: settings.protocol,

@@ -112,12 +112,17 @@ export async function runFlood(options: FloodOptions, hooks: FloodHooks = {}): P
   const plans = planShards(settings);
   const handles = settings.workers > 1 ? await Promise.all(plans.map(workerShard)) : plans.map(inThreadShard);
 
+  const startAt = absoluteNow() + (settings.workers > 1 ? WORKER_START_LEAD_MS : 0);
+  const elapsed = (): number => absoluteNow() - startAt;
   const stats = new FloodStats(handles.length);
   let stopReason: StopReason | null = null;
   let stoppedEarly: string | null = null;
+  /** When the flood was stopped (ms since start): the measured window ends there, not after the shards wind down. */
+  let stoppedAtMs: number | null = null;
   const stopAll = (reason: StopReason): void => {
     if (stopReason !== null) return;
     stopReason = reason;
+    stoppedAtMs = elapsed();
     for (const handle of handles) handle.stop(reason);
   };
   const onSnapshot = (shard: number, snapshot: ShardSnapshot): void => {
@@ -130,8 +135,6 @@ export async function runFlood(options: FloodOptions, hooks: FloodHooks = {}): P
     }
   };
 
-  const startAt = absoluteNow() + (settings.workers > 1 ? WORKER_START_LEAD_MS : 0);
-  const elapsed = (): number => absoluteNow() - startAt;
   const timers: NodeJS.Timeout[] = [];
   timers.push(setTimeout(() => stopAll('capped'), settings.durationCapMs));
   if (settings.durationMs !== null) timers.push(setTimeout(() => stopAll('duration'), settings.warmupMs + settings.durationMs + (startAt - absoluteNow())));
@@ -174,5 +177,5 @@ export async function runFlood(options: FloodOptions, hooks: FloodHooks = {}): P
   finals.forEach((f, i) => stats.update(i, f));
   stats.tick(durationMs, durationMs - lastTick, true);
   report();
-  return stats.result(settings, finals, durationMs, stopReason, stoppedEarly);
+  return stats.result(settings, finals, { durationMs, measuredEndMs: Math.min(durationMs, stoppedAtMs ?? durationMs) }, stopReason, stoppedEarly);
 }
