@@ -37,6 +37,7 @@ function passingReport(): RunReport {
       latencyMs: { count: 100_000, p50: 0.213, p90: 0.61, p99: 1.87, p999: 4.2, max: 23.4, mean: 0.31 },
       durationMs: 29_800,
       connectionsPerSecond: series(seconds, (i) => 320 + Math.round(40 * Math.sin(i / 3))),
+      messagesPerSecond: series(seconds, (i) => 3200 + Math.round(400 * Math.sin(i / 3))),
       latencyOverTime: series(seconds, (i) => i).map((s) => ({ t: s.t, p50: 0.2 + 0.02 * Math.sin(s.value), p99: 1.5 + 0.4 * Math.cos(s.value / 2) })),
     }),
     timeWait: {
@@ -177,7 +178,7 @@ test('writeReport creates the directory and writes JSON that round-trips, plus t
   }
 });
 
-test('the HTML of a full run has the header, checks and four line charts, and is self-contained', () => {
+test('the HTML of a full run has the header, checks and five line charts, and is self-contained', () => {
   const report = passingReport();
   const html = renderHtml(report);
   assert.match(html, /^<!DOCTYPE html>/);
@@ -191,7 +192,7 @@ test('the HTML of a full run has the header, checks and four line charts, and is
   for (const check of report.checks) assert.ok(html.includes(`<td>${check.name}</td>`), check.name);
 
   const svgs = svgBlocks(html);
-  assert.equal(svgs.length, 4);
+  assert.equal(svgs.length, 5);
   for (const svg of svgs) {
     assert.match(svg, /<polyline points="[^"]+"/);
     assert.match(svg, /<path /);
@@ -203,6 +204,7 @@ test('the HTML of a full run has the header, checks and four line charts, and is
   assert.match(svgs[2]!, /client side/);
   assert.equal((svgs[2]!.match(/<polyline/g) ?? []).length, 2);
   assert.match(svgs[3]!, /cap 256 MiB/, 'memory cap drawn as a labelled line');
+  assert.match(svgs[4]!, /replies\/s/);
   assert.match(svgs[3]!, /stroke-dasharray/);
   assert.doesNotMatch(html, /killed by cap/);
 
@@ -220,8 +222,8 @@ test('the HTML of a run with nothing measured says so instead of breaking', () =
   assertNoNetwork(html);
   assert.doesNotMatch(html, /NaN|undefined/);
   assert.equal(svgBlocks(html).length, 0);
-  // Four charts, flood totals, server exit.
-  assert.equal((html.match(/not measured/g) ?? []).length, 6);
+  // Five charts, flood totals, server exit.
+  assert.equal((html.match(/not measured/g) ?? []).length, 7);
   assert.match(html, /no checks recorded/);
   assert.match(html, /never became ready/);
   assert.match(html, /server did not print a ready line/);
