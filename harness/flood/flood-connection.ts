@@ -115,19 +115,27 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
       events.sent(bytes.length, actual);
     };
 
-    /** The next message at its intended time; `chain`: then the one after (pipelining on a schedule). */
+    /**
+     * The next message at its intended time; `chain`: then the ones after it (pipelining on a
+     * schedule). Overdue messages go out at once, in a loop, not by recursion.
+     */
     const sendWhenDue = (chain: boolean): void => {
       if (plan.nextDue === undefined) return sendOne(null);
-      const due = plan.nextDue();
-      const go = (): void => {
-        sendTimer = null;
-        if (settled || phase !== 'exchanging') return;
+      for (;;) {
+        const due = plan.nextDue();
+        const wait = due - plan.now();
+        if (wait > 0) {
+          sendTimer = setTimeout(() => {
+            sendTimer = null;
+            if (settled || phase !== 'exchanging') return;
+            sendOne(due);
+            if (chain && moreToSend()) sendWhenDue(true);
+          }, wait);
+          return;
+        }
         sendOne(due);
-        if (chain && moreToSend()) sendWhenDue(true);
-      };
-      const wait = due - plan.now();
-      if (wait <= 0) go();
-      else sendTimer = setTimeout(go, wait);
+        if (!chain || !moreToSend()) return;
+      }
     };
 
     const startClosing = (): void => {
