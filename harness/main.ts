@@ -64,10 +64,26 @@ The server:
                                               reports what is still alive at max(deadline - 1s, 80 %)
   --netns needs root or unprivileged user namespaces, plus unshare (util-linux) and ip (iproute2).
 
+The load:
+  By default --connections connections, --concurrency at once, --messages each, then the flood ends.
+  With --duration D it runs for D after --warmup W instead, renewing connections (no limit on
+  --connections or --messages unless given); the end is normal, connections still open are closed
+  and not counted in error. --rate N paces N messages/s in total, spread over the --concurrency
+  connections on a constant schedule; latency is then measured from each message's intended send
+  time (coordinated omission corrected, as wrk2) and the uncorrected service time is reported beside
+  it. Nothing from the warm-up is counted in messages, bytes, throughput or latency; connections and
+  errors are. --workers N runs the connections in N worker threads (the main thread only adds up).
+  Latency percentiles (p50, p90, p99, p99.9, max) come from one HDR-style histogram: 3 significant
+  digits from 1 µs to 60 s. A connection is "in error" if it failed to connect (refused:
+  ECONNREFUSED), was reset, got a bad or missing reply, or was cut off by the duration cap or ctrl-c;
+  the progress line, the flood check and the report count the same way.
+
 Checks, each PASS, FAIL or NOT CHECKED (with the reason: never started, killed by the memory cap
 before any stop signal, no lock detector reported in, not a node server, …):
   server ready   ready in time (--ready)
-  flood errors   failed + reset + bad + cut-off connections within --error-budget; not stopped early
+  flood errors   connections in error within --error-budget (of planned, or of started with
+                 --duration); not stopped early (server gone, ctrl-c, duration cap, or --early-stop:
+                 the budget was already blown, on by default with --duration)
   TIME_WAIT      peak server-side TIME_WAIT on the port within --time-wait-budget (if given)
   memory cap     not killed by --memory-cap (if given)
   lock order     a detector reported in, and no lock-order findings (with --lock-order)

@@ -226,7 +226,12 @@ async function floodWhileAlive(
   const progress = progressStream === null ? null : createProgressReporter(progressStream);
   try {
     const flood = await runFlood(
-      { ...scenario.flood, host: floodHost(ready.host), port: ready.port },
+      {
+        ...scenario.flood,
+        host: floodHost(ready.host),
+        port: ready.port,
+        earlyStopBudget: scenario.thresholds.earlyStop ? scenario.thresholds.errorBudget : null,
+      },
       { signal: stop.signal, ...(progress !== null ? { onProgress: (p) => progress.update(p) } : {}) },
     );
     return { flood, stoppedBecause };

@@ -8,6 +8,7 @@ import { constants } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { hasPortPlaceholder } from './launcher.js';
 import { parseSize } from './memory-cap.js';
+import { MAX_WORKERS } from './flood/flood-options.js';
 import { capturesPort, parseReadySpec } from './readiness.js';
 import type { ParsedRunArgs } from './run-flags.js';
 import type { FloodProtocol, ReadySpec, Scenario, Thresholds } from './types.js';
@@ -41,9 +42,16 @@ export const defaultFlood: Scenario['flood'] = {
   connectRate: 0,
   durationCapMs: 120_000,
   connectionTimeoutMs: 10_000,
+  durationMs: null,
+  warmupMs: 0,
+  rate: 0,
+  workers: 1,
 };
 
-export const defaultThresholds: Thresholds = {
+/** With durationMs and no explicit cap, the cap leaves this much past the planned end. */
+const durationCapSlackMs = 60_000;
+
+export const defaultThresholds: Omit<Thresholds, 'earlyStop'> = {
   errorBudget: 0,
   timeWaitBudget: null,
   mustExitClean: true,
@@ -65,8 +73,8 @@ export const isObject = (value: unknown): value is Raw => typeof value === 'obje
 /** The fields a scenario file may have, by level (anything else is an error: typos must not pass). */
 export const scenarioFields = {
   top: ['name', 'description', 'server', 'ready', 'portArg', 'flood', 'memoryCap', 'memoryCapBytes', 'lockOrder', 'leakCheck', 'netns', 'readyTimeoutMs', 'stopSignal', 'thresholds'],
-  flood: ['protocol', 'connections', 'concurrency', 'messages', 'size', 'sendAfterReceive', 'connectRate', 'durationCapMs', 'connectionTimeoutMs', 'protocolOptions'],
-  thresholds: ['errorBudget', 'timeWaitBudget', 'mustExitClean', 'stopDeadlineMs', 'failOnSingleTaskInversion', 'acceptSignalExit', 'acceptExitCodes'],
+  flood: ['protocol', 'connections', 'concurrency', 'messages', 'size', 'sendAfterReceive', 'connectRate', 'durationCapMs', 'connectionTimeoutMs', 'protocolOptions', 'durationMs', 'warmupMs', 'rate', 'workers'],
+  thresholds: ['errorBudget', 'timeWaitBudget', 'mustExitClean', 'stopDeadlineMs', 'failOnSingleTaskInversion', 'acceptSignalExit', 'acceptExitCodes', 'earlyStop'],
 } as const;
 
 /** Field-by-field validation; `where` prefixes every message (file name or "flags"). */
@@ -125,18 +133,34 @@ export function buildScenario(raw: unknown, where: string, nameHint?: string): S
   if (typeof protocol !== 'string' || !(protocols as readonly string[]).includes(protocol)) {
     v.fail('flood.protocol', `expected one of ${protocols.join(', ')}, got ${JSON.stringify(protocol)}`);
   }
+  const durationMs = floodRaw['durationMs'] == null ? null : v.integer(floodRaw['durationMs'], 'flood.durationMs', 0, 1);
+  const warmupMs = v.integer(floodRaw['warmupMs'], 'flood.warmupMs', defaultFlood.warmupMs, 0);
+  // A --duration run renews connections until its end: no count limit unless one is given.
+  const unlimitedUnlessGiven = (field: 'connections' | 'messages', min: number): number | null =>
+    floodRaw[field] == null && durationMs !== null ? null : v.integer(floodRaw[field], `flood.${field}`, defaultFlood[field] ?? 0, min);
+  const plannedMs = durationMs === null ? 0 : warmupMs + durationMs;
+  const durationCapMs = v.integer(floodRaw['durationCapMs'], 'flood.durationCapMs', Math.max(defaultFlood.durationCapMs, plannedMs + durationCapSlackMs), 1);
+  if (durationCapMs < plannedMs) v.fail('flood.durationCapMs', `${durationCapMs} ms is shorter than the warm-up plus the duration (${plannedMs} ms): raise it or leave it out`);
   const flood: Scenario['flood'] = {
     protocol: protocol as FloodProtocol,
-    connections: v.integer(floodRaw['connections'], 'flood.connections', defaultFlood.connections, 1),
+    connections: unlimitedUnlessGiven('connections', 1),
     concurrency: v.integer(floodRaw['concurrency'], 'flood.concurrency', defaultFlood.concurrency, 1),
-    messages: v.integer(floodRaw['messages'], 'flood.messages', defaultFlood.messages, 0),
+    messages: unlimitedUnlessGiven('messages', 0),
     size: v.integer(floodRaw['size'], 'flood.size', defaultFlood.size, 1),
     sendAfterReceive: v.boolean(floodRaw['sendAfterReceive'], 'flood.sendAfterReceive', defaultFlood.sendAfterReceive),
     connectRate: v.integer(floodRaw['connectRate'], 'flood.connectRate', defaultFlood.connectRate, 0),
-    durationCapMs: v.integer(floodRaw['durationCapMs'], 'flood.durationCapMs', defaultFlood.durationCapMs, 1),
+    durationCapMs,
     connectionTimeoutMs: v.integer(floodRaw['connectionTimeoutMs'], 'flood.connectionTimeoutMs', defaultFlood.connectionTimeoutMs, 1),
+    durationMs,
+    warmupMs,
+    rate: v.integer(floodRaw['rate'], 'flood.rate', defaultFlood.rate, 0),
+    workers: v.integer(floodRaw['workers'], 'flood.workers', defaultFlood.workers, 1),
     ...protocolOptions(floodRaw['protocolOptions'], v),
   };
+  if (flood.workers > MAX_WORKERS) v.fail('flood.workers', `at most ${MAX_WORKERS}, got ${flood.workers}`);
+  if (flood.messages === null && !flood.sendAfterReceive && flood.rate === 0) {
+    v.fail('flood.sendAfterReceive', 'pipelining (--pipeline) in a --duration run needs --messages or --rate, or it would write without end');
+  }
 
   const thresholdsRaw = raw['thresholds'] ?? {};
   if (!isObject(thresholdsRaw)) v.fail('thresholds', 'expected an object');
@@ -150,6 +174,7 @@ export function buildScenario(raw: unknown, where: string, nameHint?: string): S
     failOnSingleTaskInversion: v.boolean(thresholdsRaw['failOnSingleTaskInversion'], 'thresholds.failOnSingleTaskInversion', d.failOnSingleTaskInversion),
     acceptSignalExit: v.boolean(thresholdsRaw['acceptSignalExit'], 'thresholds.acceptSignalExit', d.acceptSignalExit),
     acceptExitCodes: exitCodes(thresholdsRaw['acceptExitCodes'], v),
+    earlyStop: v.boolean(thresholdsRaw['earlyStop'], 'thresholds.earlyStop', durationMs !== null),
   };
 
   const leakCheck = raw['leakCheck'] ?? 'auto';

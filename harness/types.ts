@@ -12,29 +12,53 @@ export interface Sample {
 
 export type FloodProtocol = 'echo' | 'owserver' | 'websocket';
 
-/** What the flood does (EchoServerTest's knobs). */
+/** What the flood does (EchoServerTest's knobs, plus wrk2's: duration, constant rate, warm-up). */
 export interface FloodOptions {
   readonly protocol: FloodProtocol;
   readonly host: string;
   readonly port: number;
-  /** Connections to make in total. */
-  readonly connections: number;
+  /** Connections to make in total; null = no limit (only with durationMs: connections are renewed until the end). */
+  readonly connections: number | null;
   /** Connections open at once. */
   readonly concurrency: number;
-  /** Messages per connection. */
-  readonly messages: number;
+  /** Messages per connection; null = no limit (only with durationMs: each connection sends until the end). */
+  readonly messages: number | null;
   /** Bytes per message. */
   readonly size: number;
   /** Wait for each reply before sending the next message (else pipeline all messages). Default true. */
   readonly sendAfterReceive: boolean;
-  /** New connections per second at most; 0 = as fast as possible. */
+  /** New connections per second, on an absolute schedule; 0 = as fast as possible. */
   readonly connectRate: number;
-  /** Hard cap on the whole flood, ms. */
+  /** Hard cap on the whole flood, ms: reaching it is a failure (CAPPED). */
   readonly durationCapMs: number;
-  /** Per-connection deadline for connect + all its messages, ms. */
+  /**
+   * Per-connection deadline for connect + all its messages, ms. With `rate` or without a message
+   * limit it is per reply instead: each reply must come within it of the previous one.
+   */
   readonly connectionTimeoutMs: number;
   /** Protocol-specific knobs, e.g. owserver { persistent: true, path: '/10.67C6697351FF/temperature' }. */
   readonly protocolOptions?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * Planned length of the flood after the warm-up, ms; reaching it is the normal end: connections
+   * still open are closed and not counted in error. null (default) = the flood ends when its
+   * `connections` are done.
+   */
+  readonly durationMs?: number | null;
+  /** The first ms of the flood, whose messages, bytes and latencies are not counted (connections and errors are). Default 0. */
+  readonly warmupMs?: number;
+  /**
+   * Target messages per second over the whole flood, spread evenly over the `concurrency` connection
+   * slots, each on a constant-rate schedule; latency is measured from each message's intended send
+   * time (wrk2's coordinated-omission correction). 0 (default) = each message as soon as allowed.
+   */
+  readonly rate?: number;
+  /** Worker threads that run the connections (node:worker_threads); 1 (default) = in this thread. */
+  readonly workers?: number;
+  /**
+   * Stop early once connections in error exceed this fraction for certain (the error budget is blown,
+   * so the verdict can only be FAIL). null (default) = never.
+   */
+  readonly earlyStopBudget?: number | null;
 }
 
 export interface LatencySummary {
@@ -42,45 +66,99 @@ export interface LatencySummary {
   readonly p50: number;
   readonly p90: number;
   readonly p99: number;
+  readonly p999: number;
   readonly max: number;
   readonly mean: number;
 }
 
+/** Counted over the measured window (after the warm-up): per second of it. */
+export interface FloodThroughput {
+  /** Length of the measured window, ms (the flood's length less the warm-up). */
+  readonly measuredMs: number;
+  readonly messagesPerSecond: number;
+  readonly bytesSentPerSecond: number;
+  readonly bytesReceivedPerSecond: number;
+}
+
+/**
+ * The flood's outcome. One vocabulary everywhere (progress line, checks, summary, report): a
+ * *connection* is one flood connection, *started* once its first connect is attempted and *made* once
+ * a TCP handshake completed; it is *in error* when it failed to connect, was reset, got a bad or
+ * missing reply, or was cut off by the duration cap or an interruption (not by the planned end of a
+ * --duration run); it was *refused* when its connect failed with ECONNREFUSED.
+ */
 export interface FloodResult {
   readonly protocol: FloodProtocol;
-  readonly connectionsPlanned: number;
+  /** null: no limit (a --duration run). */
+  readonly connectionsPlanned: number | null;
+  readonly connectionsStarted: number;
   readonly connectionsMade: number;
   /** Connect failed (refused, timeout). */
   readonly connectionsFailed: number;
+  /** Of the failed: refused (ECONNREFUSED). */
+  readonly connectionsRefused: number;
   /** Reset by the server (ECONNRESET / EPIPE) after connecting. */
   readonly connectionsReset: number;
   /** Finished with a wrong or missing reply. */
   readonly connectionsBad: number;
+  /** Cut off by the duration cap or an interruption (CAPPED, ABORTED). */
+  readonly connectionsCut: number;
+  /** Still open at the planned end of a --duration run (or an early stop), closed by the flood: not errors. */
+  readonly connectionsEnded: number;
+  /** failed + reset + bad + cut: what the error budget counts. */
+  readonly connectionsInError: number;
+  /** Messages and bytes after the warm-up. */
   readonly messagesSent: number;
   readonly messagesReceived: number;
   readonly bytesSent: number;
   readonly bytesReceived: number;
+  /** What the warm-up exchanged (not in the counts above, nor in the latencies). */
+  readonly warmup: { readonly ms: number; readonly messagesSent: number; readonly messagesReceived: number; readonly bytesSent: number; readonly bytesReceived: number };
+  readonly throughput: FloodThroughput;
   /** Error code → count (ECONNREFUSED, ETIMEDOUT, MISMATCH, ...). */
   readonly errors: Readonly<Record<string, number>>;
-  /** Per-message round-trip latency, ms. */
+  /**
+   * Per-message latency, ms: from the intended send time under --rate (coordinated-omission
+   * corrected), else from the actual send — then the same as serviceTimeMs.
+   */
   readonly latencyMs: LatencySummary;
+  /** Per-message round trip from the actual send (uncorrected), ms. */
+  readonly serviceTimeMs: LatencySummary;
+  /** latencyMs is measured from intended send times (--rate given). */
+  readonly latencyCorrected: boolean;
   readonly durationMs: number;
   /** Stopped by the duration cap before finishing. */
   readonly cappedByDuration: boolean;
+  /** Why the flood stopped itself early (the error budget was blown), else null. */
+  readonly stoppedEarly: string | null;
+  /** The flood's resolved settings, so the run can be repeated. */
+  readonly settings: FloodSettings;
   /** Connections completed per second, sampled each second. */
   readonly connectionsPerSecond: readonly Sample[];
+  /** Replies per second, sampled each second. */
+  readonly messagesPerSecond: readonly Sample[];
   /** p50/p99 latency per second. */
   readonly latencyOverTime: readonly { readonly t: number; readonly p50: number; readonly p99: number }[];
 }
 
-/** Live progress, for the terminal line. */
+/** FloodOptions as the flood ran them: every optional knob filled in. */
+export type FloodSettings = Required<Omit<FloodOptions, 'protocolOptions'>> & Pick<FloodOptions, 'protocolOptions'>;
+
+/** Live progress, for the terminal line; the same counters as FloodResult. */
 export interface FloodProgress {
   readonly elapsedMs: number;
+  readonly connectionsStarted: number;
   readonly connectionsDone: number;
-  readonly connectionsPlanned: number;
+  readonly connectionsPlanned: number | null;
   readonly open: number;
   readonly messagesReceived: number;
+  /** Replies per second over the last progress interval. */
+  readonly messagesPerSecond: number;
+  /** Connections in error (FloodResult.connectionsInError). */
   readonly errors: number;
+  readonly refused: number;
+  /** Still in the warm-up: messages are not counted yet. */
+  readonly warmingUp: boolean;
 }
 
 export interface TimeWaitCounts {
@@ -188,6 +266,11 @@ export interface Thresholds {
    * adding 128 + the signal's number to acceptExitCodes. Default false.
    */
   readonly acceptSignalExit: boolean;
+  /**
+   * Stop the flood once the error budget is blown for certain (FloodOptions.earlyStopBudget). Default:
+   * on for --duration runs, off for runs of a fixed number of connections (whose counts stay exact).
+   */
+  readonly earlyStop: boolean;
 }
 
 /**
@@ -222,7 +305,8 @@ export interface Scenario {
   readonly ready: ReadySpec;
   /** Append `--port 0` unless the command names a port (--port, -p): the harness's behaviour before `{port}`. */
   readonly portArg: boolean;
-  readonly flood: Omit<FloodOptions, 'host' | 'port'>;
+  /** The flood; its earlyStopBudget comes from thresholds (earlyStop, errorBudget). */
+  readonly flood: Omit<FloodSettings, 'host' | 'port' | 'earlyStopBudget'>;
   /** e.g. 256 MiB; null = no cap. */
   readonly memoryCapBytes: number | null;
   readonly lockOrder: boolean;

@@ -83,16 +83,21 @@ function judgeFlood(scenario: Scenario, facts: RunFacts): CheckResult {
   const f = facts.flood;
   if (facts.ready === null) return notChecked(name, true, neverStarted(facts));
   if (f === null) return fail(name, true, 'the flood did not run (see error)');
-  const cut = (f.errors['ABORTED'] ?? 0) + (f.errors['CAPPED'] ?? 0);
-  const bad = f.connectionsFailed + f.connectionsReset + f.connectionsBad + cut;
-  const allowed = Math.floor(scenario.thresholds.errorBudget * f.connectionsPlanned);
-  const parts = `${f.connectionsFailed} failed, ${f.connectionsReset} reset, ${f.connectionsBad} bad, ${cut} cut off`;
+  // The same counts as the progress line and the summary (FloodResult's definitions).
+  const bad = f.connectionsInError;
+  const base = f.connectionsPlanned ?? f.connectionsStarted;
+  const of = f.connectionsPlanned === null ? `${f.connectionsStarted} started` : `${f.connectionsPlanned}`;
+  const allowed = Math.floor(scenario.thresholds.errorBudget * base);
+  const refused = f.connectionsRefused > 0 ? ` (${f.connectionsRefused} refused)` : '';
+  const parts = `${f.connectionsFailed} failed${refused}, ${f.connectionsReset} reset, ${f.connectionsBad} bad, ${f.connectionsCut} cut off`;
   const codes = Object.entries(f.errors).map(([code, n]) => `${code}×${n}`).join(' ');
-  const summary = `${bad} of ${f.connectionsPlanned} connections in error (${parts}); budget ${allowed}${codes ? `; codes: ${codes}` : ''}`;
-  const started = f.connectionsMade + f.connectionsFailed;
-  if (facts.floodStoppedBecause !== null) return fail(name, true, `flood stopped early, ${started} of ${f.connectionsPlanned} connections started: ${facts.floodStoppedBecause}; ${summary}`);
+  const summary = `${bad} of ${of} connections in error (${parts}); budget ${allowed}${codes ? `; codes: ${codes}` : ''}`;
+  const started = `${f.connectionsStarted} of ${f.connectionsPlanned ?? 'unlimited'} connections started`;
+  if (facts.floodStoppedBecause !== null) return fail(name, true, `flood stopped early, ${started}: ${facts.floodStoppedBecause}; ${summary}`);
+  if (f.stoppedEarly !== null) return fail(name, true, `flood stopped early, ${started}: ${f.stoppedEarly}; ${summary}`);
   if (f.cappedByDuration) return fail(name, true, `flood hit its duration cap (${formatDuration(scenario.flood.durationCapMs)}); ${summary}`);
-  return (bad <= allowed ? pass : fail)(name, true, summary);
+  const ended = f.connectionsEnded > 0 ? `; ${f.connectionsEnded} open at the planned end, closed` : '';
+  return (bad <= allowed ? pass : fail)(name, true, summary + ended);
 }
 
 function judgeTimeWait(scenario: Scenario, facts: RunFacts): CheckResult {

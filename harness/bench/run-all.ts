@@ -3,7 +3,7 @@
  * `npm run bench [-- flags]`: the dispatcher, mutex, parser and framing micro-benchmarks, then the
  * echo comparisons (100 connections × 64 B / 16 KiB, connection setup, scaling to 10,000 connections,
  * idle RSS after traffic, the issue 7 flood), the owserver comparison and the WebSocket comparison
- * against ws. About 6 minutes with the defaults on the 2-core machine (micro ~40 s, echo ~45 s,
+ * against ws, and the harness load generator with 1 vs 2 worker threads (~30 s). About 6 minutes with the defaults on the 2-core machine (micro ~40 s, echo ~45 s,
  * connect ~55 s, scaling ~50 s, idle RSS ~20 s, flood 80–120 s, owserver ~55 s) plus the WebSocket
  * bench (~2.5 min); each bench's time is printed as it finishes.
  *
@@ -21,6 +21,7 @@ import { type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
 import { floodBenchFlags, runFloodBench } from './flood-bench.js';
 import { framingBenchFlags, runFramingBench } from './framing-bench.js';
 import { idleRssBenchFlags, runIdleRssBench } from './idle-rss-bench.js';
+import { loadgenWorkersBenchFlags, runLoadgenWorkersBench } from './loadgen-workers-bench.js';
 import { mutexBenchFlags, runMutexBench } from './mutex-bench.js';
 import { owserverBenchFlags, runOwserverBench } from './owserver-bench.js';
 import { parserBenchFlags, runParserBench } from './parser-bench.js';
@@ -42,6 +43,7 @@ const benches: readonly BenchEntry[] = [
   { name: 'scaling', flags: echoScalingBenchFlags, run: runEchoScalingBench },
   { name: 'idle-rss', flags: idleRssBenchFlags, run: runIdleRssBench },
   { name: 'flood', flags: floodBenchFlags, run: runFloodBench },
+  { name: 'loadgen-workers', flags: loadgenWorkersBenchFlags, run: runLoadgenWorkersBench },
   { name: 'owserver', flags: owserverBenchFlags, run: runOwserverBench },
   { name: 'websocket', flags: websocketBenchFlags, run: runWebsocketBench },
 ];

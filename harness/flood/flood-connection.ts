@@ -6,6 +6,12 @@
  * A reply checked with `serverCloses` (owserver without a persistence grant) ends that TCP connection
  * and the flood connection goes on over a new one, resending what was written and not answered. The
  * flood connection is still one connection in the counts, and its deadline covers every reconnect.
+ *
+ * Under a constant rate (`nextDue`), each message has an intended send time on the slot's schedule; it
+ * goes out at that time, or — ping-pong — as soon as the previous reply is in if that is later. The
+ * reply's latency is counted from the intended time (wrk2's coordinated-omission correction: a stalled
+ * server delays every message scheduled behind the stall, and each of them says so), and its service
+ * time from the actual send.
  */
 import * as net from 'node:net';
 import type { FloodProtocolSession } from './protocol-client.js';
@@ -25,9 +31,11 @@ export type ConnectionOutcome =
 /** What a connection reports while it runs (all optional work is the listener's). */
 export interface ConnectionEvents {
   connected(): void;
-  sent(bytes: number): void;
-  received(bytes: number): void;
-  reply(latencyMs: number): void;
+  /** `at` is plan.now() when written. */
+  sent(bytes: number, at: number): void;
+  received(bytes: number, at: number): void;
+  /** `latencyMs` from the intended send time, `serviceMs` from the actual one; `at` the reply's arrival. */
+  reply(latencyMs: number, serviceMs: number, at: number): void;
   /** An error code worth counting that does not change the outcome (e.g. CLOSE_TIMEOUT). */
   note(code: string): void;
 }
@@ -36,10 +44,17 @@ export interface ConnectionPlan {
   readonly host: string;
   readonly port: number;
   readonly session: FloodProtocolSession;
-  readonly messages: number;
+  /** null: until aborted. */
+  readonly messages: number | null;
   readonly sendAfterReceive: boolean;
-  /** Deadline for connect + every message + the close handshake. */
+  /**
+   * Deadline for connect + every message + the close handshake; with `perReply`, for the connect and
+   * then for each reply after the previous one (a long-lived or rate-limited connection).
+   */
   readonly timeoutMs: number;
+  readonly perReply?: boolean;
+  /** The intended send time (in now()'s time base) of the next message on this slot's schedule; absent = now. */
+  readonly nextDue?: () => number;
   readonly now: () => number;
 }
 
@@ -59,9 +74,13 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
     /** Some TCP connection of this flood connection was established: later connects are reconnects. */
     let established = false;
     let nextToSend = 0;
-    let repliesLeft = plan.messages;
-    /** Send times of requests still waiting for their reply, oldest first. */
-    const sentAt: number[] = [];
+    let repliesDone = 0;
+    const limit = plan.messages;
+    const moreToSend = (): boolean => limit === null || nextToSend < limit;
+    const missing = (): string => (limit === null ? 'a reply' : `${limit - repliesDone} of ${limit} replies`);
+    /** Intended and actual send times of requests still waiting for their reply, oldest first. */
+    const sentAt: { intended: number; actual: number }[] = [];
+    let sendTimer: NodeJS.Timeout | null = null;
     /** Earlier sockets, left after a `serverCloses` reply, still finishing their close. */
     const retired = new Set<net.Socket>();
     let socket: net.Socket | null = null;
@@ -70,6 +89,7 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
+      if (sendTimer !== null) clearTimeout(sendTimer);
       socket?.destroy();
       for (const old of retired) old.destroy();
       resolve(result);
@@ -79,7 +99,7 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
     const deadline = setTimeout(() => {
       if (phase === 'connecting' && !established) settle({ kind: 'failed', code: 'ETIMEDOUT' });
       else if (phase !== 'closing') {
-        settle({ kind: 'bad', code: 'REPLY_TIMEOUT', detail: `${repliesLeft} of ${plan.messages} replies missing after ${plan.timeoutMs} ms` });
+        settle({ kind: 'bad', code: 'REPLY_TIMEOUT', detail: `${missing()} missing after ${plan.timeoutMs} ms` });
       } else {
         // Every reply arrived; only the server's FIN is missing. Worth counting, not a bad exchange.
         events.note('CLOSE_TIMEOUT');
@@ -87,15 +107,41 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
       }
     }, plan.timeoutMs);
 
-    const send = (): void => {
+    const sendOne = (intended: number | null): void => {
       const bytes = plan.session.frameRequest(nextToSend++);
-      sentAt.push(plan.now());
+      const actual = plan.now();
+      sentAt.push({ intended: intended ?? actual, actual });
       socket!.write(bytes);
-      events.sent(bytes.length);
+      events.sent(bytes.length, actual);
+    };
+
+    /**
+     * The next message at its intended time; `chain`: then the ones after it (pipelining on a
+     * schedule). Overdue messages go out at once, in a loop, not by recursion.
+     */
+    const sendWhenDue = (chain: boolean): void => {
+      if (plan.nextDue === undefined) return sendOne(null);
+      for (;;) {
+        const due = plan.nextDue();
+        const wait = due - plan.now();
+        if (wait > 0) {
+          sendTimer = setTimeout(() => {
+            sendTimer = null;
+            if (settled || phase !== 'exchanging') return;
+            sendOne(due);
+            if (chain && moreToSend()) sendWhenDue(true);
+          }, wait);
+          return;
+        }
+        sendOne(due);
+        if (!chain || !moreToSend()) return;
+      }
     };
 
     const startClosing = (): void => {
       phase = 'closing';
+      if (sendTimer !== null) clearTimeout(sendTimer);
+      sendTimer = null;
       socket!.end();
     };
 
@@ -106,8 +152,10 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
       old.once('close', () => retired.delete(old));
       old.end();
       // Written but not answered: the old connection will never answer them, so they go again.
-      nextToSend = plan.messages - repliesLeft;
+      nextToSend = repliesDone;
       sentAt.length = 0;
+      if (sendTimer !== null) clearTimeout(sendTimer);
+      sendTimer = null;
       phase = 'connecting';
       socket = open();
     };
@@ -124,32 +172,38 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
           established = true;
           events.connected();
         }
-        if (plan.messages === 0) return startClosing();
-        if (plan.sendAfterReceive) return send();
+        if (limit === 0) return startClosing();
+        if (plan.perReply === true) deadline.refresh();
+        if (plan.sendAfterReceive) return sendWhenDue(false);
+        if (plan.nextDue !== undefined) return sendWhenDue(true);
         s.cork();
-        while (nextToSend < plan.messages) send();
+        while (moreToSend()) sendOne(null);
         s.uncork();
       });
 
       s.on('data', (chunk: Buffer) => {
         if (!current()) return;
-        events.received(chunk.length);
+        const at = plan.now();
+        events.received(chunk.length, at);
         let serverCloses = false;
         for (const check of plan.session.receive(chunk)) {
           if (!check.ok) return settle({ kind: 'bad', code: check.code, detail: check.detail });
-          events.reply(plan.now() - (sentAt.shift() ?? plan.now()));
+          const sent = sentAt.shift() ?? { intended: at, actual: at };
+          events.reply(at - sent.intended, at - sent.actual, at);
+          if (plan.perReply === true) deadline.refresh();
           if (check.note !== undefined) events.note(check.note);
-          repliesLeft--;
+          repliesDone++;
+          const more = limit === null || repliesDone < limit;
           if (check.serverCloses === true) serverCloses = true;
-          else if (repliesLeft > 0 && plan.sendAfterReceive) send();
-          if (repliesLeft === 0) startClosing();
+          else if (more && plan.sendAfterReceive) sendWhenDue(false);
+          if (!more) startClosing();
         }
-        if (serverCloses && repliesLeft > 0) reconnect();
+        if (serverCloses && (limit === null || repliesDone < limit)) reconnect();
       });
 
       s.on('end', () => {
         if (current() && phase === 'exchanging') {
-          settle({ kind: 'bad', code: 'EARLY_CLOSE', detail: `server closed with ${repliesLeft} of ${plan.messages} replies missing` });
+          settle({ kind: 'bad', code: 'EARLY_CLOSE', detail: `server closed with ${missing()} missing` });
         }
       });
 

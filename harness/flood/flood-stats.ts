@@ -1,78 +1,56 @@
 /**
- * The flood's counters and time series. Connections report into it; the flood reads progress and
- * the final result from it. Memory stays bounded: two fixed histograms and one sample per second.
+ * The main thread's view of a flood: the latest counters of every shard (in this thread or a worker),
+ * added up for the progress line, the early stop and the result, and the time series built from
+ * them. Memory stays bounded: fixed histograms and one sample per second.
  */
-import type { FloodOptions, FloodProgress, FloodResult, Sample } from '../types.js';
-import type { ConnectionOutcome } from './flood-connection.js';
+import type { FloodProgress, FloodResult, FloodSettings, Sample } from '../types.js';
+import { type FloodCounters, type StopReason, addCounters, connectionsDone, connectionsInError, connectionsRefused, emptyCounters } from './flood-counters.js';
+import type { ShardFinal, ShardSnapshot } from './flood-shard.js';
 import { LatencyHistogram } from './latency-histogram.js';
 
 export class FloodStats {
-  connectionsMade = 0;
-  connectionsFailed = 0;
-  connectionsReset = 0;
-  connectionsBad = 0;
-  connectionsOk = 0;
-  connectionsAborted = 0;
-  messagesSent = 0;
-  messagesReceived = 0;
-  bytesSent = 0;
-  bytesReceived = 0;
-  private errorCount = 0;
-  private readonly errors: Record<string, number> = {};
-  private readonly latency = new LatencyHistogram();
-  /** Latencies of the current second only, for latencyOverTime. */
+  private readonly shards: FloodCounters[];
+  private readonly open: number[];
+  /** Latencies since the last per-second tick, from every shard's interval snapshots. */
   private readonly latencyThisSecond = new LatencyHistogram();
-  private okAtLastTick = 0;
   private readonly perSecond: Sample[] = [];
+  private readonly repliesPerSecond: Sample[] = [];
   private readonly latencyOverTime: { t: number; p50: number; p99: number }[] = [];
+  private okAtLastTick = 0;
+  private repliesAtLastTick = 0;
+  private repliesAtLastProgress = 0;
+  private lastProgressAt = 0;
 
-  recordReply(latencyMs: number): void {
-    this.messagesReceived++;
-    this.latency.record(latencyMs);
-    this.latencyThisSecond.record(latencyMs);
+  constructor(shardCount: number) {
+    this.shards = Array.from({ length: shardCount }, emptyCounters);
+    this.open = new Array<number>(shardCount).fill(0);
   }
 
-  recordError(code: string): void {
-    this.errors[code] = (this.errors[code] ?? 0) + 1;
-    this.errorCount++;
+  /** A shard's latest snapshot: its counters replace the previous ones, its latencies add up. */
+  update(shard: number, snapshot: ShardSnapshot): void {
+    this.shards[shard] = snapshot.counters;
+    this.open[shard] = snapshot.open;
+    this.latencyThisSecond.merge(snapshot.interval);
   }
 
-  /** `abortCode` names why aborted connections stopped (CAPPED or ABORTED). */
-  recordOutcome(outcome: ConnectionOutcome, abortCode: string): void {
-    switch (outcome.kind) {
-      case 'ok':
-        this.connectionsOk++;
-        return;
-      case 'failed':
-        this.connectionsFailed++;
-        return this.recordError(outcome.code);
-      case 'reset':
-        this.connectionsReset++;
-        return this.recordError(outcome.code);
-      case 'bad':
-        this.connectionsBad++;
-        return this.recordError(outcome.code);
-      case 'aborted':
-        this.connectionsAborted++;
-        return this.recordError(abortCode);
-    }
-  }
-
-  get connectionsDone(): number {
-    return this.connectionsOk + this.connectionsFailed + this.connectionsReset + this.connectionsBad + this.connectionsAborted;
+  get total(): FloodCounters {
+    return addCounters(this.shards);
   }
 
   /**
-   * Closes the interval ending at `t` (ms since start): one connections/s sample, one latency point.
-   * A `final` tail shorter than 250 ms is dropped unless it is the only interval: scaled up to a rate,
-   * a few ms would read as a spike.
+   * Closes the interval ending at `t` (ms since start): one connections/s and replies/s sample, one
+   * latency point. A `final` tail shorter than 250 ms is dropped unless it is the only interval:
+   * scaled up to a rate, a few ms would read as a spike.
    */
   tick(t: number, intervalMs: number, final = false): void {
     if (intervalMs <= 0) return;
     if (final && intervalMs < 250 && this.perSecond.length > 0) return;
-    const completed = this.connectionsOk - this.okAtLastTick;
-    this.okAtLastTick = this.connectionsOk;
-    this.perSecond.push({ t, value: (completed * 1000) / intervalMs });
+    const total = this.total;
+    const replies = total.messagesReceived + total.warmupMessagesReceived;
+    this.perSecond.push({ t, value: ((total.connectionsOk - this.okAtLastTick) * 1000) / intervalMs });
+    this.repliesPerSecond.push({ t, value: ((replies - this.repliesAtLastTick) * 1000) / intervalMs });
+    this.okAtLastTick = total.connectionsOk;
+    this.repliesAtLastTick = replies;
     // Seconds without replies get no latency point: a gap says "nothing came back" better than a 0.
     if (this.latencyThisSecond.count > 0) {
       this.latencyOverTime.push({ t, p50: this.latencyThisSecond.percentile(0.5), p99: this.latencyThisSecond.percentile(0.99) });
@@ -80,27 +58,87 @@ export class FloodStats {
     }
   }
 
-  progress(elapsedMs: number, planned: number, open: number): FloodProgress {
-    return { elapsedMs, connectionsDone: this.connectionsDone, connectionsPlanned: planned, open, messagesReceived: this.messagesReceived, errors: this.errorCount };
+  progress(elapsedMs: number, planned: number | null, warmupMs: number): FloodProgress {
+    const c = this.total;
+    const replies = c.messagesReceived + c.warmupMessagesReceived;
+    const span = elapsedMs - this.lastProgressAt;
+    const rate = span > 0 ? ((replies - this.repliesAtLastProgress) * 1000) / span : 0;
+    this.repliesAtLastProgress = replies;
+    this.lastProgressAt = elapsedMs;
+    return {
+      elapsedMs,
+      connectionsStarted: c.connectionsStarted,
+      connectionsDone: connectionsDone(c),
+      connectionsPlanned: planned,
+      open: this.open.reduce((a, b) => a + b, 0),
+      messagesReceived: c.messagesReceived,
+      messagesPerSecond: rate,
+      errors: connectionsInError(c),
+      refused: connectionsRefused(c),
+      warmingUp: elapsedMs < warmupMs,
+    };
   }
 
-  result(options: FloodOptions, durationMs: number, cappedByDuration: boolean): FloodResult {
+  /**
+   * The flood's result from every shard's final counters and histograms (given to `update` first).
+   * `measuredEndMs`: when the flood was stopped, or its end; throughput is counted up to there.
+   */
+  result(
+    settings: FloodSettings,
+    finals: readonly ShardFinal[],
+    times: { readonly durationMs: number; readonly measuredEndMs: number },
+    stop: StopReason | null,
+    stoppedEarly: string | null,
+  ): FloodResult {
+    const { durationMs } = times;
+    const c = this.total;
+    const latency = new LatencyHistogram();
+    const serviceTime = new LatencyHistogram();
+    for (const f of finals) {
+      latency.merge(f.latency);
+      serviceTime.merge(f.serviceTime);
+    }
+    const measuredMs = Math.max(0, times.measuredEndMs - settings.warmupMs);
+    const perSecond = (n: number): number => (measuredMs > 0 ? (n * 1000) / measuredMs : 0);
     return {
-      protocol: options.protocol,
-      connectionsPlanned: options.connections,
-      connectionsMade: this.connectionsMade,
-      connectionsFailed: this.connectionsFailed,
-      connectionsReset: this.connectionsReset,
-      connectionsBad: this.connectionsBad,
-      messagesSent: this.messagesSent,
-      messagesReceived: this.messagesReceived,
-      bytesSent: this.bytesSent,
-      bytesReceived: this.bytesReceived,
-      errors: { ...this.errors },
-      latencyMs: this.latency.summary(),
+      protocol: settings.protocol,
+      connectionsPlanned: settings.connections,
+      connectionsStarted: c.connectionsStarted,
+      connectionsMade: c.connectionsMade,
+      connectionsFailed: c.connectionsFailed,
+      connectionsRefused: connectionsRefused(c),
+      connectionsReset: c.connectionsReset,
+      connectionsBad: c.connectionsBad,
+      connectionsCut: c.connectionsCut,
+      connectionsEnded: c.connectionsEnded,
+      connectionsInError: connectionsInError(c),
+      messagesSent: c.messagesSent,
+      messagesReceived: c.messagesReceived,
+      bytesSent: c.bytesSent,
+      bytesReceived: c.bytesReceived,
+      warmup: {
+        ms: settings.warmupMs,
+        messagesSent: c.warmupMessagesSent,
+        messagesReceived: c.warmupMessagesReceived,
+        bytesSent: c.warmupBytesSent,
+        bytesReceived: c.warmupBytesReceived,
+      },
+      throughput: {
+        measuredMs,
+        messagesPerSecond: perSecond(c.messagesReceived),
+        bytesSentPerSecond: perSecond(c.bytesSent),
+        bytesReceivedPerSecond: perSecond(c.bytesReceived),
+      },
+      errors: { ...c.errors },
+      latencyMs: latency.summary(),
+      serviceTimeMs: serviceTime.summary(),
+      latencyCorrected: settings.rate > 0,
       durationMs,
-      cappedByDuration,
+      cappedByDuration: stop === 'capped',
+      stoppedEarly,
+      settings,
       connectionsPerSecond: [...this.perSecond],
+      messagesPerSecond: [...this.repliesPerSecond],
       latencyOverTime: [...this.latencyOverTime],
     };
   }

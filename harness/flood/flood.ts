@@ -1,15 +1,20 @@
 /**
- * The flood (after EchoServerTest): `connections` connections in total, at most `concurrency` open at
- * once, paced by `connectRate`, each sending `messages` requests and checking every reply. Always
- * ends by itself: each connection has a deadline and the whole flood has a duration cap.
+ * The flood (after EchoServerTest, with wrk2's knobs): `connections` connections in total, at most
+ * `concurrency` open at once, paced by `connectRate`, each sending `messages` requests (on a
+ * constant-rate schedule under `rate`) and checking every reply; or, with `durationMs`, connections
+ * renewed until the planned end. The connections run in shards — one in this thread, or one per
+ * worker thread with `workers` — and this thread adds their counters and histograms up, decides when
+ * the flood stops (planned end, duration cap, early stop on a blown error budget, abort) and reports
+ * progress. Always ends by itself: each connection has a deadline and the whole flood a cap.
  */
-import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { FloodOptions, FloodProgress, FloodResult } from '../types.js';
+import { Worker } from 'node:worker_threads';
+import type { FloodOptions, FloodProgress, FloodResult, FloodSettings } from '../types.js';
 import { createProtocolClient } from './create-protocol-client.js';
-import { type ConnectionEvents, type RunningConnection, startConnection } from './flood-connection.js';
-import { validateFloodOptions } from './flood-options.js';
+import { type StopReason, budgetBlown, connectionsInError } from './flood-counters.js';
+import { resolveFloodSettings } from './flood-options.js';
+import { FloodShard, type ShardFinal, type ShardPlan, type ShardSnapshot, absoluteNow } from './flood-shard.js';
 import { FloodStats } from './flood-stats.js';
+import type { FromWorker, ToWorker } from './flood-worker.js';
 import { resolveLoopbackTarget } from './loopback-guard.js';
 
 export interface FloodHooks {
@@ -21,105 +26,156 @@ export interface FloodHooks {
 
 const PROGRESS_INTERVAL_MS = 250;
 const SAMPLE_INTERVAL_MS = 1000;
+/** Lead time between "every worker is loaded" and the shared start, so no shard starts behind its schedule. */
+const WORKER_START_LEAD_MS = 20;
 
-/** Runs a flood against a loopback server; throws only for bad options, non-loopback hosts, or unknown protocols. */
-export async function runFlood(options: FloodOptions, hooks: FloodHooks = {}): Promise<FloodResult> {
-  validateFloodOptions(options);
-  const host = await resolveLoopbackTarget(options.host);
-  const client = createProtocolClient(options);
+/** A shard as the coordinator drives it, wherever it runs. */
+interface ShardHandle {
+  /** Runs it from `startAt`; snapshots go to `onSnapshot`; resolves with its final counters. */
+  start(startAt: number, onSnapshot: (s: ShardSnapshot) => void): Promise<ShardFinal>;
+  stop(reason: StopReason): void;
+  /** Pulls a snapshot now (in-thread shards; workers push theirs). */
+  poll(): ShardSnapshot | null;
+  close(): Promise<void>;
+}
 
-  const stats = new FloodStats();
-  const started = performance.now();
-  const elapsed = (): number => performance.now() - started;
-  const running = new Set<RunningConnection>();
-  const stop = new AbortController();
-  let capped = false;
-
-  const stopAll = (): void => {
-    if (stop.signal.aborted) return;
-    stop.abort();
-    for (const connection of running) connection.abort();
+function inThreadShard(plan: ShardPlan): ShardHandle {
+  const shard = new FloodShard(plan);
+  return {
+    start: async (startAt) => {
+      await shard.run(startAt);
+      return shard.final();
+    },
+    stop: (reason) => shard.stop(reason),
+    poll: () => shard.snapshot(),
+    close: async () => {},
   };
-  const capTimer = setTimeout(() => {
-    capped = true;
-    stopAll();
-  }, options.durationCapMs);
-  const onExternalAbort = (): void => stopAll();
-  if (hooks.signal?.aborted === true) stopAll();
+}
+
+async function workerShard(plan: ShardPlan): Promise<ShardHandle> {
+  const worker = new Worker(new URL('./flood-worker.js', import.meta.url), { workerData: plan });
+  let exited = false;
+  const exit = new Promise<number>((resolve) => worker.once('exit', (code) => ((exited = true), resolve(code))));
+  const failure = (what: string): Promise<never> =>
+    new Promise<never>((_, reject) => {
+      worker.once('error', (error) => reject(new Error(`flood worker ${plan.shardIndex}: ${error.message}`)));
+      void exit.then((code) => reject(new Error(`flood worker ${plan.shardIndex} exited (code ${code}) ${what}`)));
+    });
+  await Promise.race([new Promise<void>((resolve) => worker.once('message', (m: FromWorker) => m.type === 'ready' && resolve())), failure('before it was ready')]);
+  const send = (message: ToWorker): void => {
+    if (!exited) worker.postMessage(message);
+  };
+  return {
+    start: (startAt, onSnapshot) => {
+      const done = new Promise<ShardFinal>((resolve, reject) => {
+        worker.on('message', (m: FromWorker) => {
+          if (m.type === 'snapshot') onSnapshot(m.snapshot);
+          else if (m.type === 'final') resolve(m.final);
+          else if (m.type === 'error') reject(new Error(`flood worker ${plan.shardIndex}: ${m.message}`));
+        });
+      });
+      send({ type: 'go', startAt });
+      return Promise.race([done, failure('before its final counts')]);
+    },
+    stop: (reason) => send({ type: 'stop', reason }),
+    poll: () => null,
+    close: async () => {
+      if (!exited) await worker.terminate();
+    },
+  };
+}
+
+/** `total` split into `parts` whole shares, the first ones one larger. */
+function shares(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+/** One plan per shard: slots and connections split evenly. */
+export function planShards(settings: FloodSettings): ShardPlan[] {
+  const totalSlots = settings.connections === null ? settings.concurrency : Math.min(settings.concurrency, settings.connections);
+  const count = Math.max(1, Math.min(settings.workers, totalSlots));
+  const slots = shares(totalSlots, count);
+  const connections = settings.connections === null ? null : shares(settings.connections, count);
+  let firstSlot = 0;
+  return slots.map((n, i) => {
+    const plan: ShardPlan = { settings, shardIndex: i, shards: count, slots: n, firstSlot, totalSlots, connections: connections === null ? null : connections[i]! };
+    firstSlot += n;
+    return plan;
+  });
+}
+
+/** Runs a flood against a loopback server; throws only for bad options, non-loopback hosts, unknown protocols or a broken worker. */
+export async function runFlood(options: FloodOptions, hooks: FloodHooks = {}): Promise<FloodResult> {
+  const resolved = resolveFloodSettings(options);
+  const settings: FloodSettings = { ...resolved, host: await resolveLoopbackTarget(options.host) };
+  createProtocolClient(settings); // bad protocol options fail here, before any thread or socket
+  const plans = planShards(settings);
+  const handles = settings.workers > 1 ? await Promise.all(plans.map(workerShard)) : plans.map(inThreadShard);
+
+  const startAt = absoluteNow() + (settings.workers > 1 ? WORKER_START_LEAD_MS : 0);
+  const elapsed = (): number => absoluteNow() - startAt;
+  const stats = new FloodStats(handles.length);
+  let stopReason: StopReason | null = null;
+  let stoppedEarly: string | null = null;
+  /** When the flood was stopped (ms since start): the measured window ends there, not after the shards wind down. */
+  let stoppedAtMs: number | null = null;
+  const stopAll = (reason: StopReason): void => {
+    if (stopReason !== null) return;
+    stopReason = reason;
+    stoppedAtMs = elapsed();
+    for (const handle of handles) handle.stop(reason);
+  };
+  const onSnapshot = (shard: number, snapshot: ShardSnapshot): void => {
+    stats.update(shard, snapshot);
+    const budget = settings.earlyStopBudget;
+    if (budget !== null && stopReason === null && budgetBlown(stats.total, budget, settings.connections)) {
+      const total = stats.total;
+      stoppedEarly = `error budget blown: ${connectionsInError(total)} of ${total.connectionsStarted} connections started in error (budget ${budget})`;
+      stopAll('budget');
+    }
+  };
+
+  const timers: NodeJS.Timeout[] = [];
+  timers.push(setTimeout(() => stopAll('capped'), settings.durationCapMs));
+  if (settings.durationMs !== null) timers.push(setTimeout(() => stopAll('duration'), settings.warmupMs + settings.durationMs + (startAt - absoluteNow())));
+  const onExternalAbort = (): void => stopAll('aborted');
+  if (hooks.signal?.aborted === true) stopAll('aborted');
   hooks.signal?.addEventListener('abort', onExternalAbort, { once: true });
 
+  const pollAll = (): void => handles.forEach((h, i) => {
+    const snapshot = h.poll();
+    if (snapshot !== null) onSnapshot(i, snapshot);
+  });
   let lastTick = 0;
   const sampleTimer = setInterval(() => {
+    pollAll();
     const t = elapsed();
     stats.tick(t, t - lastTick);
     lastTick = t;
   }, SAMPLE_INTERVAL_MS);
-  sampleTimer.unref();
-  const report = (): void => hooks.onProgress?.(stats.progress(elapsed(), options.connections, running.size));
-  const progressTimer = setInterval(report, PROGRESS_INTERVAL_MS);
-  progressTimer.unref();
+  const report = (): void => hooks.onProgress?.(stats.progress(elapsed(), settings.connections, settings.warmupMs));
+  const progressTimer = setInterval(() => {
+    pollAll();
+    report();
+  }, PROGRESS_INTERVAL_MS);
 
-  const events: ConnectionEvents = {
-    connected: () => void stats.connectionsMade++,
-    sent: (bytes) => {
-      stats.messagesSent++;
-      stats.bytesSent += bytes;
-    },
-    received: (bytes) => void (stats.bytesReceived += bytes),
-    reply: (latencyMs) => stats.recordReply(latencyMs),
-    note: (code) => stats.recordError(code),
-  };
-
-  // Woken whenever a connection ends, so the loop below can fill the free slot.
-  let wakeLauncher: (() => void) | null = null;
-  const slotFreed = (): Promise<void> => new Promise((resolve) => (wakeLauncher = resolve));
-  stop.signal.addEventListener('abort', () => wakeLauncher?.(), { once: true });
-
-  const pacingMs = options.connectRate > 0 ? 1000 / options.connectRate : 0;
-  let nextStartAt = 0;
+  let finals: ShardFinal[];
   try {
-    for (let index = 0; index < options.connections && !stop.signal.aborted; index++) {
-      while (running.size >= options.concurrency && !stop.signal.aborted) await slotFreed();
-      if (pacingMs > 0) {
-        const wait = nextStartAt - elapsed();
-        if (wait > 0) await sleep(wait, undefined, { signal: stop.signal }).catch(() => {});
-        // From now, not from the schedule: a flood held back by concurrency must not burst to catch up.
-        nextStartAt = Math.max(nextStartAt, elapsed()) + pacingMs;
-      }
-      if (stop.signal.aborted) break;
-
-      const connection = startConnection(
-        {
-          host,
-          port: options.port,
-          session: client.openSession(index),
-          messages: options.messages,
-          sendAfterReceive: options.sendAfterReceive,
-          timeoutMs: options.connectionTimeoutMs,
-          now: () => performance.now(),
-        },
-        events,
-      );
-      running.add(connection);
-      void connection.outcome.then((outcome) => {
-        running.delete(connection);
-        stats.recordOutcome(outcome, capped ? 'CAPPED' : 'ABORTED');
-        const wake = wakeLauncher;
-        wakeLauncher = null;
-        wake?.();
-      });
-    }
-    while (running.size > 0) await slotFreed();
+    finals = await Promise.all(handles.map((h, i) => h.start(startAt, (s) => onSnapshot(i, s))));
+  } catch (error) {
+    stopAll('aborted');
+    throw error;
   } finally {
-    clearTimeout(capTimer);
+    for (const timer of timers) clearTimeout(timer);
     clearInterval(sampleTimer);
     clearInterval(progressTimer);
     hooks.signal?.removeEventListener('abort', onExternalAbort);
-    stopAll();
+    await Promise.all(handles.map((h) => h.close()));
   }
 
   const durationMs = elapsed();
+  finals.forEach((f, i) => stats.update(i, f));
   stats.tick(durationMs, durationMs - lastTick, true);
   report();
-  return stats.result(options, durationMs, capped);
+  return stats.result(settings, finals, { durationMs, measuredEndMs: Math.min(durationMs, stoppedAtMs ?? durationMs) }, stopReason, stoppedEarly);
 }

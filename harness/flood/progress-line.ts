@@ -13,11 +13,16 @@ export interface ProgressReporter {
   done(): void;
 }
 
-/** `flood 1200/2000 conns  open 20  msgs 6000  errors 0  3.2 s` */
+/**
+ * `flood 1200/2000 conns  open 20  msgs 6000 (2400/s)  errors 3 (refused 3)  3.2 s`: connections
+ * started of planned, and "errors" are connections in error, the same counts the flood check judges.
+ */
 export function formatProgress(p: FloodProgress): string {
+  const conns = p.connectionsPlanned === null ? `${p.connectionsStarted}` : `${p.connectionsStarted}/${p.connectionsPlanned}`;
+  const refused = p.refused > 0 ? ` (refused ${p.refused})` : '';
   return (
-    `flood ${p.connectionsDone}/${p.connectionsPlanned} conns  open ${p.open}  ` +
-    `msgs ${p.messagesReceived}  errors ${p.errors}  ${(p.elapsedMs / 1000).toFixed(1)} s`
+    `flood ${conns} conns  open ${p.open}  msgs ${p.messagesReceived} (${Math.round(p.messagesPerSecond)}/s)  ` +
+    `errors ${p.errors}${refused}  ${(p.elapsedMs / 1000).toFixed(1)} s${p.warmingUp ? '  warm-up' : ''}`
   );
 }
 

@@ -32,6 +32,16 @@ export function connectionsChart(flood: FloodResult | null): string {
   return chartBlock(lineChart({ title, series: [{ name: 'connections/s', points }], xLabel: timeLabel, yLabel: 'connections/s' }));
 }
 
+/** Replies per second (warm-up included, marked), the flood's throughput over time. */
+export function throughputChart(flood: FloodResult | null): string {
+  const title = 'Messages answered per second';
+  if (flood === null) return notMeasured(title);
+  const points = flood.messagesPerSecond.map((s) => ({ x: seconds(s.t), y: s.value }));
+  const t = flood.throughput;
+  const notes = [`${Math.round(t.messagesPerSecond)} msg/s over the measured ${(t.measuredMs / 1000).toFixed(1)} s${flood.warmup.ms > 0 ? `, after a ${(flood.warmup.ms / 1000).toFixed(1)} s warm-up (drawn, not counted)` : ''}.`];
+  return chartBlock(lineChart({ title, series: [{ name: 'replies/s', points }], xLabel: timeLabel, yLabel: 'messages/s' }), notes);
+}
+
 export function latencyChart(flood: FloodResult | null): string {
   const title = 'Message round-trip latency';
   if (flood === null) return notMeasured(title);

@@ -55,30 +55,43 @@ export function checksSection(checks: readonly CheckResult[]): string {
 
 export function floodSection(flood: FloodResult | null): string {
   if (flood === null) return section('flood', 'Flood totals', notMeasured);
+  const t = flood.throughput;
+  const settings = flood.settings;
   const totals = keyValueTable([
     ['protocol', flood.protocol],
-    ['connections planned', formatCount(flood.connectionsPlanned)],
+    ['connections planned', flood.connectionsPlanned === null ? 'no limit' : formatCount(flood.connectionsPlanned)],
+    ['connections started', formatCount(flood.connectionsStarted)],
     ['connections made', formatCount(flood.connectionsMade)],
-    ['connect failed', formatCount(flood.connectionsFailed)],
+    ['in error', formatCount(flood.connectionsInError)],
+    ['connect failed', `${formatCount(flood.connectionsFailed)} (${formatCount(flood.connectionsRefused)} refused)`],
     ['reset by server', formatCount(flood.connectionsReset)],
     ['bad reply', formatCount(flood.connectionsBad)],
+    ['cut off (cap, interrupt)', formatCount(flood.connectionsCut)],
+    ['open at the planned end', formatCount(flood.connectionsEnded)],
     ['messages sent', formatCount(flood.messagesSent)],
     ['messages received', formatCount(flood.messagesReceived)],
     ['bytes sent', `${formatCount(flood.bytesSent)} (${formatBytes(flood.bytesSent)})`],
     ['bytes received', `${formatCount(flood.bytesReceived)} (${formatBytes(flood.bytesReceived)})`],
-    ['duration', `${formatDuration(flood.durationMs)}${flood.cappedByDuration ? ' — stopped by the duration cap' : ''}`],
+    ['throughput', `${formatCount(Math.round(t.messagesPerSecond))} msg/s; ${formatBytes(t.bytesSentPerSecond)}/s sent, ${formatBytes(t.bytesReceivedPerSecond)}/s received (over ${formatDuration(t.measuredMs)})`],
+    ['warm-up (not counted)', settings.warmupMs > 0 ? `${formatDuration(settings.warmupMs)}: ${formatCount(flood.warmup.messagesReceived)} messages` : 'none'],
+    ['duration', `${formatDuration(flood.durationMs)}${flood.cappedByDuration ? ' — stopped by the duration cap' : ''}${flood.stoppedEarly !== null ? ` — ${flood.stoppedEarly}` : ''}`],
+    [
+      'settings',
+      `${settings.concurrency} at once, ${settings.messages ?? 'unlimited'} × ${settings.size} B per connection, ${settings.sendAfterReceive ? 'ping-pong' : 'pipelined'}` +
+        `${settings.durationMs !== null ? `, duration ${formatDuration(settings.durationMs)}` : ''}${settings.rate > 0 ? `, rate ${formatCount(settings.rate)} msg/s` : ''}` +
+        `${settings.connectRate > 0 ? `, connect rate ${formatCount(settings.connectRate)}/s` : ''}, ${settings.workers} worker${settings.workers > 1 ? ' threads' : ' (main thread)'}`,
+    ],
   ]);
-  const l = flood.latencyMs;
-  const latency = `<table class="grid"><thead><tr><th>samples</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>mean</th></tr></thead><tbody><tr>${[
-    formatCount(l.count),
-    formatLatency(l.p50),
-    formatLatency(l.p90),
-    formatLatency(l.p99),
-    formatLatency(l.max),
-    formatLatency(l.mean),
-  ]
-    .map((cell) => `<td>${escapeHtml(cell)}</td>`)
-    .join('')}</tr></tbody></table>`;
+  const row = (label: string, l: FloodResult['latencyMs']): string =>
+    `<tr><th scope="row">${escapeHtml(label)}</th>${[l.count, l.p50, l.p90, l.p99, l.p999, l.max, l.mean]
+      .map((v, i) => `<td>${escapeHtml(i === 0 ? formatCount(v) : formatLatency(v))}</td>`)
+      .join('')}</tr>`;
+  const latency =
+    `<table class="grid"><thead><tr><th></th><th>samples</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>mean</th></tr></thead><tbody>` +
+    (flood.latencyCorrected
+      ? row('latency from intended send (corrected)', flood.latencyMs) + row('service time from actual send', flood.serviceTimeMs)
+      : row('round trip', flood.latencyMs)) +
+    '</tbody></table>';
   const errorEntries = Object.entries(flood.errors).sort((a, b) => b[1] - a[1]);
   const errors =
     errorEntries.length === 0

@@ -5,7 +5,7 @@
 import type { RunReport } from '../types.js';
 import { escapeHtml } from './escape-html.js';
 import { reportResult } from './format.js';
-import { connectionsChart, latencyChart, memoryChart, timeWaitChart } from './html-charts.js';
+import { connectionsChart, latencyChart, memoryChart, throughputChart, timeWaitChart } from './html-charts.js';
 import { checksSection, exitSection, floodSection, headerSection, leaksSection, locksSection } from './html-sections.js';
 
 const css = `
@@ -39,7 +39,7 @@ article.finding { border-left: 4px solid #c62828; padding-left: 10px; margin: 10
 /** Renders a whole run report as a standalone HTML document. */
 export function renderHtml(report: RunReport): string {
   const verdict = reportResult(report);
-  const charts = [connectionsChart(report.flood), latencyChart(report.flood), timeWaitChart(report.timeWait), memoryChart(report.memory)];
+  const charts = [connectionsChart(report.flood), latencyChart(report.flood), timeWaitChart(report.timeWait), memoryChart(report.memory), throughputChart(report.flood)];
   return [
     '<!DOCTYPE html>',
     '<html lang="en">',

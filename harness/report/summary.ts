@@ -35,13 +35,28 @@ export function formatSummary(report: RunReport): string {
   if (flood === null) {
     lines.push('connections: not measured');
   } else {
+    const planned = flood.connectionsPlanned === null ? 'no limit' : `${formatCount(flood.connectionsPlanned)} planned`;
     lines.push(
-      `connections: ${formatCount(flood.connectionsMade)} made of ${formatCount(flood.connectionsPlanned)} planned, ` +
-        `${formatCount(flood.connectionsFailed)} failed, ${formatCount(flood.connectionsReset)} reset, ${formatCount(flood.connectionsBad)} bad` +
+      `connections: ${formatCount(flood.connectionsStarted)} started (${planned}), ${formatCount(flood.connectionsMade)} made, ` +
+        `${formatCount(flood.connectionsInError)} in error: ${formatCount(flood.connectionsFailed)} failed (${formatCount(flood.connectionsRefused)} refused), ` +
+        `${formatCount(flood.connectionsReset)} reset, ${formatCount(flood.connectionsBad)} bad, ${formatCount(flood.connectionsCut)} cut off` +
         (flood.cappedByDuration ? ' (stopped by the duration cap)' : ''),
     );
-    lines.push(`messages:    ${formatCount(flood.messagesSent)} sent, ${formatCount(flood.messagesReceived)} received`);
-    lines.push(`latency:     p50 ${formatLatency(flood.latencyMs.p50)}, p99 ${formatLatency(flood.latencyMs.p99)}, max ${formatLatency(flood.latencyMs.max)}`);
+    const t = flood.throughput;
+    lines.push(
+      `messages:    ${formatCount(flood.messagesSent)} sent, ${formatCount(flood.messagesReceived)} received` +
+        (flood.warmup.ms > 0 ? ` after a ${formatDuration(flood.warmup.ms)} warm-up (${formatCount(flood.warmup.messagesReceived)} not counted)` : ''),
+    );
+    lines.push(
+      `throughput:  ${formatCount(Math.round(t.messagesPerSecond))} msg/s, ${formatBytes(t.bytesSentPerSecond)}/s sent, ${formatBytes(t.bytesReceivedPerSecond)}/s received over ${formatDuration(t.measuredMs)}` +
+        (flood.settings.workers > 1 ? ` (${flood.settings.workers} worker threads)` : ''),
+    );
+    const l = flood.latencyMs;
+    const s = flood.serviceTimeMs;
+    lines.push(
+      `latency:     p50 ${formatLatency(l.p50)}, p90 ${formatLatency(l.p90)}, p99 ${formatLatency(l.p99)}, p99.9 ${formatLatency(l.p999)}, max ${formatLatency(l.max)}` +
+        (flood.latencyCorrected ? ` (from intended send times at ${formatCount(flood.settings.rate)} msg/s; service time p50 ${formatLatency(s.p50)}, p99 ${formatLatency(s.p99)}, max ${formatLatency(s.max)})` : ''),
+    );
   }
 
   const timeWait = report.timeWait;

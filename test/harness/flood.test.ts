@@ -264,7 +264,18 @@ function fakeStream(isTTY: boolean): { stream: NodeJS.WriteStream; writes: strin
   return { stream: stream as unknown as NodeJS.WriteStream, writes };
 }
 
-const sampleProgress = (done: number): FloodProgress => ({ elapsedMs: 1500, connectionsDone: done, connectionsPlanned: 100, open: 3, messagesReceived: 10, errors: 0 });
+const sampleProgress = (started: number): FloodProgress => ({
+  elapsedMs: 1500,
+  connectionsStarted: started,
+  connectionsDone: started,
+  connectionsPlanned: 100,
+  open: 3,
+  messagesReceived: 10,
+  messagesPerSecond: 20,
+  errors: 0,
+  refused: 0,
+  warmingUp: false,
+});
 
 test('progress line: rewritten in place on a TTY, throttled plain lines otherwise', () => {
   const tty = fakeStream(true);

@@ -1,3 +1,4 @@
+import { floodResult } from '../helpers/flood-result.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,24 +26,20 @@ function passingReport(): RunReport {
     ready: { by: 'line', server: 'echo', host: '127.0.0.1', port: 40123 },
     startedAt: '2025-01-02T03:04:05.678Z',
     durationMs: 31_250,
-    flood: {
-      protocol: 'echo',
+    flood: floodResult({
       connectionsPlanned: 10_000,
       connectionsMade: 10_000,
-      connectionsFailed: 0,
-      connectionsReset: 0,
-      connectionsBad: 0,
+      connectionsStarted: 10_000,
       messagesSent: 100_000,
       messagesReceived: 100_000,
       bytesSent: 6_400_000,
       bytesReceived: 6_400_000,
-      errors: {},
-      latencyMs: { count: 100_000, p50: 0.213, p90: 0.61, p99: 1.87, max: 23.4, mean: 0.31 },
+      latencyMs: { count: 100_000, p50: 0.213, p90: 0.61, p99: 1.87, p999: 4.2, max: 23.4, mean: 0.31 },
       durationMs: 29_800,
-      cappedByDuration: false,
       connectionsPerSecond: series(seconds, (i) => 320 + Math.round(40 * Math.sin(i / 3))),
+      messagesPerSecond: series(seconds, (i) => 3200 + Math.round(400 * Math.sin(i / 3))),
       latencyOverTime: series(seconds, (i) => i).map((s) => ({ t: s.t, p50: 0.2 + 0.02 * Math.sin(s.value), p99: 1.5 + 0.4 * Math.cos(s.value / 2) })),
-    },
+    }),
     timeWait: {
       port: 40123,
       before: { server: 0, client: 0 },
@@ -181,7 +178,7 @@ test('writeReport creates the directory and writes JSON that round-trips, plus t
   }
 });
 
-test('the HTML of a full run has the header, checks and four line charts, and is self-contained', () => {
+test('the HTML of a full run has the header, checks and five line charts, and is self-contained', () => {
   const report = passingReport();
   const html = renderHtml(report);
   assert.match(html, /^<!DOCTYPE html>/);
@@ -195,7 +192,7 @@ test('the HTML of a full run has the header, checks and four line charts, and is
   for (const check of report.checks) assert.ok(html.includes(`<td>${check.name}</td>`), check.name);
 
   const svgs = svgBlocks(html);
-  assert.equal(svgs.length, 4);
+  assert.equal(svgs.length, 5);
   for (const svg of svgs) {
     assert.match(svg, /<polyline points="[^"]+"/);
     assert.match(svg, /<path /);
@@ -207,6 +204,7 @@ test('the HTML of a full run has the header, checks and four line charts, and is
   assert.match(svgs[2]!, /client side/);
   assert.equal((svgs[2]!.match(/<polyline/g) ?? []).length, 2);
   assert.match(svgs[3]!, /cap 256 MiB/, 'memory cap drawn as a labelled line');
+  assert.match(svgs[4]!, /replies\/s/);
   assert.match(svgs[3]!, /stroke-dasharray/);
   assert.doesNotMatch(html, /killed by cap/);
 
@@ -224,8 +222,8 @@ test('the HTML of a run with nothing measured says so instead of breaking', () =
   assertNoNetwork(html);
   assert.doesNotMatch(html, /NaN|undefined/);
   assert.equal(svgBlocks(html).length, 0);
-  // Four charts, flood totals, server exit.
-  assert.equal((html.match(/not measured/g) ?? []).length, 6);
+  // Five charts, flood totals, server exit.
+  assert.equal((html.match(/not measured/g) ?? []).length, 7);
   assert.match(html, /no checks recorded/);
   assert.match(html, /never became ready/);
   assert.match(html, /server did not print a ready line/);
@@ -266,7 +264,8 @@ test('the summary lists every check, the key figures and a final RESULT line', (
   }
   assert.equal(pass.at(-1), 'RESULT: PASS');
   const text = pass.join('\n');
-  assert.match(text, /10,000 made of 10,000 planned/);
+  assert.match(text, /10,000 started \(10,000 planned\), 10,000 made, 0 in error/);
+  assert.match(text, /throughput: +3,356 msg\/s/);
   assert.match(text, /100,000 sent, 100,000 received/);
   assert.match(text, /p99 1\.87 ms/);
   assert.match(text, /peak server 3, client 9,870/);

@@ -5,6 +5,7 @@
  * no detector reports from (INCOMPLETE, exit 3), and the README's Python lock-order example run as
  * printed there — clean it passes, with an inversion it fails.
  */
+import { floodResult } from '../helpers/flood-result.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,24 +24,7 @@ const T = { timeout: 60_000 };
 const scenario = (extra: Record<string, unknown> = {}): Scenario => buildScenario({ server: ['node', 'server.js'], ...extra }, 'test');
 
 const cleanExit: ServerExit = { code: 0, signal: null, stopSignal: 'SIGTERM', clean: true, stopMs: 40, killed: false, stderrTail: '' };
-const flood: FloodResult = {
-  protocol: 'echo',
-  connectionsPlanned: 10,
-  connectionsMade: 10,
-  connectionsFailed: 0,
-  connectionsReset: 0,
-  connectionsBad: 0,
-  messagesSent: 10,
-  messagesReceived: 10,
-  bytesSent: 640,
-  bytesReceived: 640,
-  errors: {},
-  latencyMs: { count: 10, p50: 1, p90: 1, p99: 1, max: 1, mean: 1 },
-  durationMs: 100,
-  cappedByDuration: false,
-  connectionsPerSecond: [],
-  latencyOverTime: [],
-};
+const flood: FloodResult = floodResult();
 const memory = (killedByCap = false): MemoryResult => ({ capBytes: 64 * 1048576, method: 'cgroup-v1', peakRssBytes: 30 * 1048576, killedByCap, samples: [] });
 
 /** A run where everything went well and a portico detector reported in; tests change one fact. */
