@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { FloodSettings } from '../types.js';
 import { createProtocolClient } from './create-protocol-client.js';
 import { type ConnectionEvents, type RunningConnection, startConnection } from './flood-connection.js';
-import { type FloodCounters, type StopReason, countError, countOutcome, emptyCounters } from './flood-counters.js';
+import { type FloodCounters, type StopReason, connectionsInError, countError, countOutcome, emptyCounters } from './flood-counters.js';
 import { type HistogramSnapshot, LatencyHistogram } from './latency-histogram.js';
 
 /** Wall-clock ms with sub-ms resolution, comparable across worker threads. */
@@ -84,6 +84,13 @@ export class FloodShard {
   private reserved = 0;
   private warmupEndsAt = 0;
 
+  /**
+   * Called after a connection ends in error, when the run has an error budget: whoever owns the shard
+   * checks the budget at once rather than at its next poll (a flood of resets starts thousands of
+   * connections in a quarter second).
+   */
+  onError: (() => void) | null = null;
+
   constructor(private readonly plan: ShardPlan) {}
 
   /** Runs every slot from absolute time `startAt` until its connections are done or the shard is stopped. */
@@ -124,7 +131,9 @@ export class FloodShard {
         this.running.add(connection);
         const outcome = await connection.outcome;
         this.running.delete(connection);
+        const errorsBefore = connectionsInError(this.counters);
         countOutcome(this.counters, outcome, this.stopReason);
+        if (this.onError !== null && connectionsInError(this.counters) > errorsBefore) this.onError();
       }
     };
     // Every shard starts together, so the schedules line up and nothing counts before the start.

@@ -30,6 +30,8 @@ port.on('message', (message: ToWorker) => {
     return;
   }
   const timer = setInterval(() => post({ type: 'snapshot', snapshot: shard.snapshot() }), SNAPSHOT_INTERVAL_MS);
+  // With an error budget, each error is reported at once so the main thread can stop the run in time.
+  if ((workerData as ShardPlan).settings.earlyStopBudget !== null) shard.onError = () => post({ type: 'snapshot', snapshot: shard.snapshot() });
   shard
     .run(message.startAt)
     .then(

@@ -42,7 +42,8 @@ interface ShardHandle {
 function inThreadShard(plan: ShardPlan): ShardHandle {
   const shard = new FloodShard(plan);
   return {
-    start: async (startAt) => {
+    start: async (startAt, onSnapshot) => {
+      if (plan.settings.earlyStopBudget !== null) shard.onError = () => onSnapshot(shard.snapshot());
       await shard.run(startAt);
       return shard.final();
     },
