@@ -71,11 +71,20 @@ export class TcpTransport implements Transport {
           }
         : undefined;
     const socket = (this.socket = TcpTransport.#socketFor(source, onread));
-    if (mode === 'copy') socket.on('data', (chunk: Buffer) => this.#onChunk(chunk));
-    socket.on('end', () => this.#onEnd());
-    socket.on('error', (error: NodeJS.ErrnoException) => this.#onError(error));
-    socket.on('close', () => this.#onClose());
+    if (mode === 'copy') socket.on('data', this.#listeners.data);
+    socket.on('end', this.#listeners.end);
+    socket.on('error', this.#listeners.error);
+    socket.on('close', this.#listeners.close);
   }
+
+  // Kept so that detachSocket removes exactly these (net.Socket has 'end' listeners of its own).
+  readonly #listeners = {
+    data: (chunk: Buffer): void => this.#onChunk(chunk),
+    end: (): void => this.#onEnd(),
+    error: (error: NodeJS.ErrnoException): void => this.#onError(error),
+    close: (): void => this.#onClose(),
+    finish: (): void => this.#onFinish(),
+  };
 
   /**
    * Wrap a native handle accepted from a listening handle (or received from another process): one
@@ -126,6 +135,37 @@ export class TcpTransport implements Transport {
 
   get writeQueueSize(): number {
     return this.socket.writableLength;
+  }
+
+  /** @internal The pool this transport reads into (a transport stacked on it reads into the same). */
+  get pool(): BufferPool {
+    return this.#pool;
+  }
+
+  /**
+   * @internal Hand the socket to a transport stacked on this one (TLS after a PROXY header): stop
+   * reading, remove this transport's listeners and forget the sink, so nothing more is reported from
+   * here; the socket stays open. Bytes already read past the layer's own header are the caller's to
+   * pass on (they are not in the socket any more).
+   */
+  detachSocket(): net.Socket {
+    const s = this.socket;
+    s.pause();
+    this.#reading = false;
+    this.#ownBufferNext = false;
+    this.#closed = true; // from here on the onread callbacks only hand libuv the scratch buffer
+    this.#sink = null;
+    if (this.#next !== null) {
+      this.#next.release();
+      this.#next = null;
+    }
+    const l = this.#listeners;
+    s.off('data', l.data);
+    s.off('end', l.end);
+    s.off('error', l.error);
+    s.off('close', l.close);
+    s.off('finish', l.finish);
+    return s;
   }
 
   attach(sink: TransportSink): void {
@@ -212,7 +252,7 @@ export class TcpTransport implements Transport {
       s.destroy();
       return;
     }
-    s.on('finish', () => this.#onFinish()); // only connections that shut down pay for the listener
+    s.on('finish', this.#listeners.finish); // only connections that shut down pay for the listener
     s.end();
   }
 
