@@ -1,0 +1,474 @@
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { BufferPool } from '../buffers/buffer-pool.js';
+import { ErrorCodes, PorticoError, fromSocketError } from '../core/errors.js';
+import type { TcpTransport } from './tcp-transport.js';
+import type { SocketEndpoint, Transport, TransportSink } from './transport.js';
+
+type Pem = string | Buffer;
+
+/** How the server side of a TLS connection is set up. The handshake deadline is the layer stack's. */
+export interface TlsServerTransportOptions {
+  /** A context made once (`tls.createSecureContext`) and shared by every connection; or `cert` + `key`. */
+  secureContext?: tls.SecureContext;
+  /** PEM certificate chain (used when there is no `secureContext`). */
+  cert?: Pem | Pem[];
+  /** PEM private key (used when there is no `secureContext`). */
+  key?: Pem | Pem[];
+  /** CAs a client certificate must chain to (with `requestCert`). */
+  ca?: Pem | Pem[];
+  /** Ask the client for a certificate. Default false. */
+  requestCert?: boolean;
+  /** With `requestCert`: fail the handshake when the client's certificate does not verify. Default true. */
+  rejectUnauthorized?: boolean;
+  /** Protocols offered for ALPN, most preferred first. */
+  ALPNProtocols?: string[];
+}
+
+/** Where an outgoing TLS connection goes and how the server is checked. */
+export interface TlsConnectTarget {
+  host: string;
+  port: number;
+  /** SNI and the name the certificate must carry; default `host` (no SNI when `host` is an IP address). */
+  servername?: string;
+  /** CAs the server's certificate must chain to; default Node's bundled roots. */
+  ca?: Pem | Pem[];
+  /** A client certificate and key, for servers that ask for one. */
+  cert?: Pem | Pem[];
+  key?: Pem | Pem[];
+  /** Fail the handshake when the server's certificate does not verify. Default true. */
+  rejectUnauthorized?: boolean;
+  ALPNProtocols?: string[];
+  /** Used instead of `ca`/`cert`/`key` when given. */
+  secureContext?: tls.SecureContext;
+}
+
+/** What the handshake settled, once it finished. */
+export type TlsSecureCallback = (error: PorticoError | null) => void;
+
+/** Node internals a server-side TLSSocket made outside `tls.Server` needs (see `#onSecure`). */
+interface TlsSocketInternals {
+  _releaseControl?(): boolean;
+  ssl?: { verifyError?(): Error | null } | null;
+}
+
+const closedBeforeSecure = (): PorticoError => new PorticoError(ErrorCodes.TLS, 'tls', 'the connection closed before the TLS handshake finished');
+
+function endpointOf(address: string | undefined, port: number | undefined, family: string | undefined): SocketEndpoint {
+  return { address: address ?? '', port: port ?? 0, family: family === 'IPv6' ? 'IPv6' : 'IPv4' };
+}
+
+/** An OpenSSL or TLS-layer error (as opposed to a system error from the socket under it). */
+function isTlsFailure(error: NodeJS.ErrnoException & { library?: string }): boolean {
+  const code = error.code ?? '';
+  return error.library !== undefined || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || error.syscall === undefined;
+}
+
+/**
+ * TLS over a TCP socket (`node:tls`), server or client side, with the contract of every transport:
+ * data in pooled buffers (copied from the TLS socket's decrypted chunks), reading started by
+ * `resumeReading` and stopped by `onData` returning false, FIN reported once.
+ *
+ * Shutdown across the two layers: `shutdownWrite` sends close_notify and then FIN once the queued
+ * records are flushed, and `onWriteShut` reports it; the peer's close_notify and/or its FIN is one
+ * `onEnd`; `reset` is an RST on the TCP handle now (no close_notify), carried out after a shutdown that
+ * is in flight, never losing the handle.
+ *
+ * The handshake: `onSecure` says when it finished (or why not); a failure is also the sink's
+ * `onError` (PORTICO_ERR_TLS, layer 'tls'), then `onClosed`.
+ */
+export class TlsTransport implements Transport {
+  readonly kind = 'tls' as const;
+  /** The TLS socket (its `_handle` is Node's TLSWrap, stacked on the TCP handle of `tcpSocket`). */
+  readonly socket: tls.TLSSocket;
+  /** The TCP socket under TLS: resets go to its handle. */
+  readonly tcpSocket: net.Socket;
+  readonly isServer: boolean;
+  #pool: BufferPool;
+  #sink: TransportSink | null = null;
+  #remote: SocketEndpoint;
+  #local: SocketEndpoint;
+  #rejectUnauthorized: boolean;
+  #listening = false;
+  #reading = false;
+  #endSeen = false; // the TLS socket ended (close_notify or FIN)
+  #endReported = false;
+  #endQueued = false;
+  #closed = false;
+  #secure = false;
+  #secureError: PorticoError | null = null;
+  #secureWaiters: TlsSecureCallback[] | null = [];
+  #secured: Promise<void> | null = null;
+  #errorReported = false;
+  #resetWanted = false;
+  #resetting = false;
+  #authorized = false;
+  #authorizationError: string | null = null;
+  // What the handshake settled, kept: Node forgets it when the socket closes.
+  #protocol: string | null = null;
+  #alpnProtocol: string | null = null;
+  #servername: string | null = null;
+  #peerCertificate: tls.PeerCertificate | null = null;
+
+  private constructor(pool: BufferPool, tcpSocket: net.Socket, socket: tls.TLSSocket, isServer: boolean, rejectUnauthorized: boolean) {
+    this.#pool = pool;
+    this.tcpSocket = tcpSocket;
+    this.socket = socket;
+    this.isServer = isServer;
+    this.#rejectUnauthorized = rejectUnauthorized;
+    this.#remote = endpointOf(tcpSocket.remoteAddress, tcpSocket.remotePort, tcpSocket.remoteFamily);
+    this.#local = endpointOf(tcpSocket.localAddress, tcpSocket.localPort, tcpSocket.remoteFamily);
+    socket.on(isServer ? 'secure' : 'secureConnect', () => this.#onSecure());
+    socket.on('end', () => this.#onEnd());
+    socket.on('error', (error: NodeJS.ErrnoException) => this.#onError(error));
+    socket.on('close', () => this.#onClose());
+  }
+
+  /**
+   * The server side: take over `tcp`'s socket (the TCP transport reports nothing more) and run TLS on
+   * it. `leftover`: bytes the layer below read past its own header (a ClientHello in the same segment
+   * as a PROXY header), fed to TLS before anything more from the socket.
+   */
+  static server(tcp: TcpTransport, options: TlsServerTransportOptions, leftover: readonly Uint8Array[] = []): TlsTransport {
+    const remote = tcp.remote;
+    const local = tcp.local;
+    const pool = tcp.pool;
+    const socket = tcp.detachSocket();
+    socket.allowHalfOpen = true; // the TLS socket takes it from here: half-close like TCP
+    // Node's TLS wrap feeds data already buffered in the socket to TLS before it reads (initRead in
+    // _tls_wrap.js), so the leftover goes back into the socket, in front of any read-ahead.
+    const bytes = leftover.filter((b) => b.length > 0);
+    if (bytes.length > 0) socket.unshift(bytes.length === 1 ? bytes[0]! : Buffer.concat(bytes));
+    const requestCert = options.requestCert ?? false;
+    const secureContext =
+      options.secureContext ??
+      tls.createSecureContext({
+        ...(options.cert !== undefined ? { cert: options.cert } : {}),
+        ...(options.key !== undefined ? { key: options.key } : {}),
+        ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      });
+    const tlsSocket = new tls.TLSSocket(socket, {
+      isServer: true,
+      secureContext,
+      requestCert,
+      rejectUnauthorized: requestCert && (options.rejectUnauthorized ?? true),
+      ...(options.ALPNProtocols !== undefined ? { ALPNProtocols: options.ALPNProtocols } : {}),
+    });
+    // Made outside a tls.Server, the socket keeps TLS errors to itself (emitted as '_tlsError' only) until
+    // "control is released"; tls.Server releases it after the handshake, tls.connect at once. So do we:
+    // every failure then reaches 'error'.
+    (tlsSocket as tls.TLSSocket & TlsSocketInternals)._releaseControl?.();
+    const transport = new TlsTransport(pool, socket, tlsSocket, true, requestCert && (options.rejectUnauthorized ?? true));
+    transport.#remote = remote;
+    transport.#local = local;
+    return transport;
+  }
+
+  /** Open an outgoing TLS connection (the connector with `tls`); `onSecure` says when it is usable. */
+  static connect(target: TlsConnectTarget, pool: BufferPool): TlsTransport {
+    const tcpSocket = new net.Socket({ allowHalfOpen: true });
+    tcpSocket.connect({ host: target.host, port: target.port });
+    const servername = target.servername ?? (net.isIP(target.host) === 0 ? target.host : undefined);
+    const tlsSocket = tls.connect({
+      socket: tcpSocket,
+      host: target.host, // the name the certificate is checked against when there is no servername
+      ...(servername !== undefined ? { servername } : {}),
+      ...(target.secureContext !== undefined ? { secureContext: target.secureContext } : {}),
+      ...(target.ca !== undefined ? { ca: target.ca } : {}),
+      ...(target.cert !== undefined ? { cert: target.cert } : {}),
+      ...(target.key !== undefined ? { key: target.key } : {}),
+      ...(target.ALPNProtocols !== undefined ? { ALPNProtocols: target.ALPNProtocols } : {}),
+      rejectUnauthorized: target.rejectUnauthorized ?? true,
+    });
+    const transport = new TlsTransport(pool, tcpSocket, tlsSocket, false, target.rejectUnauthorized ?? true);
+    // Both ends are known once connected; kept, since after an RST Node drops the handle.
+    tcpSocket.once('connect', () => {
+      transport.#remote = endpointOf(tcpSocket.remoteAddress, tcpSocket.remotePort, tcpSocket.remoteFamily);
+      transport.#local = endpointOf(tcpSocket.localAddress, tcpSocket.localPort, tcpSocket.remoteFamily);
+    });
+    return transport;
+  }
+
+  get remote(): SocketEndpoint {
+    return this.#remote;
+  }
+
+  get local(): SocketEndpoint {
+    return this.#local;
+  }
+
+  get writeQueueSize(): number {
+    return this.socket.writableLength;
+  }
+
+  /** The handshake finished (and the peer's certificate, if checked, verified). */
+  get isSecure(): boolean {
+    return this.#secure;
+  }
+
+  /** The negotiated TLS version ('TLSv1.3', ...); null until the handshake finished. */
+  get protocol(): string | null {
+    return this.#protocol;
+  }
+
+  /** The protocol ALPN chose; null if none (or before the handshake). */
+  get alpnProtocol(): string | null {
+    return this.#alpnProtocol;
+  }
+
+  /** The SNI name: the one the client sent (server side) or asked for (client side); null if none. */
+  get servername(): string | null {
+    return this.#servername;
+  }
+
+  /** The peer's certificate: null before the handshake, an empty object when the peer sent none. */
+  get peerCertificate(): tls.PeerCertificate | null {
+    return this.#peerCertificate;
+  }
+
+  /** The peer's certificate verified (always false on a server that does not request one). */
+  get authorized(): boolean {
+    return this.#authorized;
+  }
+
+  /** Why the peer's certificate did not verify, or null. */
+  get authorizationError(): string | null {
+    return this.#authorizationError;
+  }
+
+  /**
+   * Run `callback` once the handshake finished (`null`) or failed (the error) — never synchronously,
+   * also when that happened already.
+   */
+  onSecure(callback: TlsSecureCallback): void {
+    if (this.#secureWaiters !== null) {
+      this.#secureWaiters.push(callback);
+      return;
+    }
+    const error = this.#secureError;
+    queueMicrotask(() => callback(error));
+  }
+
+  /** Resolves once the handshake finished, rejects with its PORTICO_ERR_TLS failure. */
+  get secured(): Promise<void> {
+    if (this.#secured === null) {
+      this.#secured = new Promise<void>((resolve, reject) => this.onSecure((error) => (error === null ? resolve() : reject(error))));
+      this.#secured.catch(() => {}); // the failure also goes to the sink; an unawaited promise must not crash
+    }
+    return this.#secured;
+  }
+
+  attach(sink: TransportSink): void {
+    this.#sink = sink;
+  }
+
+  resumeReading(): void {
+    if (this.#reading || this.#closed) return;
+    this.#reading = true;
+    if (this.#endSeen && !this.#endReported) {
+      this.#queueEnd();
+      return;
+    }
+    if (!this.#listening) {
+      // Only now: a 'data' listener makes the stream flow, and until the layer above reads, decrypted
+      // bytes wait in the socket (up to its high-water mark; then TLS stops reading TCP).
+      this.#listening = true;
+      this.socket.on('data', (chunk: Buffer) => this.#onChunk(chunk));
+    } else {
+      this.socket.resume();
+    }
+  }
+
+  #onChunk(chunk: Buffer): void {
+    const sink = this.#sink;
+    if (sink === null || this.#closed) return;
+    const size = this.#pool.bufferSize;
+    let keep = true;
+    for (let offset = 0; offset < chunk.length; offset += size) {
+      const buffer = this.#pool.acquire();
+      buffer.length = chunk.copy(buffer.bytes, 0, offset, Math.min(chunk.length, offset + size));
+      keep = sink.onData(buffer);
+    }
+    // A resumeReading() from inside onData was a no-op (we were reading); the answer decides.
+    this.#reading = keep;
+    if (!keep) this.socket.pause();
+  }
+
+  write(data: Uint8Array, done: (error?: Error | null) => void): void {
+    this.socket.write(data, done);
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  shutdownWrite(): void {
+    const s = this.socket;
+    if (s.writableEnded || s.destroyed) return;
+    // end() runs after the queued writes: TLSWrap sends close_notify, then shuts the TCP handle (FIN);
+    // 'finish' comes when that shutdown completed.
+    s.once('finish', () => this.#onFinish());
+    s.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  reset(): void {
+    if (this.#closed || this.#resetWanted || this.tcpSocket.destroyed) return;
+    const s = this.socket;
+    if (s.writableEnded && !s.writableFinished && s.writableLength === 0) {
+      // The shutdown (close_notify, then FIN) may be in flight in libuv, which refuses
+      // uv_tcp_close_reset with EINVAL until it completes — and Node then drops the handle unclosed.
+      this.#resetWanted = true;
+      return;
+    }
+    this.#resetNow();
+  }
+
+  #resetNow(): void {
+    const tcp = this.tcpSocket;
+    if (tcp.destroyed) return;
+    this.#resetting = true;
+    try {
+      // The TCP socket's own handle (TLSWrap only sits on it): an RST, no close_notify. Its close
+      // destroys the TLS socket.
+      tcp.resetAndDestroy();
+    } finally {
+      this.#resetting = false;
+    }
+    // Nothing more for TLS to write into a handle that is gone: close it now (the TCP handle is
+    // closed already, so TLSWrap just lets go of it) — no close_notify.
+    this.socket.destroy();
+  }
+
+  #onSecure(): void {
+    if (this.#secure || this.#closed) return;
+    if (this.isServer) {
+      // A TLSSocket made outside tls.Server does not check the client's certificate itself.
+      const verifyError = this.#requestedCert() ? ((this.socket as tls.TLSSocket & TlsSocketInternals).ssl?.verifyError?.() ?? null) : null;
+      if (this.#requestedCert()) {
+        if (verifyError !== null) {
+          this.#authorizationError = (verifyError as NodeJS.ErrnoException).code ?? verifyError.message;
+          if (this.#rejectUnauthorized) {
+            this.#fail(new PorticoError(ErrorCodes.TLS, 'tls', `client certificate rejected: ${this.#authorizationError}`, { cause: verifyError }));
+            this.socket.destroy();
+            return;
+          }
+        } else {
+          this.#authorized = true;
+        }
+      }
+    } else {
+      this.#authorized = this.socket.authorized;
+      const why = this.socket.authorizationError as Error | string | null | undefined;
+      this.#authorizationError = why === null || why === undefined ? null : typeof why === 'string' ? why : why.message;
+    }
+    const s = this.socket;
+    this.#protocol = s.getProtocol();
+    this.#alpnProtocol = typeof s.alpnProtocol === 'string' ? s.alpnProtocol : null;
+    const name = (s as tls.TLSSocket & { servername?: string | false | null }).servername;
+    this.#servername = typeof name === 'string' && name !== '' ? name : null;
+    this.#peerCertificate = s.getPeerCertificate();
+    this.#secure = true;
+    this.#settleSecure(null);
+  }
+
+  #requestedCert(): boolean {
+    return (this.socket as tls.TLSSocket & { _requestCert?: boolean })._requestCert === true;
+  }
+
+  #settleSecure(error: PorticoError | null): void {
+    const waiters = this.#secureWaiters;
+    if (waiters === null) return;
+    this.#secureWaiters = null;
+    this.#secureError = error;
+    for (const callback of waiters) callback(error);
+  }
+
+  #onEnd(): void {
+    if (this.#endSeen) return;
+    this.#endSeen = true;
+    if (!this.#secure) {
+      // The peer gave up in the middle of the handshake: a failed handshake, not a FIN to report.
+      this.#fail(new PorticoError(ErrorCodes.TLS, 'tls', 'the peer closed the connection during the TLS handshake'));
+      this.socket.destroy();
+      return;
+    }
+    // Noticed while reading, as TCP does: otherwise when the layer above reads again.
+    if (this.#reading) this.#reportEnd();
+  }
+
+  #queueEnd(): void {
+    if (this.#endQueued) return;
+    this.#endQueued = true;
+    setImmediate(() => {
+      this.#endQueued = false;
+      if (!this.#closed) this.#reportEnd();
+    });
+  }
+
+  #reportEnd(): void {
+    if (this.#endReported) return;
+    this.#endReported = true;
+    this.#sink?.onEnd();
+  }
+
+  #onFinish(): void {
+    this.#sink?.onWriteShut();
+    if (this.#resetWanted) {
+      this.#resetWanted = false;
+      this.#resetNow();
+    }
+  }
+
+  #onError(error: NodeJS.ErrnoException): void {
+    this.#report(error);
+    // Node leaves a TLS socket open after an alert that came once the handshake was done (and after a
+    // refused RST): the failure ends the connection, and onClosed must follow.
+    this.socket.destroy();
+  }
+
+  #report(error: NodeJS.ErrnoException): void {
+    if (this.#resetting && error.syscall === 'reset') {
+      // Node has dropped the TCP handle and cannot close it any more; reset() waits out pending
+      // shutdowns so this never happens — if it does, the connection still finishes and says what leaked.
+      this.#fail(new PorticoError(ErrorCodes.SOCKET, 'transport', `RST refused (${error.code ?? error.message}); Node dropped the socket handle unclosed`, { cause: error }));
+      return;
+    }
+    if (!this.#secure) {
+      // Before the handshake finished: a connect failure is the socket's, anything else failed TLS.
+      const failure =
+        error.syscall === 'connect'
+          ? fromSocketError(error, 'transport')
+          : new PorticoError(ErrorCodes.TLS, 'tls', `TLS handshake failed: ${error.code !== undefined ? `${error.code}: ` : ''}${error.message}`, { cause: error });
+      this.#fail(failure);
+      return;
+    }
+    this.#fail(isTlsFailure(error) ? new PorticoError(ErrorCodes.TLS, 'tls', `TLS failed: ${error.message}`, { cause: error }) : fromSocketError(error, 'transport'));
+  }
+
+  /** Report a failure once: to the handshake's waiters if it had not finished, and to the sink. */
+  #fail(error: PorticoError): void {
+    this.#settleSecure(error);
+    if (this.#errorReported) return;
+    this.#errorReported = true;
+    this.#sink?.onError(error);
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    // Closed before the handshake finished without a failure of its own (destroy() by the layer above):
+    // its waiters hear why; the sink only gets onClosed.
+    if (!this.#secure) this.#settleSecure(closedBeforeSecure());
+    else if (this.#endSeen && !this.#endReported && !this.#errorReported) this.#reportEnd(); // the FIN came before the close
+    this.#closed = true;
+    this.#reading = false;
+    this.#sink?.onClosed();
+  }
+}
