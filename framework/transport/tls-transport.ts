@@ -50,6 +50,20 @@ export type TlsSecureCallback = (error: PorticoError | null) => void;
 interface TlsSocketInternals {
   _releaseControl?(): boolean;
   ssl?: { verifyError?(): Error | null } | null;
+  /** TLSWrap: reading it reads the TCP handle under it. */
+  _handle?: StreamHandle | null;
+}
+
+/** A native stream handle as net.Socket drives it (stream_base_commons: `reading`, readStart/readStop). */
+interface StreamHandle {
+  reading?: boolean;
+  readStart?(): number;
+  readStop?(): number;
+}
+
+/** The TCP handle's getpeername (Node's TCPWrap): fills `out`, returns 0 or a negative errno. */
+interface PeerNameSource {
+  getpeername?(out: Record<string, unknown>): number;
 }
 
 const closedBeforeSecure = (): PorticoError => new PorticoError(ErrorCodes.TLS, 'tls', 'the connection closed before the TLS handshake finished');
@@ -270,12 +284,33 @@ export class TlsTransport implements Transport {
       return;
     }
     if (!this.#listening) {
-      // Only now: a 'data' listener makes the stream flow, and until the layer above reads, decrypted
-      // bytes wait in the socket (up to its high-water mark; then TLS stops reading TCP).
+      // Only now: a 'data' listener makes the stream flow.
       this.#listening = true;
       this.socket.on('data', (chunk: Buffer) => this.#onChunk(chunk));
     } else {
       this.socket.resume();
+    }
+    this.#readHandle(true);
+  }
+
+  /**
+   * Start or stop reading the TLS handle (and so the TCP socket under it). A paused stream alone does
+   * not stop a TLS socket reading: it reads on up to its high-water mark, and would notice the peer's
+   * FIN or RST while the layer above reads nothing — which TCP does not (transport contract). So reading
+   * stops as net.Socket stops it for backpressure (stream_base_commons: `reading = false; readStop()`)
+   * and starts as its `_read` does.
+   */
+  #readHandle(on: boolean): void {
+    const handle = (this.socket as tls.TLSSocket & TlsSocketInternals)._handle;
+    if (handle === undefined || handle === null || this.socket.destroyed) return;
+    if (on) {
+      if (handle.reading === true) return;
+      handle.reading = true;
+      handle.readStart?.();
+    } else {
+      if (handle.reading !== true) return;
+      handle.reading = false;
+      handle.readStop?.();
     }
   }
 
@@ -291,7 +326,10 @@ export class TlsTransport implements Transport {
     }
     // A resumeReading() from inside onData was a no-op (we were reading); the answer decides.
     this.#reading = keep;
-    if (!keep) this.socket.pause();
+    if (!keep) {
+      this.socket.pause();
+      this.#readHandle(false);
+    }
   }
 
   write(data: Uint8Array, done: (error?: Error | null) => void): void {
@@ -336,15 +374,13 @@ export class TlsTransport implements Transport {
     if (tcp.destroyed) return;
     this.#resetting = true;
     try {
-      // The TCP socket's own handle (TLSWrap only sits on it): an RST, no close_notify. Its close
-      // destroys the TLS socket.
+      // The TCP socket's own handle (TLSWrap only sits on it): an RST, no close_notify. Its close, a
+      // turn later, destroys the TLS socket (never close_notify: TLS has no handle left to write to).
+      // Not destroyed here: with the TCP handle gone that would report the close from inside reset().
       tcp.resetAndDestroy();
     } finally {
       this.#resetting = false;
     }
-    // Nothing more for TLS to write into a handle that is gone: close it now (the TCP handle is
-    // closed already, so TLSWrap just lets go of it) — no close_notify.
-    this.socket.destroy();
   }
 
   #onSecure(): void {
@@ -376,6 +412,8 @@ export class TlsTransport implements Transport {
     this.#servername = typeof name === 'string' && name !== '' ? name : null;
     this.#peerCertificate = s.getPeerCertificate();
     this.#secure = true;
+    // The handshake needed reading; from now on only a layer above that reads does.
+    if (!this.#reading) this.#readHandle(false);
     this.#settleSecure(null);
   }
 
@@ -400,8 +438,23 @@ export class TlsTransport implements Transport {
       this.socket.destroy();
       return;
     }
+    if (!this.socket.writableEnded && this.#peerGone()) {
+      // As TcpTransport: libuv reports end of stream for an RST that came right behind the peer's last
+      // bytes (POLLHUP after a partial read). After an RST the socket has no peer any more; after a FIN
+      // (with or without close_notify) it still has one. Asked only while our side is open: once our
+      // FIN is out, a graceful close also ends the socket.
+      this.#fail(new PorticoError(ErrorCodes.CONNECTION_RESET, 'transport', 'connection reset by peer (at end of stream)'));
+      this.socket.destroy();
+      return;
+    }
     // Noticed while reading, as TCP does: otherwise when the layer above reads again.
     if (this.#reading) this.#reportEnd();
+  }
+
+  #peerGone(): boolean {
+    const handle = (this.tcpSocket as unknown as { _handle?: PeerNameSource | null })._handle;
+    if (handle === undefined || handle === null || typeof handle.getpeername !== 'function') return false;
+    return handle.getpeername({}) !== 0;
   }
 
   #queueEnd(): void {
@@ -428,10 +481,12 @@ export class TlsTransport implements Transport {
   }
 
   #onError(error: NodeJS.ErrnoException): void {
+    const inReset = this.#resetting;
     this.#report(error);
     // Node leaves a TLS socket open after an alert that came once the handshake was done (and after a
-    // refused RST): the failure ends the connection, and onClosed must follow.
-    this.socket.destroy();
+    // refused RST): the failure ends the connection, and onClosed must follow — never from inside reset().
+    if (inReset) queueMicrotask(() => this.socket.destroy());
+    else this.socket.destroy();
   }
 
   #report(error: NodeJS.ErrnoException): void {
