@@ -1,70 +1,23 @@
-import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import type { BufferPool } from '../buffers/buffer-pool.js';
 import { ErrorCodes, PorticoError, fromSocketError } from '../core/errors.js';
 import type { TcpTransport } from './tcp-transport.js';
+import {
+  type TlsConnectTarget,
+  type TlsServerTransportOptions,
+  clientCertificateError,
+  clientTlsSocket,
+  peerGone,
+  serverTlsSocket,
+  setTlsReading,
+} from './tls-sockets.js';
 import type { SocketEndpoint, Transport, TransportSink } from './transport.js';
 
-type Pem = string | Buffer;
+export type { TlsConnectTarget, TlsServerTransportOptions } from './tls-sockets.js';
 
-/** How the server side of a TLS connection is set up. The handshake deadline is the layer stack's. */
-export interface TlsServerTransportOptions {
-  /** A context made once (`tls.createSecureContext`) and shared by every connection; or `cert` + `key`. */
-  secureContext?: tls.SecureContext;
-  /** PEM certificate chain (used when there is no `secureContext`). */
-  cert?: Pem | Pem[];
-  /** PEM private key (used when there is no `secureContext`). */
-  key?: Pem | Pem[];
-  /** CAs a client certificate must chain to (with `requestCert`). */
-  ca?: Pem | Pem[];
-  /** Ask the client for a certificate. Default false. */
-  requestCert?: boolean;
-  /** With `requestCert`: fail the handshake when the client's certificate does not verify. Default true. */
-  rejectUnauthorized?: boolean;
-  /** Protocols offered for ALPN, most preferred first. */
-  ALPNProtocols?: string[];
-}
-
-/** Where an outgoing TLS connection goes and how the server is checked. */
-export interface TlsConnectTarget {
-  host: string;
-  port: number;
-  /** SNI and the name the certificate must carry; default `host` (no SNI when `host` is an IP address). */
-  servername?: string;
-  /** CAs the server's certificate must chain to; default Node's bundled roots. */
-  ca?: Pem | Pem[];
-  /** A client certificate and key, for servers that ask for one. */
-  cert?: Pem | Pem[];
-  key?: Pem | Pem[];
-  /** Fail the handshake when the server's certificate does not verify. Default true. */
-  rejectUnauthorized?: boolean;
-  ALPNProtocols?: string[];
-  /** Used instead of `ca`/`cert`/`key` when given. */
-  secureContext?: tls.SecureContext;
-}
-
-/** What the handshake settled, once it finished. */
+/** What the handshake settled, once it finished: null, or why it failed. */
 export type TlsSecureCallback = (error: PorticoError | null) => void;
-
-/** Node internals a server-side TLSSocket made outside `tls.Server` needs (see `#onSecure`). */
-interface TlsSocketInternals {
-  _releaseControl?(): boolean;
-  ssl?: { verifyError?(): Error | null } | null;
-  /** TLSWrap: reading it reads the TCP handle under it. */
-  _handle?: StreamHandle | null;
-}
-
-/** A native stream handle as net.Socket drives it (stream_base_commons: `reading`, readStart/readStop). */
-interface StreamHandle {
-  reading?: boolean;
-  readStart?(): number;
-  readStop?(): number;
-}
-
-/** The TCP handle's getpeername (Node's TCPWrap): fills `out`, returns 0 or a negative errno. */
-interface PeerNameSource {
-  getpeername?(out: Record<string, unknown>): number;
-}
 
 const closedBeforeSecure = (): PorticoError => new PorticoError(ErrorCodes.TLS, 'tls', 'the connection closed before the TLS handshake finished');
 
@@ -102,6 +55,7 @@ export class TlsTransport implements Transport {
   #sink: TransportSink | null = null;
   #remote: SocketEndpoint;
   #local: SocketEndpoint;
+  #requestCert: boolean;
   #rejectUnauthorized: boolean;
   #listening = false;
   #reading = false;
@@ -124,8 +78,9 @@ export class TlsTransport implements Transport {
   #servername: string | null = null;
   #peerCertificate: tls.PeerCertificate | null = null;
 
-  private constructor(pool: BufferPool, tcpSocket: net.Socket, socket: tls.TLSSocket, isServer: boolean, rejectUnauthorized: boolean) {
+  private constructor(pool: BufferPool, tcpSocket: net.Socket, socket: tls.TLSSocket, isServer: boolean, requestCert: boolean, rejectUnauthorized: boolean) {
     this.#pool = pool;
+    this.#requestCert = requestCert;
     this.tcpSocket = tcpSocket;
     this.socket = socket;
     this.isServer = isServer;
@@ -148,31 +103,8 @@ export class TlsTransport implements Transport {
     const local = tcp.local;
     const pool = tcp.pool;
     const socket = tcp.detachSocket();
-    socket.allowHalfOpen = true; // the TLS socket takes it from here: half-close like TCP
-    // Node's TLS wrap feeds data already buffered in the socket to TLS before it reads (initRead in
-    // _tls_wrap.js), so the leftover goes back into the socket, in front of any read-ahead.
-    const bytes = leftover.filter((b) => b.length > 0);
-    if (bytes.length > 0) socket.unshift(bytes.length === 1 ? bytes[0]! : Buffer.concat(bytes));
     const requestCert = options.requestCert ?? false;
-    const secureContext =
-      options.secureContext ??
-      tls.createSecureContext({
-        ...(options.cert !== undefined ? { cert: options.cert } : {}),
-        ...(options.key !== undefined ? { key: options.key } : {}),
-        ...(options.ca !== undefined ? { ca: options.ca } : {}),
-      });
-    const tlsSocket = new tls.TLSSocket(socket, {
-      isServer: true,
-      secureContext,
-      requestCert,
-      rejectUnauthorized: requestCert && (options.rejectUnauthorized ?? true),
-      ...(options.ALPNProtocols !== undefined ? { ALPNProtocols: options.ALPNProtocols } : {}),
-    });
-    // Made outside a tls.Server, the socket keeps TLS errors to itself (emitted as '_tlsError' only) until
-    // "control is released"; tls.Server releases it after the handshake, tls.connect at once. So do we:
-    // every failure then reaches 'error'.
-    (tlsSocket as tls.TLSSocket & TlsSocketInternals)._releaseControl?.();
-    const transport = new TlsTransport(pool, socket, tlsSocket, true, requestCert && (options.rejectUnauthorized ?? true));
+    const transport = new TlsTransport(pool, socket, serverTlsSocket(socket, options, leftover), true, requestCert, requestCert && (options.rejectUnauthorized ?? true));
     transport.#remote = remote;
     transport.#local = local;
     return transport;
@@ -180,21 +112,8 @@ export class TlsTransport implements Transport {
 
   /** Open an outgoing TLS connection (the connector with `tls`); `onSecure` says when it is usable. */
   static connect(target: TlsConnectTarget, pool: BufferPool): TlsTransport {
-    const tcpSocket = new net.Socket({ allowHalfOpen: true });
-    tcpSocket.connect({ host: target.host, port: target.port });
-    const servername = target.servername ?? (net.isIP(target.host) === 0 ? target.host : undefined);
-    const tlsSocket = tls.connect({
-      socket: tcpSocket,
-      host: target.host, // the name the certificate is checked against when there is no servername
-      ...(servername !== undefined ? { servername } : {}),
-      ...(target.secureContext !== undefined ? { secureContext: target.secureContext } : {}),
-      ...(target.ca !== undefined ? { ca: target.ca } : {}),
-      ...(target.cert !== undefined ? { cert: target.cert } : {}),
-      ...(target.key !== undefined ? { key: target.key } : {}),
-      ...(target.ALPNProtocols !== undefined ? { ALPNProtocols: target.ALPNProtocols } : {}),
-      rejectUnauthorized: target.rejectUnauthorized ?? true,
-    });
-    const transport = new TlsTransport(pool, tcpSocket, tlsSocket, false, target.rejectUnauthorized ?? true);
+    const { tcpSocket, tlsSocket } = clientTlsSocket(target);
+    const transport = new TlsTransport(pool, tcpSocket, tlsSocket, false, true, target.rejectUnauthorized ?? true);
     // Both ends are known once connected; kept, since after an RST Node drops the handle.
     tcpSocket.once('connect', () => {
       transport.#remote = endpointOf(tcpSocket.remoteAddress, tcpSocket.remotePort, tcpSocket.remoteFamily);
@@ -290,28 +209,10 @@ export class TlsTransport implements Transport {
     } else {
       this.socket.resume();
     }
-    this.#readHandle(true);
-  }
-
-  /**
-   * Start or stop reading the TLS handle (and so the TCP socket under it). A paused stream alone does
-   * not stop a TLS socket reading: it reads on up to its high-water mark, and would notice the peer's
-   * FIN or RST while the layer above reads nothing — which TCP does not (transport contract). So reading
-   * stops as net.Socket stops it for backpressure (stream_base_commons: `reading = false; readStop()`)
-   * and starts as its `_read` does.
-   */
-  #readHandle(on: boolean): void {
-    const handle = (this.socket as tls.TLSSocket & TlsSocketInternals)._handle;
-    if (handle === undefined || handle === null || this.socket.destroyed) return;
-    if (on) {
-      if (handle.reading === true) return;
-      handle.reading = true;
-      handle.readStart?.();
-    } else {
-      if (handle.reading !== true) return;
-      handle.reading = false;
-      handle.readStop?.();
-    }
+    // A paused TLS socket reads on up to its high-water mark and would notice the peer's FIN or RST
+    // while the layer above reads nothing, which TCP does not (the transport contract): the TLS handle
+    // reads only while this transport does.
+    setTlsReading(this.socket, true);
   }
 
   #onChunk(chunk: Buffer): void {
@@ -328,7 +229,7 @@ export class TlsTransport implements Transport {
     this.#reading = keep;
     if (!keep) {
       this.socket.pause();
-      this.#readHandle(false);
+      setTlsReading(this.socket, false);
     }
   }
 
@@ -387,8 +288,8 @@ export class TlsTransport implements Transport {
     if (this.#secure || this.#closed) return;
     if (this.isServer) {
       // A TLSSocket made outside tls.Server does not check the client's certificate itself.
-      const verifyError = this.#requestedCert() ? ((this.socket as tls.TLSSocket & TlsSocketInternals).ssl?.verifyError?.() ?? null) : null;
-      if (this.#requestedCert()) {
+      if (this.#requestCert) {
+        const verifyError = clientCertificateError(this.socket);
         if (verifyError !== null) {
           this.#authorizationError = (verifyError as NodeJS.ErrnoException).code ?? verifyError.message;
           if (this.#rejectUnauthorized) {
@@ -413,12 +314,8 @@ export class TlsTransport implements Transport {
     this.#peerCertificate = s.getPeerCertificate();
     this.#secure = true;
     // The handshake needed reading; from now on only a layer above that reads does.
-    if (!this.#reading) this.#readHandle(false);
+    if (!this.#reading) setTlsReading(this.socket, false);
     this.#settleSecure(null);
-  }
-
-  #requestedCert(): boolean {
-    return (this.socket as tls.TLSSocket & { _requestCert?: boolean })._requestCert === true;
   }
 
   #settleSecure(error: PorticoError | null): void {
@@ -438,7 +335,7 @@ export class TlsTransport implements Transport {
       this.socket.destroy();
       return;
     }
-    if (!this.socket.writableEnded && this.#peerGone()) {
+    if (!this.socket.writableEnded && peerGone(this.tcpSocket)) {
       // As TcpTransport: libuv reports end of stream for an RST that came right behind the peer's last
       // bytes (POLLHUP after a partial read). After an RST the socket has no peer any more; after a FIN
       // (with or without close_notify) it still has one. Asked only while our side is open: once our
@@ -449,12 +346,6 @@ export class TlsTransport implements Transport {
     }
     // Noticed while reading, as TCP does: otherwise when the layer above reads again.
     if (this.#reading) this.#reportEnd();
-  }
-
-  #peerGone(): boolean {
-    const handle = (this.tcpSocket as unknown as { _handle?: PeerNameSource | null })._handle;
-    if (handle === undefined || handle === null || typeof handle.getpeername !== 'function') return false;
-    return handle.getpeername({}) !== 0;
   }
 
   #queueEnd(): void {

@@ -15,6 +15,9 @@ import { selfSignedCert } from '../helpers/self-signed-cert.js';
 import { TLS13_ALERT_RECORD_LENGTH, collectTls, tlsClient, tlsRecordLengths } from '../helpers/tls-client.js';
 import { type TlsServerRig, startTlsServer } from '../helpers/tls-server-rig.js';
 
+/** Every test is bounded: a transport that never reports its close fails the test instead of hanging it. */
+const TEST_MS = 30_000;
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
@@ -48,10 +51,22 @@ function sha(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** The test's clients: closed after each test (a failed assertion must not leave one open for the next). */
+const clients = new Set<{ destroy(): unknown }>();
+
+async function openClient(port: number, options: Parameters<typeof tlsClient>[1] = {}): ReturnType<typeof tlsClient> {
+  const c = await tlsClient(port, options);
+  clients.add(c.socket);
+  clients.add(c.raw);
+  return c;
+}
+
 async function withServer(rig: TlsServerRig, body: () => Promise<void>): Promise<void> {
   try {
     await body();
   } finally {
+    for (const c of clients) c.destroy();
+    clients.clear();
     await rig.close();
   }
   await waitFor(() => rig.pool.outstanding === 0, 2000, `pool buffers returned (${rig.pool.outstanding} out)`);
@@ -61,13 +76,13 @@ async function withServer(rig: TlsServerRig, body: () => Promise<void>): Promise
 }
 
 for (const readMode of ['onread', 'copy'] as TcpReadMode[]) {
-  test(`echo over TLS with a node:tls client (TCP read mode ${readMode}); what the handshake settled is exposed`, async () => {
+  test(`echo over TLS with a node:tls client (TCP read mode ${readMode}); what the handshake settled is exposed`, { timeout: TEST_MS }, async () => {
     const log: string[] = [];
     const closed: CloseReason[] = [];
     const rig = await startTlsServer({ handler: loggingEcho(log, closed), readMode, tls: { ALPNProtocols: ['portico', 'http/1.1'] } });
     await withServer(rig, async () => {
       const { cert } = selfSignedCert();
-      const { socket, raw } = await tlsClient(rig.port, { ca: cert, ALPNProtocols: ['portico'] });
+      const { socket, raw } = await openClient(rig.port, { ca: cert, ALPNProtocols: ['portico'] });
       const clientPort = raw.localPort;
       const outcome = collectTls(socket);
       socket.write('hello over tls');
@@ -92,7 +107,7 @@ for (const readMode of ['onread', 'copy'] as TcpReadMode[]) {
   });
 }
 
-test('connect({ tls }) resolves after the handshake and echoes through a Connection on both ends', async () => {
+test('connect({ tls }) resolves after the handshake and echoes through a Connection on both ends', { timeout: TEST_MS }, async () => {
   const rig = await startTlsServer({ handler: echoHandler });
   await withServer(rig, async () => {
     const { cert } = selfSignedCert();
@@ -128,6 +143,9 @@ test('connect({ tls }) resolves after the handshake and echoes through a Connect
     assert.equal(transport.authorized, true);
     assert.equal(transport.servername, 'localhost');
     assert.equal(transport.peerCertificate?.subject.CN, 'localhost');
+    assert.deepEqual(conn.remote, { address: '127.0.0.1', port: rig.port, family: 'IPv4' });
+    assert.equal(conn.local.address, '127.0.0.1');
+    assert.ok(conn.local.port > 0);
     await waitFor(() => closed.length === 1, 5000, 'the client connection closed');
     assert.equal(Buffer.concat(received).toString(), 'ping over tls');
     assert.equal(clientClose, 1);
@@ -135,13 +153,43 @@ test('connect({ tls }) resolves after the handshake and echoes through a Connect
   });
 });
 
-test('several MiB both ways through an echo with backpressure arrive intact', async () => {
+test('cork holds writes (counted in writeQueueSize) until uncork; the peer gets them in order', { timeout: TEST_MS }, async () => {
+  let queuedWhileCorked = -1;
+  const rig = await startTlsServer({
+    handler: {
+      onConnectionEstablished(conn) {
+        conn.cork();
+        for (const part of ['one ', 'two ', 'three']) conn.write(part);
+        queuedWhileCorked = conn.transport.writeQueueSize;
+        conn.uncork();
+        conn.shutdownWrite();
+        conn.read();
+      },
+      onReadCompleted(conn, buffer) {
+        buffer.release();
+        conn.read();
+      },
+      onClientClose() {},
+    },
+  });
+  await withServer(rig, async () => {
+    const { cert } = selfSignedCert();
+    const { socket } = await openClient(rig.port, { ca: cert });
+    const got = await collectTls(socket);
+    assert.equal(got.data.toString(), 'one two three');
+    assert.equal(got.ended, 'end');
+    assert.equal(queuedWhileCorked, 13);
+    socket.end();
+  });
+});
+
+test('several MiB both ways through an echo with backpressure arrive intact', { timeout: TEST_MS }, async () => {
   const log: string[] = [];
   const closed: CloseReason[] = [];
   const rig = await startTlsServer({ handler: loggingEcho(log, closed), connection: { highWaterMark: 64 * 1024, lowWaterMark: 16 * 1024 } });
   await withServer(rig, async () => {
     const { cert } = selfSignedCert();
-    const { socket } = await tlsClient(rig.port, { ca: cert });
+    const { socket } = await openClient(rig.port, { ca: cert });
     const payload = randomBytes(8 * 1024 * 1024);
     const outcome = collectTls(socket, 30_000);
     // The client writes everything at once and reads all the time: the server's echo has to hold its
@@ -161,13 +209,13 @@ test('several MiB both ways through an echo with backpressure arrive intact', as
 });
 
 for (const how of ['close_notify and FIN', 'FIN without close_notify'] as const) {
-  test(`the peer's end (${how}) is reported once; our side then closes gracefully`, async () => {
+  test(`the peer's end (${how}) is reported once; our side then closes gracefully`, { timeout: TEST_MS }, async () => {
     const log: string[] = [];
     const closed: CloseReason[] = [];
     const rig = await startTlsServer({ handler: loggingEcho(log, closed) });
     await withServer(rig, async () => {
       const { cert } = selfSignedCert();
-      const { socket, raw } = await tlsClient(rig.port, { ca: cert });
+      const { socket, raw } = await openClient(rig.port, { ca: cert });
       const outcome = collectTls(socket);
       socket.write('last words');
       await waitFor(() => rig.accepted[0]?.conn?.stats.bytesWritten === 10, 5000, 'echo written');
@@ -184,7 +232,7 @@ for (const how of ['close_notify and FIN', 'FIN without close_notify'] as const)
   });
 }
 
-test('shutdownWrite with many MiB queued: the peer gets every byte, then close_notify and FIN; onWriteShut after', async () => {
+test('shutdownWrite with many MiB queued: the peer gets every byte, then close_notify and FIN; onWriteShut after', { timeout: TEST_MS }, async () => {
   const payload = randomBytes(6 * 1024 * 1024);
   const closed: CloseReason[] = [];
   let writeShutAt = -1;
@@ -208,7 +256,7 @@ test('shutdownWrite with many MiB queued: the peer gets every byte, then close_n
   });
   await withServer(rig, async () => {
     const { cert } = selfSignedCert();
-    const { socket } = await tlsClient(rig.port, { ca: cert });
+    const { socket } = await openClient(rig.port, { ca: cert });
     await waitFor(() => rig.accepted[0]?.conn !== null && rig.accepted[0]?.conn !== undefined, 5000, 'connection');
     const t = rig.accepted[0]!.transport;
     // Wrap the Connection's sink to see when the shutdown completed relative to the bytes written.
@@ -236,7 +284,7 @@ test('shutdownWrite with many MiB queued: the peer gets every byte, then close_n
   });
 });
 
-test('abort in the middle of a large write: the peer sees ECONNRESET and no close_notify', async () => {
+test('abort in the middle of a large write: the peer sees ECONNRESET and no close_notify', { timeout: TEST_MS }, async () => {
   const closed: CloseReason[] = [];
   const rig = await startTlsServer({
     handler: {
@@ -255,7 +303,7 @@ test('abort in the middle of a large write: the peer sees ECONNRESET and no clos
   });
   await withServer(rig, async () => {
     const { cert } = selfSignedCert();
-    const { socket, raw, received } = await tlsClient(rig.port, { ca: cert, tap: true });
+    const { socket, raw, received } = await openClient(rig.port, { ca: cert, tap: true });
     raw.pause(); // let the server's writes queue, so the abort drops some
     await waitFor(() => closed.length === 1, 5000, 'onConnectionClosed');
     assert.equal(closed[0]!.kind, 'aborted');
@@ -267,7 +315,11 @@ test('abort in the middle of a large write: the peer sees ECONNRESET and no clos
       // libuv reports end of stream for an RST behind data it read in part (POLLHUP after a partial
       // read): a write tells — ECONNRESET = an RST with no FIN before it (EPIPE would mean FIN first).
       code = await new Promise<string>((resolve) => {
-        raw.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        const timer = setTimeout(() => resolve('no error from a probe write'), 2000);
+        raw.once('error', (error: NodeJS.ErrnoException) => {
+          clearTimeout(timer);
+          resolve(error.code ?? error.message);
+        });
         raw.write('probe');
       });
     }
@@ -282,10 +334,11 @@ test('abort in the middle of a large write: the peer sees ECONNRESET and no clos
   });
 });
 
-test('plain HTTP sent to the TLS port: onError PORTICO_ERR_TLS (layer tls), then onClosed exactly once', async () => {
+test('plain HTTP sent to the TLS port: onError PORTICO_ERR_TLS (layer tls), then onClosed exactly once', { timeout: TEST_MS }, async () => {
   const rig = await startTlsServer({ handler: echoHandler });
   await withServer(rig, async () => {
     const client = net.connect({ host: '127.0.0.1', port: rig.port });
+    clients.add(client);
     client.on('error', () => {});
     client.on('data', () => {});
     await new Promise<void>((resolve) => client.once('connect', resolve));
@@ -301,7 +354,7 @@ test('plain HTTP sent to the TLS port: onError PORTICO_ERR_TLS (layer tls), then
   });
 });
 
-test('a client that does not trust the server: connect({ tls }) rejects with PORTICO_ERR_TLS; the server sees a TLS failure', async () => {
+test('a client that does not trust the server: connect({ tls }) rejects with PORTICO_ERR_TLS; the server sees a TLS failure', { timeout: TEST_MS }, async () => {
   const rig = await startTlsServer({ handler: echoHandler });
   await withServer(rig, async () => {
     const other = selfSignedCert('not-the-server');
@@ -319,14 +372,14 @@ test('a client that does not trust the server: connect({ tls }) rejects with POR
 });
 
 for (const readMode of ['onread', 'copy'] as TcpReadMode[]) {
-  test(`bytes read past a header (the ClientHello in the same segment) are fed to TLS first (read mode ${readMode})`, async () => {
+  test(`bytes read past a header (the ClientHello in the same segment) are fed to TLS first (read mode ${readMode})`, { timeout: TEST_MS }, async () => {
     const log: string[] = [];
     const closed: CloseReason[] = [];
     const rig = await startTlsServer({ handler: loggingEcho(log, closed), readMode, headerLayer: true });
     await withServer(rig, async () => {
       const { cert } = selfSignedCert();
       const header = Buffer.from('PROXY TCP4 192.0.2.1 192.0.2.2 56324 443\r\n');
-      const { socket } = await tlsClient(rig.port, { ca: cert, prefix: header });
+      const { socket } = await openClient(rig.port, { ca: cert, prefix: header });
       const outcome = collectTls(socket);
       socket.end('after the header');
       const got = await outcome;
@@ -340,12 +393,12 @@ for (const readMode of ['onread', 'copy'] as TcpReadMode[]) {
   });
 }
 
-test('client certificates: requestCert verifies against ca; a client without one is refused with PORTICO_ERR_TLS', async () => {
+test('client certificates: requestCert verifies against ca; a client without one is refused with PORTICO_ERR_TLS', { timeout: TEST_MS }, async () => {
   const client = selfSignedCert('client');
   const rig = await startTlsServer({ handler: echoHandler, tls: { requestCert: true, ca: client.cert } });
   await withServer(rig, async () => {
     const { cert } = selfSignedCert();
-    const good = await tlsClient(rig.port, { ca: cert, cert: client.cert, key: client.key });
+    const good = await openClient(rig.port, { ca: cert, cert: client.cert, key: client.key });
     const echoed = collectTls(good.socket);
     good.socket.end('with a certificate');
     assert.equal((await echoed).data.toString(), 'with a certificate');
@@ -353,7 +406,7 @@ test('client certificates: requestCert verifies against ca; a client without one
     assert.equal(first.authorized, true);
     assert.equal(first.peerCertificate?.subject.CN, 'client');
 
-    const bare = await tlsClient(rig.port, { ca: cert, noWait: true });
+    const bare = await openClient(rig.port, { ca: cert, noWait: true });
     const outcome = await collectTls(bare.socket);
     // TLS 1.3: the client finished its handshake before the server checked it; the alert comes after.
     assert.equal(outcome.errorCode, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
@@ -361,5 +414,19 @@ test('client certificates: requestCert verifies against ca; a client without one
     await waitFor(() => rig.accepted[1]?.handshakeEvents.includes('closed') === true, 5000, 'the refused connection closed');
     assert.ok(rig.accepted[1]!.handshakeEvents.includes('error:PORTICO_ERR_TLS'), rig.accepted[1]!.handshakeEvents.join(' '));
     assert.equal(rig.accepted[1]!.conn, null);
+
+    // A certificate that does not chain to ca: the handshake itself succeeds (OpenSSL leaves the check
+    // to the application), and the transport refuses the connection before anyone uses it.
+    const stranger = selfSignedCert('stranger');
+    const wrong = await openClient(rig.port, { ca: cert, cert: stranger.cert, key: stranger.key, noWait: true });
+    await collectTls(wrong.socket);
+    wrong.socket.destroy();
+    await waitFor(() => rig.accepted[2]?.handshakeEvents.includes('closed') === true, 5000, 'the stranger closed');
+    const refused = rig.accepted[2]!;
+    assert.deepEqual(refused.handshakeEvents, ['secure-failed:PORTICO_ERR_TLS', 'error:PORTICO_ERR_TLS', 'closed']);
+    assert.match(refused.handshakeError!.message, /client certificate rejected/);
+    assert.equal(refused.transport.authorized, false);
+    assert.ok(refused.transport.authorizationError !== null);
+    assert.equal(refused.conn, null);
   });
 });
