@@ -19,6 +19,13 @@ export type { TlsConnectTarget, TlsServerTransportOptions } from './tls-sockets.
 /** What the handshake settled, once it finished: null, or why it failed. */
 export type TlsSecureCallback = (error: PorticoError | null) => void;
 
+/**
+ * How long a reset waits behind a shutdown in flight before it settles for a plain close. TLS's
+ * close_notify is a write libuv queues ahead of the shutdown, unseen by the socket's `writableLength`:
+ * to a peer that reads nothing it may never go out, and the RST would wait forever.
+ */
+const RESET_BEHIND_SHUTDOWN_MS = 1000;
+
 const closedBeforeSecure = (): PorticoError => new PorticoError(ErrorCodes.TLS, 'tls', 'the connection closed before the TLS handshake finished');
 
 function endpointOf(address: string | undefined, port: number | undefined, family: string | undefined): SocketEndpoint {
@@ -69,6 +76,7 @@ export class TlsTransport implements Transport {
   #secured: Promise<void> | null = null;
   #errorReported = false;
   #resetWanted = false;
+  #resetFallback: NodeJS.Timeout | null = null;
   #resetting = false;
   #authorized = false;
   #authorizationError: string | null = null;
@@ -78,15 +86,23 @@ export class TlsTransport implements Transport {
   #servername: string | null = null;
   #peerCertificate: tls.PeerCertificate | null = null;
 
-  private constructor(pool: BufferPool, tcpSocket: net.Socket, socket: tls.TLSSocket, isServer: boolean, requestCert: boolean, rejectUnauthorized: boolean) {
+  private constructor(
+    pool: BufferPool,
+    tcpSocket: net.Socket,
+    socket: tls.TLSSocket,
+    ends: { remote: SocketEndpoint; local: SocketEndpoint },
+    isServer: boolean,
+    requestCert: boolean,
+    rejectUnauthorized: boolean,
+  ) {
     this.#pool = pool;
-    this.#requestCert = requestCert;
     this.tcpSocket = tcpSocket;
     this.socket = socket;
+    this.#remote = ends.remote;
+    this.#local = ends.local;
     this.isServer = isServer;
+    this.#requestCert = requestCert;
     this.#rejectUnauthorized = rejectUnauthorized;
-    this.#remote = endpointOf(tcpSocket.remoteAddress, tcpSocket.remotePort, tcpSocket.remoteFamily);
-    this.#local = endpointOf(tcpSocket.localAddress, tcpSocket.localPort, tcpSocket.remoteFamily);
     socket.on(isServer ? 'secure' : 'secureConnect', () => this.#onSecure());
     socket.on('end', () => this.#onEnd());
     socket.on('error', (error: NodeJS.ErrnoException) => this.#onError(error));
@@ -99,21 +115,19 @@ export class TlsTransport implements Transport {
    * as a PROXY header), fed to TLS before anything more from the socket.
    */
   static server(tcp: TcpTransport, options: TlsServerTransportOptions, leftover: readonly Uint8Array[] = []): TlsTransport {
-    const remote = tcp.remote;
-    const local = tcp.local;
+    // Both ends now, while the TCP socket has its handle (after an RST Node drops it).
+    const ends = { remote: tcp.remote, local: tcp.local };
     const pool = tcp.pool;
     const socket = tcp.detachSocket();
     const requestCert = options.requestCert ?? false;
-    const transport = new TlsTransport(pool, socket, serverTlsSocket(socket, options, leftover), true, requestCert, requestCert && (options.rejectUnauthorized ?? true));
-    transport.#remote = remote;
-    transport.#local = local;
-    return transport;
+    return new TlsTransport(pool, socket, serverTlsSocket(socket, options, leftover), ends, true, requestCert, requestCert && (options.rejectUnauthorized ?? true));
   }
 
   /** Open an outgoing TLS connection (the connector with `tls`); `onSecure` says when it is usable. */
   static connect(target: TlsConnectTarget, pool: BufferPool): TlsTransport {
     const { tcpSocket, tlsSocket } = clientTlsSocket(target);
-    const transport = new TlsTransport(pool, tcpSocket, tlsSocket, false, true, target.rejectUnauthorized ?? true);
+    const unknown = endpointOf(undefined, undefined, undefined);
+    const transport = new TlsTransport(pool, tcpSocket, tlsSocket, { remote: unknown, local: unknown }, false, false, target.rejectUnauthorized ?? true);
     // Both ends are known once connected; kept, since after an RST Node drops the handle.
     tcpSocket.once('connect', () => {
       transport.#remote = endpointOf(tcpSocket.remoteAddress, tcpSocket.remotePort, tcpSocket.remoteFamily);
@@ -264,7 +278,13 @@ export class TlsTransport implements Transport {
     if (s.writableEnded && !s.writableFinished && s.writableLength === 0) {
       // The shutdown (close_notify, then FIN) may be in flight in libuv, which refuses
       // uv_tcp_close_reset with EINVAL until it completes — and Node then drops the handle unclosed.
+      // Reset once it is done; if it is not done soon, close (the handle is never lost either way).
       this.#resetWanted = true;
+      this.#resetFallback = setTimeout(() => {
+        this.#resetFallback = null;
+        if (this.#resetWanted) this.socket.destroy();
+      }, RESET_BEHIND_SHUTDOWN_MS);
+      this.#resetFallback.unref();
       return;
     }
     this.#resetNow();
@@ -367,8 +387,15 @@ export class TlsTransport implements Transport {
     this.#sink?.onWriteShut();
     if (this.#resetWanted) {
       this.#resetWanted = false;
+      this.#clearResetFallback();
       this.#resetNow();
     }
+  }
+
+  #clearResetFallback(): void {
+    if (this.#resetFallback === null) return;
+    clearTimeout(this.#resetFallback);
+    this.#resetFallback = null;
   }
 
   #onError(error: NodeJS.ErrnoException): void {
@@ -415,6 +442,8 @@ export class TlsTransport implements Transport {
     else if (this.#endSeen && !this.#endReported && !this.#errorReported) this.#reportEnd(); // the FIN came before the close
     this.#closed = true;
     this.#reading = false;
+    this.#resetWanted = false;
+    this.#clearResetFallback();
     this.#sink?.onClosed();
   }
 }
