@@ -71,20 +71,18 @@ export class TcpTransport implements Transport {
           }
         : undefined;
     const socket = (this.socket = TcpTransport.#socketFor(source, onread));
-    if (mode === 'copy') socket.on('data', this.#listeners.data);
-    socket.on('end', this.#listeners.end);
-    socket.on('error', this.#listeners.error);
-    socket.on('close', this.#listeners.close);
+    if (mode === 'copy') socket.on('data', (this.#socketData = (chunk: Buffer) => this.#onChunk(chunk)));
+    socket.on('end', this.#socketEnd);
+    socket.on('error', this.#socketError);
+    socket.on('close', this.#socketClose);
   }
 
-  // Kept so that detachSocket removes exactly these (net.Socket has 'end' listeners of its own).
-  readonly #listeners = {
-    data: (chunk: Buffer): void => this.#onChunk(chunk),
-    end: (): void => this.#onEnd(),
-    error: (error: NodeJS.ErrnoException): void => this.#onError(error),
-    close: (): void => this.#onClose(),
-    finish: (): void => this.#onFinish(),
-  };
+  // This transport's socket listeners, kept so that detachSocket removes exactly these (net.Socket has
+  // 'end' listeners of its own).
+  #socketData: ((chunk: Buffer) => void) | null = null;
+  readonly #socketEnd = (): void => this.#onEnd();
+  readonly #socketError = (error: NodeJS.ErrnoException): void => this.#onError(error);
+  readonly #socketClose = (): void => this.#onClose();
 
   /**
    * Wrap a native handle accepted from a listening handle (or received from another process): one
@@ -146,7 +144,8 @@ export class TcpTransport implements Transport {
    * @internal Hand the socket to a transport stacked on this one (TLS after a PROXY header): stop
    * reading, remove this transport's listeners and forget the sink, so nothing more is reported from
    * here; the socket stays open. Bytes already read past the layer's own header are the caller's to
-   * pass on (they are not in the socket any more).
+   * pass on (they are not in the socket any more). The socket is the new owner's: do not use this
+   * transport afterwards (its `destroy` would still close it).
    */
   detachSocket(): net.Socket {
     const s = this.socket;
@@ -159,12 +158,11 @@ export class TcpTransport implements Transport {
       this.#next.release();
       this.#next = null;
     }
-    const l = this.#listeners;
-    s.off('data', l.data);
-    s.off('end', l.end);
-    s.off('error', l.error);
-    s.off('close', l.close);
-    s.off('finish', l.finish);
+    if (this.#socketData !== null) s.off('data', this.#socketData);
+    s.off('end', this.#socketEnd);
+    s.off('error', this.#socketError);
+    s.off('close', this.#socketClose);
+    // A 'finish' listener (shutdownWrite before the hand-over) may stay: with no sink it reports nothing.
     return s;
   }
 
@@ -252,7 +250,7 @@ export class TcpTransport implements Transport {
       s.destroy();
       return;
     }
-    s.on('finish', this.#listeners.finish); // only connections that shut down pay for the listener
+    s.on('finish', () => this.#onFinish()); // only connections that shut down pay for the listener
     s.end();
   }
 
