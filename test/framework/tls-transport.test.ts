@@ -371,6 +371,19 @@ test('a client that does not trust the server: connect({ tls }) rejects with POR
   });
 });
 
+test('connect({ tls }) to a closed port rejects with PORTICO_ERR_CONNECT_REFUSED, not a TLS error', { timeout: TEST_MS }, async () => {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  await assert.rejects(
+    connect({ host: '127.0.0.1', port, tls: { ca: selfSignedCert().cert, servername: 'localhost' }, handler: echoHandler }),
+    (error: unknown) => error instanceof PorticoError && error.code === ErrorCodes.CONNECT_REFUSED && error.layer === 'connector',
+  );
+  const open = (): string[] => process.getActiveResourcesInfo().filter((r) => /TCP|TLS/.test(r));
+  await waitFor(() => open().length === 0, 2000, `sockets closed (open: ${open().join(', ')})`);
+});
+
 for (const readMode of ['onread', 'copy'] as TcpReadMode[]) {
   test(`bytes read past a header (the ClientHello in the same segment) are fed to TLS first (read mode ${readMode})`, { timeout: TEST_MS }, async () => {
     const log: string[] = [];
