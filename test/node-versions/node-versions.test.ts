@@ -28,6 +28,7 @@ const TEST_FILES = [
   'dist/test/framework/lock-order.test.js',
   'dist/test/framework/server.test.js',
   'dist/test/framework/timer-wheel.test.js',
+  'dist/test/framework/tls-transport.test.js',
   'dist/test/examples/echo-binary.test.js',
   'dist/test/examples/host-binary.test.js',
   'dist/test/examples/owserver-client.test.js',
