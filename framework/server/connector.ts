@@ -115,7 +115,7 @@ export function connect<U = undefined>(options: ConnectOptions<U>): Promise<Conn
         {
           ready: (_stack, over, leftover) => {
             const conn = open(over, leftover, stack.takeFinishedHooks());
-            conn.adoptHandshake(stack.proxied, stack.remote, stack.local);
+            conn.adoptHandshake(stack.proxied, stack.proxiedEnds);
             return conn.wantsInput;
           },
           ended: (_stack, outcome) => {
