@@ -138,4 +138,4 @@ export { acceptProxy, type AcceptProxyOptions } from './layers/accept-proxy.js';
 export { sendProxy, type SendProxyOptions } from './layers/send-proxy.js';
 export { parseProxyHeader, DEFAULT_MAX_V2_LENGTH, type ProxyParseOptions, type ProxyParseResult } from './layers/proxy-protocol/parse-proxy-header.js';
 export { encodeProxyHeaderV1, encodeProxyHeaderV2, type ProxyHeaderInput, type ProxyHeaderV2Input } from './layers/proxy-protocol/encode-proxy-header.js';
-export { tlsHandshake, type TlsHandshakeOptions } from './layers/tls-handshake.js';
+export { tlsHandshake, tlsClientHandshake, type TlsHandshakeOptions, type TlsClientHandshakeOptions } from './layers/tls-handshake.js';

@@ -25,7 +25,8 @@ function cidrList(value: unknown): string[] | undefined {
   return list;
 }
 
-function readPem(path: string, flag: string): Buffer {
+/** A PEM file's bytes, or PORTICO_ERR_CONFIG naming the flag and why it cannot be read. */
+export function readPem(path: string, flag: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {

@@ -112,6 +112,17 @@ export function serverTlsSocket(socket: net.Socket, options: TlsServerTransportO
 export function clientTlsSocket(target: TlsConnectTarget): { tcpSocket: net.Socket; tlsSocket: tls.TLSSocket } {
   const tcpSocket = new net.Socket({ allowHalfOpen: true });
   tcpSocket.connect({ host: target.host, port: target.port });
+  return { tcpSocket, tlsSocket: clientTlsOver(tcpSocket, target) };
+}
+
+/**
+ * The client side over a TCP socket already connected (after a send-proxy header went out in clear).
+ * `leftover`: bytes the layers below read from the server before TLS started, fed to TLS first.
+ */
+export function clientTlsOver(tcpSocket: net.Socket, target: Omit<TlsConnectTarget, 'port'>, leftover: readonly Uint8Array[] = []): tls.TLSSocket {
+  tcpSocket.allowHalfOpen = true;
+  const bytes = leftover.filter((b) => b.length > 0);
+  if (bytes.length > 0) tcpSocket.unshift(bytes.length === 1 ? bytes[0]! : Buffer.concat(bytes));
   const servername = target.servername ?? (net.isIP(target.host) === 0 ? target.host : undefined);
   const tlsSocket = tls.connect({
     socket: tcpSocket,
@@ -124,7 +135,7 @@ export function clientTlsSocket(target: TlsConnectTarget): { tcpSocket: net.Sock
     ...(target.ALPNProtocols !== undefined ? { ALPNProtocols: target.ALPNProtocols } : {}),
     rejectUnauthorized: target.rejectUnauthorized ?? true,
   });
-  return { tcpSocket, tlsSocket };
+  return tlsSocket;
 }
 
 /** Why the client's certificate did not verify (server side, after the handshake), or null. */

@@ -7,6 +7,7 @@ import {
   type TlsConnectTarget,
   type TlsServerTransportOptions,
   clientCertificateError,
+  clientTlsOver,
   clientTlsSocket,
   peerGone,
   serverTlsSocket,
@@ -121,6 +122,18 @@ export class TlsTransport implements Transport {
     const socket = tcp.detachSocket();
     const requestCert = options.requestCert ?? false;
     return new TlsTransport(pool, socket, serverTlsSocket(socket, options, leftover), ends, true, requestCert, requestCert && (options.rejectUnauthorized ?? true));
+  }
+
+  /**
+   * The client side over an outgoing TCP transport already connected (TLS as a layer of `connect()`,
+   * after a send-proxy header went out in clear): takes over its socket; `onSecure` says when it is
+   * usable.
+   */
+  static client(tcp: TcpTransport, target: Omit<TlsConnectTarget, 'port'>, leftover: readonly Uint8Array[] = []): TlsTransport {
+    const ends = { remote: tcp.remote, local: tcp.local };
+    const pool = tcp.pool;
+    const socket = tcp.detachSocket();
+    return new TlsTransport(pool, socket, clientTlsOver(socket, target, leftover), ends, false, false, target.rejectUnauthorized ?? true);
   }
 
   /** Open an outgoing TLS connection (the connector with `tls`); `onSecure` says when it is usable. */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { test } from 'node:test';
 import * as tls from 'node:tls';
-import { type Connection, ErrorCodes, type HandshakeOutcome, PorticoError, Server, acceptProxy, tlsHandshake } from '../../framework/index.js';
+import { type Connection, ErrorCodes, type HandshakeOutcome, PorticoError, Server, acceptProxy, connect, sendProxy, tlsClientHandshake, tlsHandshake } from '../../framework/index.js';
 import { echoHandler } from '../../examples/echo/echo-handler.js';
 import { until } from '../helpers/memory-connection.js';
 import { selfSignedCert } from '../helpers/self-signed-cert.js';
@@ -160,4 +160,50 @@ test('a certificate or key that does not load is a configuration error when the 
     (e: unknown) => e instanceof PorticoError && e.code === ErrorCodes.CONFIG,
   );
   assert.throws(() => tlsHandshake({}), (e: unknown) => e instanceof PorticoError && e.code === ErrorCodes.CONFIG);
+});
+
+test('connect() with send-proxy then TLS (haproxy "send-proxy-v2 ssl"): the header in clear, TLS over the same socket', async () => {
+  const rig = await startRig(true);
+  const { cert } = selfSignedCert();
+  try {
+    const got: string[] = [];
+    const conn = await connect({
+      host: '127.0.0.1',
+      port: rig.port,
+      handshakes: [
+        sendProxy({ version: 2, source: { address: '203.0.113.9', port: 9999, family: 'IPv4' }, destination: { address: '127.0.0.1', port: rig.port, family: 'IPv4' } }),
+        tlsClientHandshake({ ca: cert, servername: 'localhost' }),
+      ],
+      handler: {
+        onConnectionEstablished(c) {
+          c.write('proxied and encrypted');
+          c.read();
+        },
+        onReadCompleted(c, buffer) {
+          got.push(buffer.data.toString());
+          buffer.release();
+          c.keepReading();
+        },
+      },
+    });
+    await until(() => got.join('') === 'proxied and encrypted', 3000, 'the echo');
+    assert.equal(conn.transport.kind, 'tls');
+    const server = rig.seen[0]!;
+    assert.deepEqual([server.remote.address, server.remote.port, server.transport.kind], ['203.0.113.9', 9999, 'tls']);
+    conn.close();
+  } finally {
+    await rig.server.stop({ deadlineMs: 500 });
+  }
+});
+
+test('connect() with a TLS layer rejects with PORTICO_ERR_TLS when the server certificate does not verify', async () => {
+  const rig = await startRig(false);
+  try {
+    await assert.rejects(
+      connect({ host: '127.0.0.1', port: rig.port, handshakes: [tlsClientHandshake({ servername: 'localhost' })], handler: { onReadCompleted: (_c, b) => b.release() } }),
+      (e: unknown) => e instanceof PorticoError && e.code === ErrorCodes.TLS,
+    );
+  } finally {
+    await rig.server.stop({ deadlineMs: 500 });
+  }
 });
