@@ -10,7 +10,7 @@ export interface Sample {
   readonly value: number;
 }
 
-export type FloodProtocol = 'echo' | 'owserver' | 'websocket';
+export type FloodProtocol = 'echo' | 'owserver' | 'websocket' | 'raw';
 
 /** What the flood does (EchoServerTest's knobs, plus wrk2's: duration, constant rate, warm-up). */
 export interface FloodOptions {
@@ -117,6 +117,8 @@ export interface FloodResult {
   readonly throughput: FloodThroughput;
   /** Error code → count (ECONNREFUSED, ETIMEDOUT, MISMATCH, ...). */
   readonly errors: Readonly<Record<string, number>>;
+  /** Error code → the detail of the first bad reply with that code (e.g. what arrived instead). */
+  readonly errorExamples: Readonly<Record<string, string>>;
   /**
    * Per-message latency, ms: from the intended send time under --rate (coordinated-omission
    * corrected), else from the actual send — then the same as serviceTimeMs.

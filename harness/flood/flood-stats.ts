@@ -130,6 +130,7 @@ export class FloodStats {
         bytesReceivedPerSecond: perSecond(c.bytesReceived),
       },
       errors: { ...c.errors },
+      errorExamples: { ...c.errorExamples },
       latencyMs: latency.summary(),
       serviceTimeMs: serviceTime.summary(),
       latencyCorrected: settings.rate > 0,

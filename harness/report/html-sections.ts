@@ -96,8 +96,8 @@ export function floodSection(flood: FloodResult | null): string {
   const errors =
     errorEntries.length === 0
       ? '<p>No errors.</p>'
-      : `<table class="grid"><thead><tr><th>error</th><th>count</th></tr></thead><tbody>${errorEntries
-          .map(([code, count]) => `<tr><td>${escapeHtml(code)}</td><td>${escapeHtml(formatCount(count))}</td></tr>`)
+      : `<table class="grid"><thead><tr><th>error</th><th>count</th><th>first seen</th></tr></thead><tbody>${errorEntries
+          .map(([code, count]) => `<tr><td>${escapeHtml(code)}</td><td>${escapeHtml(formatCount(count))}</td><td>${escapeHtml(flood.errorExamples[code] ?? '')}</td></tr>`)
           .join('')}</tbody></table>`;
   return section('flood', 'Flood totals', `${totals}<h3>Round-trip latency</h3>${latency}<h3>Errors</h3>${errors}`);
 }
