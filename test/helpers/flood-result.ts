@@ -34,6 +34,7 @@ export function floodResult(over: Partial<FloodResult> = {}): FloodResult {
     serviceTimeMs: latencySummary(1, messages),
     latencyCorrected: false,
     durationMs,
+    startMs: 0,
     cappedByDuration: false,
     stoppedEarly: null,
     settings: {
