@@ -24,7 +24,7 @@ import {
 import { type LockReport, type ReadFindings, readLeakFindings, readLockReport } from './lock-report-reader.js';
 import { type MemoryCap, prepareMemoryCap } from './memory-cap.js';
 import { waitForReadiness } from './readiness.js';
-import { scenarioFile } from './scenario.js';
+import { scenarioFile } from './scenario-file.js';
 import { formatDuration } from './report/format.js';
 import { provenance } from './report/provenance.js';
 import { formatSummary } from './report/summary.js';

@@ -9,7 +9,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { sampleIntervalMs } from '../../harness/flood/flood.js';
-import { buildScenario, readScenarioFile, scenarioFile } from '../../harness/scenario.js';
+import { scenarioFile } from '../../harness/scenario-file.js';
+import { buildScenario, readScenarioFile } from '../../harness/scenario.js';
 import { assertVerdicts, plainEcho, runHarness } from '../helpers/harness-run.js';
 import { repoRoot } from '../helpers/spawn-server.js';
 
