@@ -99,7 +99,9 @@ export class RawProtocolClient implements FloodProtocolClient {
 
 /** Bytes as the error details show them: printable ASCII as is, the rest escaped, cut at 80. */
 export function showBytes(text: string): string {
-  const shown = JSON.stringify(text.length > 80 ? text.slice(0, 80) : text).replace(/\\u00([0-9a-f]{2})/g, '\\x$1');
+  const shown = JSON.stringify(text.length > 80 ? text.slice(0, 80) : text)
+    .replace(/\\u00([0-9a-f]{2})/g, '\\x$1')
+    .replace(/[\x7f-\xff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return text.length > 80 ? `${shown}… (${text.length} bytes)` : shown;
 }
 

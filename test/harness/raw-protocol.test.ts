@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runFlood } from '../../harness/flood/flood.js';
 import type { ReplyCheck } from '../../harness/flood/protocol-client.js';
-import { RawProtocolClient, rawFloodSettings } from '../../harness/flood/raw-client.js';
+import { RawProtocolClient, rawFloodSettings, showBytes } from '../../harness/flood/raw-client.js';
 import { parsePayload, unescapeText } from '../../harness/flood/raw-payload.js';
 import type { FloodOptions } from '../../harness/types.js';
 import { assertVerdicts, checkOf, harness, runHarness } from '../helpers/harness-run.js';
@@ -112,6 +112,11 @@ test('--expect-regex: no match within --max-reply bytes is REPLY_TOO_LONG at onc
   assert.ok(check !== undefined && !check.ok);
   assert.equal(check.code, 'REPLY_TOO_LONG', 'the match at bytes 16-17 is past the bound');
   assert.match(check.detail, /\/OK\/ did not match within the first 16 bytes of the reply \(--max-reply\): "0123456789abcdef"/);
+});
+
+test('what arrived is shown escaped: control and non-ASCII bytes as \\xNN, quotes escaped, cut at 80 bytes', () => {
+  assert.equal(showBytes('\x00\xffab"\r\n'), '"\\x00\\xffab\\"\\r\\n"');
+  assert.equal(showBytes('z'.repeat(100)), `"${'z'.repeat(80)}"… (100 bytes)`);
 });
 
 test('a server that streams bytes that never match: REPLY_TOO_LONG long before the reply deadline, not a hang', T, async (t) => {
