@@ -11,8 +11,8 @@ import { test } from 'node:test';
 import { sampleIntervalMs } from '../../harness/flood/flood.js';
 import { scenarioFile } from '../../harness/scenario-file.js';
 import { buildScenario, readScenarioFile } from '../../harness/scenario.js';
-import { assertVerdicts, plainEcho, runHarness } from '../helpers/harness-run.js';
-import { repoRoot } from '../helpers/spawn-server.js';
+import { assertVerdicts, harness, plainEcho, runHarness } from '../helpers/harness-run.js';
+import { repoRoot, runToExit } from '../helpers/spawn-server.js';
 
 const T = { timeout: 60_000 };
 const packageVersion = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -74,15 +74,18 @@ test('a 1 s run: versions, command and resolved scenario in report.json and the 
   // One origin: the server's start. Memory is sampled from the launch, TIME_WAIT and the flood from readiness.
   const flood = report.flood!;
   const readyMs = Number(/after (\d+) ms/.exec(report.checks.find((c) => c.name === 'server ready')!.detail)![1]);
-  assert.ok(flood.startMs >= readyMs - 5 && flood.startMs < readyMs + 500, `flood starts at ${flood.startMs} ms, ready at ${readyMs} ms`);
+  // After readiness: the TIME_WAIT sampler's first count of the host's tables (slow on a busy host) comes between.
+  assert.ok(flood.startMs >= readyMs - 5 && flood.startMs < readyMs + 3000, `flood starts at ${flood.startMs} ms, ready at ${readyMs} ms`);
   const rssFirst = report.memory!.samples[0]!.t;
   const twFirst = report.timeWait!.samples[0]!.t;
   assert.ok(rssFirst >= 0 && rssFirst < flood.startMs, `RSS from ${rssFirst} ms`);
   assert.ok(twFirst >= readyMs - 5 && twFirst <= flood.startMs + 5, `TIME_WAIT from ${twFirst} ms, flood from ${flood.startMs} ms`);
   const points = flood.messagesPerSecond;
   assert.ok(points.length >= 6, `${points.length} throughput points in 1 s`);
-  assert.ok(points[0]!.t > flood.startMs && points[0]!.t <= flood.startMs + 200, `first bucket ends at ${points[0]!.t}`);
-  for (let i = 1; i < points.length; i++) assert.ok(points[i]!.t - points[i - 1]!.t < 250, `buckets of ~100 ms: ${points.map((s) => Math.round(s.t)).join(', ')}`);
+  assert.ok(points[0]!.t > flood.startMs && points[0]!.t <= flood.startMs + 400, `first bucket ends at ${points[0]!.t}`);
+  // 100 ms buckets; a busy shared machine may hold a timer back now and then, never by seconds.
+  const gaps = points.slice(1).map((p, i) => p.t - points[i]!.t);
+  assert.ok(Math.max(...gaps) < 500 && gaps.filter((g) => g < 200).length >= gaps.length / 2, `buckets of ~100 ms: ${points.map((s) => Math.round(s.t)).join(', ')}`);
   assert.ok(points.at(-1)!.t <= report.durationMs);
   assert.ok(flood.latencyOverTime.length >= 6);
 
@@ -112,4 +115,10 @@ test('a 1 s run: versions, command and resolved scenario in report.json and the 
   assertVerdicts(again, { result: 'PASS' });
   assert.deepEqual(again.report!.provenance.scenario, p.scenario);
   assert.deepEqual(again.report!.provenance.command!.slice(1, 3), ['run', file]);
+
+  // Two real reports of one scenario compare as alike: figures only, no note about their settings.
+  const compared = await runToExit(process.execPath, [harness, 'compare', run.reportDir, again.reportDir, '--threshold', '100000%'], { t });
+  assert.equal(compared.code, 0, compared.stderr);
+  assert.match(compared.stdout, /^throughput \(msg\/s\) \[msgs\] +[\d,]+ +[\d,]+ +[+-][\d.]+ %$/m);
+  assert.doesNotMatch(compared.stdout, /note:/);
 });
