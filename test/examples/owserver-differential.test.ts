@@ -238,6 +238,13 @@ const CLOSE_GRACE_WINDOW: ReadonlyMap<string, readonly string[]> = new Map([
   ['READ, then FIN 50 ms later', ["server ended after the client's FIN instead of before the client's FIN"]],
 ]);
 
+/** Differences that are all timing buckets of the close, and not ones this case expects. */
+function timingOnly(diffs: readonly string[], name: string): boolean {
+  const expected = new Set([...(FRAMEWORK_DIFFERENCES.get(name) ?? []), ...(CLOSE_GRACE_WINDOW.get(name) ?? [])]);
+  const unexpected = diffs.filter((d) => !expected.has(d));
+  return unexpected.length > 0 && unexpected.every((d) => /^closed (at once|after a timeout|open) \(/.test(d));
+}
+
 describe('owserver differential: the real owserver 3.2p4 and portico, one battery of raw requests', () => {
   let real: RealOwserver;
   let portico: StartedPortico;
@@ -261,8 +268,16 @@ describe('owserver differential: the real owserver 3.2p4 and portico, one batter
 
   describe('each case against all three', { concurrency: 12 }, () => {
     for (const c of battery) {
-      test(c.name, { timeout: 15_000 }, async () => {
-        const [theirs, ours, oursNoGrace] = await Promise.all([exchange(real.port, c.steps), exchange(portico.port, c.steps), exchange(porticoNoGrace.port, c.steps)]);
+      test(c.name, { timeout: 30_000 }, async () => {
+        let [theirs, ours, oursNoGrace] = await Promise.all([exchange(real.port, c.steps), exchange(portico.port, c.steps), exchange(porticoNoGrace.port, c.steps)]);
+        // A close that differs only in its timing bucket ("at once" is under 500 ms) may be a timer that
+        // fired late on a loaded machine (seen: portico's 100 ms grace took 804 ms with twelve cases and
+        // other suites on two cores). Run such a case again, alone: a real difference comes back.
+        for (let retry = 0; retry < 2 && timingOnly([...compareExchanges(theirs, ours), ...compareExchanges(theirs, oursNoGrace)], c.name); retry++) {
+          theirs = await exchange(real.port, c.steps);
+          ours = await exchange(portico.port, c.steps);
+          oursNoGrace = await exchange(porticoNoGrace.port, c.steps);
+        }
         const report = (what: string, e: Exchange, diffs: string[]): string => `${c.name} — ${what}:\n  real:    ${summarize(theirs)}\n  portico: ${summarize(e)}\n  ${diffs.join('\n  ')}`;
         const diffs = compareExchanges(theirs, ours);
         const diffsNoGrace = compareExchanges(theirs, oursNoGrace);
