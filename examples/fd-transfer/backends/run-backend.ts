@@ -1,0 +1,81 @@
+import { HandoffReceiver, type HandlerSource, Server } from '../../../framework/index.js';
+import type { BackendReady, BackendStatsMessage, BackendStopped } from '../backend-messages.js';
+import { isBackendStop } from '../backend-messages.js';
+
+/** Options every back end takes (from the front's config, JSON in argv[2]). */
+export interface BackendRunOptions {
+  /** Shown in stderr lines. */
+  readonly name: string;
+  readonly handler: HandlerSource<unknown>;
+  /** Open connections allowed; over it a handoff is refused (the front answers 503). 0 = unlimited. */
+  readonly maxConnections?: number;
+  /**
+   * Test hook: a handed-over request head with `x-portico-crash: handoff` makes the process exit
+   * before acknowledging (a back end dying mid-transfer). Off unless the config turns it on.
+   */
+  readonly crashHook?: boolean;
+}
+
+/** The back end's options from argv[2] (a JSON object), or {} when absent or malformed. */
+export function backendArgs(): Readonly<Record<string, unknown>> {
+  try {
+    const parsed: unknown = JSON.parse(process.argv[2] ?? '{}');
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+const statsIntervalMs = 50;
+const crashHeader = Buffer.from('\r\nx-portico-crash: handoff\r\n', 'latin1');
+
+/**
+ * Run a back-end process: a portico `Server` that adopts the connections its front hands over (and
+ * also listens on 127.0.0.1 on an ephemeral port, which only the relay front of the benchmark uses),
+ * reports its counters, and drains when the front says stop, sends SIGTERM, or goes away (the IPC
+ * channel closing: a back end never outlives its front).
+ */
+export async function runBackend(options: BackendRunOptions): Promise<void> {
+  if (typeof process.send !== 'function') {
+    process.stderr.write(`${options.name}: a back end runs forked by portico-fd-front (it needs an IPC channel)\n`);
+    process.exit(2);
+  }
+  const send = (message: BackendReady | BackendStatsMessage | BackendStopped): void => {
+    if (process.connected) process.send!(message);
+  };
+  const server = new Server({ host: '127.0.0.1', port: 0, handler: options.handler, maxConnections: options.maxConnections ?? 0 });
+  const address = await server.listen();
+  const receiver = new HandoffReceiver(server, {
+    onHandoff: options.crashHook === true ? (leftover) => (leftover.indexOf(crashHeader) >= 0 ? process.exit(70) : undefined) : undefined,
+  });
+
+  let last = '';
+  const report = (): void => {
+    const { accepted, active, closed } = server.stats;
+    const key = `${accepted}/${active}/${closed}`;
+    if (key === last) return;
+    last = key;
+    send({ type: 'portico:backend-stats', accepted, active, closed });
+  };
+  const ticker = setInterval(report, statsIntervalMs);
+
+  let stopping = false;
+  const stop = async (deadlineMs: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    receiver.close();
+    const { aborted } = await server.stop({ deadlineMs });
+    clearInterval(ticker);
+    report();
+    send({ type: 'portico:backend-stopped', aborted });
+    if (process.connected) process.disconnect();
+    process.exit(0);
+  };
+  process.on('message', (message: unknown) => {
+    if (isBackendStop(message)) void stop(message.deadlineMs);
+  });
+  process.on('disconnect', () => void stop(2000));
+  process.on('SIGTERM', () => void stop(5000));
+  process.on('SIGINT', () => void stop(5000));
+  send({ type: 'portico:backend-ready', port: address.port });
+}
