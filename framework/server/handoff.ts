@@ -29,7 +29,7 @@ export interface HandoffAck {
   readonly type: 'portico:handoff-ack';
   readonly id: number;
   readonly accepted: boolean;
-  /** Why it was refused: `no-handle`, `bad-message`, `too-large`, `refused` (stopping or over the server's limit). */
+  /** Why it was refused: `no-handle`, `bad-handle`, `bad-message`, `too-large`, `refused` (stopping or over the server's limit). */
   readonly reason?: string;
 }
 
@@ -139,7 +139,13 @@ export class HandoffReceiver<U = unknown> {
       return;
     }
     this.#onHandoff?.(bytes);
-    const transport = handle instanceof net.Socket ? transportFromSocket(handle, this.#server.pool) : TcpTransport.fromHandle(handle, this.#server.pool, this.#readMode);
+    let transport: TcpTransport;
+    try {
+      transport = handle instanceof net.Socket ? transportFromSocket(handle, this.#server.pool) : TcpTransport.fromHandle(handle, this.#server.pool, this.#readMode);
+    } catch {
+      this.#refuse(message.id, 'bad-handle', handle); // not a TCP handle (a pipe, a UDP socket)
+      return;
+    }
     if (!this.#server.adopt(transport, leftoverBuffers(this.#server.pool, bytes))) {
       this.#refuse(message.id, 'refused', null);
       transport.destroy(); // our copy only: the sender still has its own and answers the client
