@@ -178,8 +178,9 @@ export class BackendProcess {
         resolve({ aborted: this.#abortedAtStop });
       });
       const stop: BackendStop = { type: 'portico:backend-stop', deadlineMs };
-      if (child.connected) child.send(stop, (error) => error && child.kill('SIGTERM'));
-      else child.kill('SIGTERM');
+      // Not ready yet: it holds no connection and may not listen for messages.
+      if (was === 'starting' || !child.connected) child.kill('SIGTERM');
+      else child.send(stop, (error) => error && child.kill('SIGTERM'));
     });
     return this.#stopped;
   }

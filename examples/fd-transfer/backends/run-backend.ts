@@ -27,7 +27,7 @@ export function backendArgs(): Readonly<Record<string, unknown>> {
 }
 
 const statsIntervalMs = 50;
-const crashHeader = Buffer.from('\r\nx-portico-crash: handoff\r\n', 'latin1');
+const crashHeader = '\r\nx-portico-crash: handoff\r\n';
 
 /**
  * Run a back-end process: a portico `Server` that adopts the connections its front hands over (and
@@ -46,7 +46,7 @@ export async function runBackend(options: BackendRunOptions): Promise<void> {
   const server = new Server({ host: '127.0.0.1', port: 0, handler: options.handler, maxConnections: options.maxConnections ?? 0 });
   const address = await server.listen();
   const receiver = new HandoffReceiver(server, {
-    onHandoff: options.crashHook === true ? (leftover) => (leftover.indexOf(crashHeader) >= 0 ? process.exit(70) : undefined) : undefined,
+    onHandoff: options.crashHook === true ? (leftover) => (leftover.toString('latin1').toLowerCase().includes(crashHeader) ? process.exit(70) : undefined) : undefined,
   });
 
   let last = '';
