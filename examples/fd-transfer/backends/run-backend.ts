@@ -40,11 +40,34 @@ export async function runBackend(options: BackendRunOptions): Promise<void> {
     process.stderr.write(`${options.name}: a back end runs forked by portico-fd-front (it needs an IPC channel)\n`);
     process.exit(2);
   }
+  if (!process.connected) process.exit(0); // the front went away while we loaded
   const send = (message: BackendReady | BackendStatsMessage | BackendStopped): void => {
     if (process.connected) process.send!(message);
   };
+  // Handlers first: a front that dies while we start must not leave us running (a 'disconnect' emitted
+  // before anyone listened is gone; `process.connected` is checked again once we listen).
+  let stopping = false;
+  let listening: Promise<unknown> = Promise.resolve();
+  const stop = async (deadlineMs: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await listening.catch(() => undefined);
+    await finish(deadlineMs);
+  };
+  let finish = async (_deadlineMs: number): Promise<void> => {
+    process.exit(0);
+  };
+  process.on('message', (message: unknown) => {
+    if (isBackendStop(message)) void stop(message.deadlineMs);
+  });
+  process.on('disconnect', () => void stop(2000));
+  process.on('SIGTERM', () => void stop(5000));
+  process.on('SIGINT', () => void stop(5000));
+
   const server = new Server({ host: '127.0.0.1', port: 0, handler: options.handler, maxConnections: options.maxConnections ?? 0 });
-  const address = await server.listen();
+  const listen = server.listen();
+  listening = listen;
+  const address = await listen;
   const receiver = new HandoffReceiver(server, {
     onHandoff: options.crashHook === true ? (leftover) => (leftover.toString('latin1').toLowerCase().includes(crashHeader) ? process.exit(70) : undefined) : undefined,
   });
@@ -59,10 +82,7 @@ export async function runBackend(options: BackendRunOptions): Promise<void> {
   };
   const ticker = setInterval(report, statsIntervalMs);
 
-  let stopping = false;
-  const stop = async (deadlineMs: number): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
+  finish = async (deadlineMs: number): Promise<void> => {
     receiver.close();
     const { aborted } = await server.stop({ deadlineMs });
     clearInterval(ticker);
@@ -71,11 +91,9 @@ export async function runBackend(options: BackendRunOptions): Promise<void> {
     if (process.connected) process.disconnect();
     process.exit(0);
   };
-  process.on('message', (message: unknown) => {
-    if (isBackendStop(message)) void stop(message.deadlineMs);
-  });
-  process.on('disconnect', () => void stop(2000));
-  process.on('SIGTERM', () => void stop(5000));
-  process.on('SIGINT', () => void stop(5000));
+  if (!process.connected) {
+    void stop(0);
+    return;
+  }
   send({ type: 'portico:backend-ready', port: address.port });
 }
