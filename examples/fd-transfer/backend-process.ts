@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type * as net from 'node:net';
-import { handoffMessage, isHandoffAck } from '../../framework/index.js';
+import { handoffMessage, isHandoffAck, type TimerWheel, type WheelTimer } from '../../framework/index.js';
 import { isBackendMessage, type BackendStop } from './backend-messages.js';
 import type { BackendSpec } from './config.js';
 
@@ -57,6 +57,8 @@ export interface BackendProcessOptions {
   ackTimeoutMs: number;
   /** Restart delay after a crash: starts at `minMs`, doubles per crash up to `maxMs`; back to `minMs` after 10 s of uptime. */
   backoff: { minMs: number; maxMs: number };
+  /** Runs the ack timeouts (one per transfer: a wheel entry is cheaper than a Node timer). */
+  wheel: TimerWheel;
   /** Where the back end's stdout goes (it is not ours: our stdout carries the ready line). Default stderr. */
   stdout?: NodeJS.WritableStream;
 }
@@ -66,7 +68,7 @@ type State = 'idle' | 'starting' | 'ready' | 'backoff' | 'stopping' | 'stopped';
 interface Pending {
   readonly id: number;
   readonly request: TransferRequest;
-  timer: NodeJS.Timeout;
+  timer: WheelTimer | null;
 }
 
 /** After this much uptime, a crash restarts after the smallest backoff again. */
@@ -133,7 +135,9 @@ export class BackendProcess {
       request.done('busy');
       return;
     }
-    const pending: Pending = { id: nextTransferId++, request, timer: setTimeout(() => this.#timedOut(pending), this.#options.ackTimeoutMs) };
+    const wheel = this.#options.wheel;
+    const pending: Pending = { id: nextTransferId++, request, timer: null };
+    pending.timer = wheel.schedule(wheel.options.clock.now() + this.#options.ackTimeoutMs, BackendProcess.#ackTimerFired, { backend: this, pending });
     this.stats.inFlight++;
     if (this.#state === 'ready') this.#send(pending);
     else {
@@ -259,6 +263,11 @@ export class BackendProcess {
     });
   }
 
+  static #ackTimerFired(_now: number, arg: { backend: BackendProcess; pending: Pending }): void {
+    arg.pending.timer = null;
+    arg.backend.#timedOut(arg.pending);
+  }
+
   #timedOut(pending: Pending): void {
     if (!this.#unacked.delete(pending.id)) {
       const i = this.#waiting.indexOf(pending);
@@ -269,7 +278,8 @@ export class BackendProcess {
   }
 
   #settle(pending: Pending, outcome: TransferOutcome): void {
-    clearTimeout(pending.timer);
+    pending.timer?.cancel();
+    pending.timer = null;
     this.stats.inFlight--;
     if (outcome === 'accepted') this.stats.transferred++;
     else if (outcome === 'refused') this.stats.refused++;

@@ -6,7 +6,7 @@ import {
   type HeaderPair,
   type PooledBuffer,
   type PorticoError,
-  RequestHeadParser,
+  type RequestHeadParser,
   type RequestHead,
   type TcpTransport,
   type TimerWheel,
@@ -61,6 +61,9 @@ export interface FrontConnectionHost {
   readonly stats: FrontStats;
   readonly maxHeadBytes: number;
   readonly headTimeoutMs: number;
+  /** A parser for one head (reused across connections: most heads arrive in one read). */
+  takeParser(): RequestHeadParser;
+  giveParser(parser: RequestHeadParser): void;
   /** Where a head goes: a transfer (or relay) function, or null for 404. */
   route(head: RequestHead): ((request: TransferRequest, conn: FrontConnection) => void) | null;
   finished(conn: FrontConnection): void;
@@ -83,7 +86,7 @@ export class FrontConnection implements TransportSink {
   readonly #host: FrontConnectionHost;
   #state: State = 'head';
   #queue: ByteQueue;
-  #parser: RequestHeadParser;
+  #parser: RequestHeadParser | null = null;
   #timer: WheelTimer | null = null;
   #relay: RelayPipe | null = null;
 
@@ -91,7 +94,6 @@ export class FrontConnection implements TransportSink {
     this.transport = transport;
     this.#host = host;
     this.#queue = new ByteQueue({ maxBytes: host.maxHeadBytes + 65536 });
-    this.#parser = new RequestHeadParser({ maxHeadSize: host.maxHeadBytes });
     transport.attach(this);
   }
 
@@ -134,8 +136,12 @@ export class FrontConnection implements TransportSink {
     }
     this.#host.stats.bytesRead += buffer.length;
     this.#queue.append(buffer);
+    this.#parser ??= this.#host.takeParser();
     const result = this.#parser.parse(this.#queue);
     if (result.kind === 'more') return true;
+    // A parser is ready for the next head after a head or an error: back to the front's free list.
+    this.#host.giveParser(this.#parser);
+    this.#parser = null;
     if (result.kind === 'error') {
       this.#answerHeadError(result.status, result.error);
       return true;
@@ -184,6 +190,11 @@ export class FrontConnection implements TransportSink {
     this.#state = 'closed';
     this.#cancelTimer();
     this.#queue.clear();
+    if (this.#parser !== null) {
+      this.#parser.reset();
+      this.#host.giveParser(this.#parser);
+      this.#parser = null;
+    }
     this.#relay?.onClosed();
     this.#host.finished(this);
   }

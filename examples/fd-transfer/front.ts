@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { BufferPool, ErrorCodes, PorticoError, type RequestHead, type SocketEndpoint, systemClock, TcpTransport, TimerWheel } from '../../framework/index.js';
+import { BufferPool, ErrorCodes, PorticoError, type RequestHead, RequestHeadParser, type SocketEndpoint, systemClock, TcpTransport, TimerWheel } from '../../framework/index.js';
 import { type NativeTcpHandle, takeOverAccepts } from '../../framework/server/accept-handles.js';
 import { BackendProcess, type BackendStats, type TransferRequest } from './backend-process.js';
 import { type FrontConfig, matchRoute } from './config.js';
@@ -61,7 +61,7 @@ export class FdFront implements FrontConnectionHost {
     this.headTimeoutMs = options.headTimeoutMs;
     const backends = new Map<string, BackendProcess>();
     for (const spec of options.config.backends.values()) {
-      backends.set(spec.name, new BackendProcess(spec, { maxInFlight: options.maxInFlight, ackTimeoutMs: options.ackTimeoutMs, backoff: options.backoff }));
+      backends.set(spec.name, new BackendProcess(spec, { maxInFlight: options.maxInFlight, ackTimeoutMs: options.ackTimeoutMs, backoff: options.backoff, wheel: this.wheel }));
     }
     this.backends = backends;
     // pauseOnConnect: a socket net.Server builds (only if taking raw handles is refused) reads nothing.
@@ -116,6 +116,16 @@ export class FdFront implements FrontConnectionHost {
     const backend = this.backends.get(route.backend)!;
     if (this.#options.mode === 'relay') return (request, conn) => relay(backend, request, conn, this.stats);
     return (request) => backend.transfer(request);
+  }
+
+  readonly #parsers: RequestHeadParser[] = [];
+
+  takeParser(): RequestHeadParser {
+    return this.#parsers.pop() ?? new RequestHeadParser({ maxHeadSize: this.maxHeadBytes });
+  }
+
+  giveParser(parser: RequestHeadParser): void {
+    if (this.#parsers.length < 256) this.#parsers.push(parser);
   }
 
   finished(conn: FrontConnection): void {

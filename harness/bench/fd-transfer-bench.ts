@@ -20,8 +20,8 @@ import { cpuSeconds } from './proc-stat.js';
 import { type RunningServer, startServer } from './server-process.js';
 
 export const fdTransferBenchFlags: readonly IntFlag[] = [
-  { name: 'fd-small-requests', description: 'requests per round of the small-request load', default: 4000, min: 10, max: 1_000_000 },
-  { name: 'fd-large-requests', description: 'requests per round of the 1 MiB-response load', default: 400, min: 10, max: 100_000 },
+  { name: 'fd-small-requests', description: 'requests per round of the small-request load', default: 5000, min: 10, max: 1_000_000 },
+  { name: 'fd-large-requests', description: 'requests per round of the 1 MiB-response load', default: 1000, min: 10, max: 100_000 },
   { name: 'fd-concurrency', description: 'requests (connections) at once', default: 16, min: 1, max: 1000 },
   { name: 'rounds', description: 'rounds per mode and load (transfer and relay alternate)', default: 2, min: 1, max: 20 },
 ];
