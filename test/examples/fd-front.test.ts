@@ -266,6 +266,18 @@ test('in-flight limit (503), ack timeout (504) and a back end that cannot start 
   assert.equal(front.backends.get('missing')!.stats.failed, 1);
 });
 
+test('a back end that keeps crashing is restarted with a doubling backoff, not in a tight loop', T, async (t) => {
+  const config = { routes: [{ prefix: '/x', backend: 'x' }], backends: { x: { module: './no-such-module.mjs' } } };
+  const { front } = await startFront(t, config, { eager: true, backoff: { minMs: 50, maxMs: 400 } });
+  const x = front.backends.get('x')!;
+  await new Promise((r) => setTimeout(r, 1500));
+  const { starts, crashes } = x.stats;
+  // Restarts after 50, 100, 200, 400, 400 ms (+ each start-up): about 6 in 1.5 s; without backoff, dozens.
+  assert.ok(starts >= 3 && starts <= 9, `${starts} starts in 1.5 s`);
+  assert.ok(crashes === starts || crashes === starts - 1, `${crashes} crashes, ${starts} starts`);
+  assert.equal(x.stats.lost, 0, 'it never held a connection');
+});
+
 test('relay mode (the comparison path): the same back ends, every byte through the front', T, async (t) => {
   const { front, port } = await startFront(t, defaultConfigJson, { mode: 'relay' });
   const r = await get(port, `/http/bytes/${MiB}`);

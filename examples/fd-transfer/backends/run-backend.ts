@@ -69,6 +69,8 @@ export async function runBackend(options: BackendRunOptions): Promise<void> {
   listening = listen;
   const address = await listen;
   const receiver = new HandoffReceiver(server, {
+    // A head (up to the front's 64 KiB --max-head) and the rest of the read that completed it.
+    maxLeftoverBytes: 256 * 1024,
     onHandoff: options.crashHook === true ? (leftover) => (leftover.toString('latin1').toLowerCase().includes(crashHeader) ? process.exit(70) : undefined) : undefined,
   });
 
