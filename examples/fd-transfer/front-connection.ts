@@ -21,6 +21,8 @@ export interface FrontStats {
   accepted: number;
   /** Over `maxConnections`: reset at once. */
   overLimit: number;
+  /** Accepts that failed (EMFILE and the like). */
+  acceptErrors: number;
   /** Handed to a back end that acknowledged. */
   transferred: number;
   /** Relayed through the front instead (relay mode). */
@@ -47,7 +49,7 @@ export interface FrontStats {
 
 export function emptyFrontStats(): FrontStats {
   return {
-    accepted: 0, overLimit: 0, transferred: 0, relayed: 0,
+    accepted: 0, overLimit: 0, acceptErrors: 0, transferred: 0, relayed: 0,
     answered404: 0, answered400: 0, answered408: 0, answered431: 0, answeredOtherHeadError: 0,
     answered502: 0, answered503: 0, answered504: 0,
     peerGone: 0, bytesRead: 0, bytesWritten: 0, open: 0,

@@ -80,10 +80,10 @@ export class FdFront implements FrontConnectionHost {
       this.#net.once('error', onError);
       this.#net.listen({ host: this.#options.host, port: this.#options.port, backlog: this.#options.backlog }, () => {
         this.#net.off('error', onError);
-        this.#net.on('error', () => {}); // accept errors (EMFILE) are transient; the listener goes on
+        this.#net.on('error', () => this.stats.acceptErrors++); // transient (EMFILE): counted, the listener goes on
         // Raw handles straight from the listening socket (as Node's cluster round robin): never read by a stream.
-        const refused = takeOverAccepts(this.#net, (status, handle, original) => {
-          if (status < 0 || handle === undefined) original(status, handle);
+        const refused = takeOverAccepts(this.#net, (status, handle) => {
+          if (status < 0 || handle === undefined) this.stats.acceptErrors++;
           else this.#accept(handle);
         });
         if (refused !== null) process.emitWarning(`portico-fd-front: ${refused}; using net.Server's paused sockets' handles`);

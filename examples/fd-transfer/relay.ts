@@ -18,9 +18,9 @@ export function relay(backend: BackendProcess, request: TransferRequest, conn: F
       return;
     }
     const upstream = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true, noDelay: true });
-    upstream.once('error', () => {
-      if (!conn.relaying) request.done('failed');
-      else conn.transport.reset();
+    upstream.on('error', () => {
+      if (!conn.relaying) request.done('failed'); // never connected: the front answers 502
+      else conn.transport.reset(); // mid-stream: the client sees the failure as a reset, not a clean end
     });
     upstream.once('connect', () => {
       upstream.write(request.leftover);
@@ -31,12 +31,10 @@ export function relay(backend: BackendProcess, request: TransferRequest, conn: F
 
 /** The two directions of one relayed connection, with backpressure each way. */
 export class RelayPipe {
-  readonly #conn: FrontConnection;
   readonly #upstream: net.Socket;
   readonly #stats: FrontStats;
 
   constructor(conn: FrontConnection, upstream: net.Socket, stats: FrontStats) {
-    this.#conn = conn;
     this.#upstream = upstream;
     this.#stats = stats;
     const transport = conn.transport;
@@ -72,10 +70,5 @@ export class RelayPipe {
 
   onClosed(): void {
     this.#upstream.destroy();
-  }
-
-  /** The client side is closed: nothing more to do here than make sure the upstream is too. */
-  get conn(): FrontConnection {
-    return this.#conn;
   }
 }
