@@ -20,6 +20,7 @@ export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './buff
 export { PooledBuffer } from './buffers/pooled-buffer.js';
 export type { Transport, TransportSink, SocketEndpoint } from './transport/transport.js';
 export { TcpTransport, type TcpReadMode } from './transport/tcp-transport.js';
+export { TlsTransport, type TlsServerTransportOptions, type TlsConnectTarget, type TlsSecureCallback } from './transport/tls-transport.js';
 export { MemoryTransport, type MemoryTransportOptions } from './transport/memory-transport.js';
 export { Connection, type ConnectionContext, type ConnectionStats, type HandlerSource, type WriteStatus } from './connection/connection.js';
 export { defaultConnectionOptions, type ConnectionOptions, type ConnectionOptionsInput, type IdleTimeouts } from './connection/connection-options.js';
@@ -150,3 +151,4 @@ export { acceptProxy, type AcceptProxyOptions } from './layers/accept-proxy.js';
 export { sendProxy, type SendProxyOptions } from './layers/send-proxy.js';
 export { parseProxyHeader, DEFAULT_MAX_V2_LENGTH, type ProxyParseOptions, type ProxyParseResult } from './layers/proxy-protocol/parse-proxy-header.js';
 export { encodeProxyHeaderV1, encodeProxyHeaderV2, type ProxyHeaderInput, type ProxyHeaderV2Input } from './layers/proxy-protocol/encode-proxy-header.js';
+export { tlsHandshake, tlsClientHandshake, type TlsHandshakeOptions, type TlsClientHandshakeOptions } from './layers/tls-handshake.js';

@@ -4,6 +4,7 @@
  * Parses the command line, re-executes itself in a network namespace when asked, runs one scenario,
  * and turns the verdict into the exit code.
  */
+import { runCompare } from './compare.js';
 import { LaunchError } from './launcher.js';
 import { NetnsError, insideHarnessNetns, rerunInNetns } from './netns.js';
 import { runScenario } from './run.js';
@@ -19,6 +20,7 @@ const exitIncomplete = 3;
 function usage(): string {
   return `Usage: portico-harness run [scenario.json] [options]
        portico-harness run --server "<command line>" --protocol <${protocols.join('|')}> [options]
+       portico-harness compare <before/report.json> <after/report.json> [--threshold 5%]
        portico-harness --help
 
 Starts the server, waits until it is ready, floods it over 127.0.0.1, stops it (SIGTERM unless
@@ -78,6 +80,20 @@ The load:
   ECONNREFUSED), was reset, got a bad or missing reply, or was cut off by the duration cap or ctrl-c;
   the progress line, the flood check and the report count the same way.
 
+The raw protocol (--protocol raw, any TCP server):
+  Each message is the --send payload: TEXT with \\r \\n \\t \\0 \\\\ \\xNN escapes, hex:HEX, or @file.
+  Its reply is --expect-bytes N: the next N bytes of the stream (a byte more with no message
+  outstanding is UNEXPECTED_DATA); or --expect-regex RE: complete once RE matches the bytes received
+  since the send (read as latin1, one character per byte; bytes after the match go to the next
+  outstanding message, else are dropped). RE must match within --max-reply bytes (64K), else
+  REPLY_TOO_LONG at once; a server that sends too little meets --connection-timeout instead.
+
+Reports:
+  report.json and report.html carry the resolved scenario (provenance.scenario, a valid scenario
+  file), the harness and Node versions and the command line; every chart starts at the server's
+  start. portico-harness compare a/report.json b/report.json [--threshold 5%] prints the deltas of
+  two runs and exits 1 past the threshold (see portico-harness compare --help).
+
 Checks, each PASS, FAIL or NOT CHECKED (with the reason: never started, killed by the memory cap
 before any stop signal, no lock detector reported in, not a node server, …):
   server ready   ready in time (--ready)
@@ -104,8 +120,9 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(command === undefined ? usage() + '\nSee portico-harness run --help.\n' : runHelp());
     return command === undefined ? exitUsage : exitPass;
   }
+  if (command === 'compare') return runCompare(rest);
   if (command !== 'run') {
-    process.stderr.write(`portico-harness: unknown command "${command}" (the only command is "run"; see --help)\n`);
+    process.stderr.write(`portico-harness: unknown command "${command}" (the commands are "run" and "compare"; see --help)\n`);
     return exitUsage;
   }
 
@@ -154,6 +171,7 @@ async function main(argv: readonly string[]): Promise<number> {
       signal: interrupt.signal,
       progress: request.quiet ? null : process.stderr,
       inNetns: insideHarnessNetns(),
+      command: ['portico-harness', ...argv],
     });
     // The summary already showed report.error, once.
     return report.result === 'PASS' ? exitPass : report.result === 'INCOMPLETE' ? exitIncomplete : exitFail;

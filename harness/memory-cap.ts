@@ -26,8 +26,11 @@ export interface MemoryCap {
   readonly method: MemoryCapMethod;
   /** The argv to spawn instead of `argv`: for cgroup-v1 it joins the group, then execs `argv` (same pid). */
   wrapCommand(argv: readonly string[]): string[];
-  /** Starts sampling VmRSS of `pid` (and, for rss-poll, enforcing the cap). */
-  attach(pid: number): void;
+  /**
+   * Starts sampling VmRSS of `pid` (and, for rss-poll, enforcing the cap). Sample times are ms since
+   * `origin` (a performance.now() value; default: now).
+   */
+  attach(pid: number, origin?: number): void;
   /** Stops sampling and returns the result; later calls return the same result. */
   stop(): MemoryResult;
   /** Removes the cgroup (the server must have exited); no-op for other methods. */
@@ -87,10 +90,10 @@ class RssSampler {
     private readonly onSample: (rssBytes: number) => void,
   ) {}
 
-  start(pid: number): void {
+  start(pid: number, origin = performance.now()): void {
     if (this.timer !== null || this.samples.length > 0) throw new Error('memory cap attach() called twice');
     if (!Number.isInteger(pid) || pid <= 0) throw new Error(`memory cap attach() needs a pid, got ${String(pid)}`);
-    this.startedAt = performance.now();
+    this.startedAt = origin;
     this.timer = setInterval(() => this.sample(pid), this.intervalMs);
     this.timer.unref();
     this.sample(pid);
@@ -148,9 +151,9 @@ class PolledMemoryCap implements MemoryCap {
     return [...argv];
   }
 
-  attach(pid: number): void {
+  attach(pid: number, origin?: number): void {
     this.pid = pid;
-    this.sampler.start(pid);
+    this.sampler.start(pid, origin);
   }
 
   private enforce(rss: number): void {
@@ -292,9 +295,9 @@ class CgroupMemoryCap implements MemoryCap {
     return ['sh', '-c', `echo $$ > '${procs}' && exec "$@"`, 'sh', ...argv];
   }
 
-  attach(pid: number): void {
+  attach(pid: number, origin?: number): void {
     this.pid = pid;
-    this.sampler.start(pid);
+    this.sampler.start(pid, origin);
   }
 
   stop(): MemoryResult {

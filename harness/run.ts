@@ -24,7 +24,9 @@ import {
 import { type LockReport, type ReadFindings, readLeakFindings, readLockReport } from './lock-report-reader.js';
 import { type MemoryCap, prepareMemoryCap } from './memory-cap.js';
 import { waitForReadiness } from './readiness.js';
+import { scenarioFile } from './scenario-file.js';
 import { formatDuration } from './report/format.js';
+import { provenance } from './report/provenance.js';
 import { formatSummary } from './report/summary.js';
 import { writeReport } from './report/write-report.js';
 import { TimeWaitSampler } from './time-wait.js';
@@ -45,6 +47,8 @@ export interface RunOptions {
   readonly cwd?: string;
   /** The run happens inside the harness's own network namespace (see netns.ts). */
   readonly inNetns?: boolean;
+  /** The command line that asked for this run, for the report (`portico-harness run …`). */
+  readonly command?: readonly string[];
 }
 
 export interface RunOutcome {
@@ -82,7 +86,8 @@ export async function resolveServerCommand(scenario: Scenario): Promise<{ argv: 
 
 export async function runScenario(scenario: Scenario, options: RunOptions): Promise<RunOutcome> {
   const startedAt = new Date();
-  const t0 = performance.now();
+  /** The time origin of the report: the server's start (reset just before the launch). */
+  let t0 = performance.now();
   const leakCheck = scenario.leakCheck === false ? ({ possible: false, why: 'not enabled' } as const) : leakCheckPossibility(scenario);
   const work = await mkdtemp(join(tmpdir(), 'portico-harness-'));
   const lockPath = join(work, 'lockdep.jsonl');
@@ -108,6 +113,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     const command = await resolveServerCommand(scenario);
     serverCommand = command.argv;
     cap = await prepareMemoryCap(scenario.memoryCapBytes);
+    t0 = performance.now();
     server = await launchServer({
       argv: cap.wrapCommand(serverCommand),
       displayArgv: serverCommand,
@@ -119,7 +125,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       }),
       ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     });
-    cap.attach(server.pid);
+    cap.attach(server.pid, t0);
     try {
       ready = await waitForReadiness(server, {
         spec: scenario.ready,
@@ -138,9 +144,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     }
     readyMs = Math.round(performance.now() - t0);
 
-    sampler = new TimeWaitSampler(ready.port, { netns: options.inNetns ?? false });
+    sampler = new TimeWaitSampler(ready.port, { netns: options.inNetns ?? false, origin: t0 });
     sampler.start();
-    const result = await floodWhileAlive(server, scenario, ready, options);
+    const result = await floodWhileAlive(server, scenario, ready, options, performance.timeOrigin + t0);
     flood = result.flood;
     floodStoppedBecause = result.stoppedBecause;
   } catch (error) {
@@ -182,6 +188,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const result = runVerdict(checks, errors);
   const report: RunReport = {
     scenario: scenario.name,
+    provenance: provenance(options.command ?? null, scenarioFile(scenario)),
     serverCommand,
     ready,
     startedAt: startedAt.toISOString(),
@@ -211,6 +218,7 @@ async function floodWhileAlive(
   scenario: Scenario,
   ready: Readiness,
   options: RunOptions,
+  timeOrigin: number,
 ): Promise<{ flood: FloodResult; stoppedBecause: string | null }> {
   const stop = new AbortController();
   let stoppedBecause: string | null = null;
@@ -232,7 +240,7 @@ async function floodWhileAlive(
         port: ready.port,
         earlyStopBudget: scenario.thresholds.earlyStop ? scenario.thresholds.errorBudget : null,
       },
-      { signal: stop.signal, ...(progress !== null ? { onProgress: (p) => progress.update(p) } : {}) },
+      { signal: stop.signal, timeOrigin, ...(progress !== null ? { onProgress: (p) => progress.update(p) } : {}) },
     );
     return { flood, stoppedBecause };
   } finally {

@@ -8,7 +8,10 @@ import { constants } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { hasPortPlaceholder } from './launcher.js';
 import { parseSize } from './memory-cap.js';
+import { createProtocolClient } from './flood/create-protocol-client.js';
 import { MAX_WORKERS } from './flood/flood-options.js';
+import type { FloodProtocolClient } from './flood/protocol-client.js';
+import { RawProtocolClient, rawOptionKeys } from './flood/raw-client.js';
 import { capturesPort, parseReadySpec } from './readiness.js';
 import type { ParsedRunArgs } from './run-flags.js';
 import type { FloodProtocol, ReadySpec, Scenario, Thresholds } from './types.js';
@@ -30,7 +33,7 @@ export class ScenarioError extends Error {
   }
 }
 
-export const protocols: readonly FloodProtocol[] = ['echo', 'owserver', 'websocket'];
+export const protocols: readonly FloodProtocol[] = ['echo', 'owserver', 'websocket', 'raw'];
 
 export const defaultFlood: Scenario['flood'] = {
   protocol: 'echo',
@@ -141,7 +144,7 @@ export function buildScenario(raw: unknown, where: string, nameHint?: string): S
   const plannedMs = durationMs === null ? 0 : warmupMs + durationMs;
   const durationCapMs = v.integer(floodRaw['durationCapMs'], 'flood.durationCapMs', Math.max(defaultFlood.durationCapMs, plannedMs + durationCapSlackMs), 1);
   if (durationCapMs < plannedMs) v.fail('flood.durationCapMs', `${durationCapMs} ms is shorter than the warm-up plus the duration (${plannedMs} ms): raise it or leave it out`);
-  const flood: Scenario['flood'] = {
+  const floodAsGiven: Scenario['flood'] = {
     protocol: protocol as FloodProtocol,
     connections: unlimitedUnlessGiven('connections', 1),
     concurrency: v.integer(floodRaw['concurrency'], 'flood.concurrency', defaultFlood.concurrency, 1),
@@ -157,6 +160,7 @@ export function buildScenario(raw: unknown, where: string, nameHint?: string): S
     workers: v.integer(floodRaw['workers'], 'flood.workers', defaultFlood.workers, 1),
     ...protocolOptions(floodRaw['protocolOptions'], v),
   };
+  const flood = checkProtocol(floodAsGiven, floodRaw, v);
   if (flood.workers > MAX_WORKERS) v.fail('flood.workers', `at most ${MAX_WORKERS}, got ${flood.workers}`);
   if (flood.messages === null && !flood.sendAfterReceive && flood.rate === 0) {
     v.fail('flood.sendAfterReceive', 'pipelining (--pipeline) in a --duration run needs --messages or --rate, or it would write without end');
@@ -194,6 +198,27 @@ export function buildScenario(raw: unknown, where: string, nameHint?: string): S
     stopSignal: stopSignal(raw['stopSignal'], v),
     thresholds,
   };
+}
+
+/**
+ * The protocol's options, checked by building its client now (a typo is exit 2, not a failed run).
+ * A raw flood's message is its --send payload, so its size is the payload's.
+ */
+function checkProtocol(flood: Scenario['flood'], floodRaw: Raw, v: Validator): Scenario['flood'] {
+  const options = flood.protocolOptions ?? {};
+  if (flood.protocol === 'raw') {
+    if (floodRaw['size'] !== undefined) v.fail('flood.size', 'a raw message is the --send payload, so --size does not apply');
+  } else {
+    const rawOnly = Object.keys(options).filter((key) => rawOptionKeys.includes(key));
+    if (rawOnly.length > 0) v.fail(`flood.protocolOptions.${rawOnly[0]}`, `only for --protocol raw (--send, --expect-bytes, --expect-regex, --max-reply); this flood's protocol is ${flood.protocol}`);
+  }
+  let client: FloodProtocolClient;
+  try {
+    client = createProtocolClient({ ...flood, host: '127.0.0.1', port: 1 });
+  } catch (error) {
+    return v.fail('flood.protocolOptions', (error as Error).message);
+  }
+  return client instanceof RawProtocolClient ? { ...flood, size: client.settings.payload.length } : flood;
 }
 
 /** "line" (default), "port:N", "port", "regex:RE"; the flood needs a port from somewhere. */

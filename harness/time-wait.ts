@@ -3,6 +3,7 @@
  * The side that closes first keeps TIME_WAIT; a server that closes first piles them up on its port.
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { TimeWaitCounts, TimeWaitResult } from './types.js';
 
@@ -47,13 +48,37 @@ export function readProcNetTcp(): string[] {
   return texts;
 }
 
-/** TIME_WAIT sockets whose local port (server's end) or remote port (clients' ends) is `port`. */
+/** The same texts, read off the main thread (a host with 90,000 sockets has a 15 MB table, 150 ms to read). */
+export async function readProcNetTcpAsync(): Promise<string[]> {
+  const texts = await Promise.all(
+    TABLES.map((path) =>
+      readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        return null;
+      }),
+    ),
+  );
+  return texts.filter((text): text is string => text !== null);
+}
+
+/**
+ * TIME_WAIT sockets whose local port (server's end) or remote port (clients' ends) is `port`. Only
+ * the rows that mention `:PORT ` are parsed: on a busy host the tables hold tens of thousands of
+ * other sockets, and parsing every row would stall the harness's event loop.
+ */
 export function countTimeWait(port: number, tables: readonly string[] = readProcNetTcp()): TimeWaitCounts {
   let server = 0;
   let client = 0;
+  const needle = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
   for (const text of tables) {
-    for (const row of parseProcNetTcp(text)) {
-      if (row.state !== TCP_TIME_WAIT) continue;
+    let lastLine = -1;
+    for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) {
+      const start = text.lastIndexOf('\n', at) + 1;
+      if (start === lastLine) continue; // both ports of one row
+      lastLine = start;
+      const end = text.indexOf('\n', at);
+      const [row] = parseProcNetTcp(text.slice(start, end < 0 ? undefined : end));
+      if (row === undefined || row.state !== TCP_TIME_WAIT) continue;
       if (row.localPort === port) server++;
       if (row.remotePort === port) client++;
     }
@@ -66,10 +91,15 @@ export interface TimeWaitSamplerOptions {
   intervalMs?: number;
   /** The server runs in its own network namespace (counts are exact); default false. */
   netns?: boolean;
-  /** Source of the table texts; default reads /proc/net/tcp{,6}. */
+  /**
+   * Source of the table texts, read synchronously at every sample; default: /proc/net/tcp{,6}, read
+   * synchronously for the first and last sample and off the main thread between them.
+   */
   readTables?: () => readonly string[];
-  /** Clock in ms; sample `t` is now() minus now() at start(). */
+  /** Clock in ms; sample `t` is now() minus `origin`. */
   now?: () => number;
+  /** The time origin of the samples, in now()'s base (a run's: the server's start); default now() at start(). */
+  origin?: number;
 }
 
 /** Samples the TIME_WAIT counts of a port from start() to stop(), on an unref'd timer. */
@@ -77,9 +107,13 @@ export class TimeWaitSampler {
   private readonly intervalMs: number;
   private readonly netns: boolean;
   private readonly readTables: () => readonly string[];
+  private readonly injectedTables: boolean;
+  /** An off-thread read is under way: the next tick waits for it rather than piling up reads. */
+  private reading = false;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
-  private startedAt = 0;
+  private origin = 0;
+  private readonly givenOrigin: number | undefined;
   private before: TimeWaitCounts | null = null;
   private peak: TimeWaitCounts = { server: 0, client: 0 };
   private readonly samples: ({ t: number } & TimeWaitCounts)[] = [];
@@ -93,15 +127,37 @@ export class TimeWaitSampler {
     if (!(this.intervalMs > 0)) throw new Error(`TimeWaitSampler intervalMs must be > 0, got ${this.intervalMs}`);
     this.netns = options.netns ?? false;
     this.readTables = options.readTables ?? readProcNetTcp;
+    this.injectedTables = options.readTables !== undefined;
     this.now = options.now ?? (() => performance.now());
+    this.givenOrigin = options.origin;
   }
 
   start(): void {
     if (this.before !== null) throw new Error('TimeWaitSampler.start() called twice');
-    this.startedAt = this.now();
-    this.before = this.sample(this.startedAt);
-    this.timer = setInterval(() => this.sample(), this.intervalMs);
+    const at = this.now();
+    this.origin = this.givenOrigin ?? at;
+    this.before = this.sample(at);
+    this.timer = setInterval(() => this.tick(), this.intervalMs);
     this.timer.unref();
+  }
+
+  private tick(): void {
+    if (this.injectedTables) {
+      this.sample();
+      return;
+    }
+    if (this.reading) return;
+    this.reading = true;
+    readProcNetTcpAsync().then(
+      (tables) => {
+        this.reading = false;
+        if (this.result === null) this.record(this.now(), countTimeWait(this.port, tables));
+      },
+      () => {
+        // The synchronous samples at start and stop still report; one lost reading is a gap.
+        this.reading = false;
+      },
+    );
   }
 
   /** Stops sampling and returns the result; later calls return the same result. */
@@ -126,9 +182,13 @@ export class TimeWaitSampler {
 
   private sample(at = this.now()): TimeWaitCounts {
     const counts = countTimeWait(this.port, this.readTables());
-    this.samples.push({ t: at - this.startedAt, ...counts });
-    this.peak = { server: Math.max(this.peak.server, counts.server), client: Math.max(this.peak.client, counts.client) };
+    this.record(at, counts);
     return counts;
+  }
+
+  private record(at: number, counts: TimeWaitCounts): void {
+    this.samples.push({ t: at - this.origin, ...counts });
+    this.peak = { server: Math.max(this.peak.server, counts.server), client: Math.max(this.peak.client, counts.client) };
   }
 }
 

@@ -4,13 +4,13 @@
  * or fills one part of these.
  */
 
-/** A point of a time series; `t` is ms since the run started. */
+/** A point of a time series; `t` is ms since the server was started (every series of a run shares that origin). */
 export interface Sample {
   readonly t: number;
   readonly value: number;
 }
 
-export type FloodProtocol = 'echo' | 'owserver' | 'websocket';
+export type FloodProtocol = 'echo' | 'owserver' | 'websocket' | 'raw';
 
 /** What the flood does (EchoServerTest's knobs, plus wrk2's: duration, constant rate, warm-up). */
 export interface FloodOptions {
@@ -117,6 +117,8 @@ export interface FloodResult {
   readonly throughput: FloodThroughput;
   /** Error code → count (ECONNREFUSED, ETIMEDOUT, MISMATCH, ...). */
   readonly errors: Readonly<Record<string, number>>;
+  /** Error code → the detail of the first bad reply with that code (e.g. what arrived instead). */
+  readonly errorExamples: Readonly<Record<string, string>>;
   /**
    * Per-message latency, ms: from the intended send time under --rate (coordinated-omission
    * corrected), else from the actual send — then the same as serviceTimeMs.
@@ -127,17 +129,19 @@ export interface FloodResult {
   /** latencyMs is measured from intended send times (--rate given). */
   readonly latencyCorrected: boolean;
   readonly durationMs: number;
+  /** When the flood started, ms since the time origin of its series (in a harness run: the server's start). */
+  readonly startMs: number;
   /** Stopped by the duration cap before finishing. */
   readonly cappedByDuration: boolean;
   /** Why the flood stopped itself early (the error budget was blown), else null. */
   readonly stoppedEarly: string | null;
   /** The flood's resolved settings, so the run can be repeated. */
   readonly settings: FloodSettings;
-  /** Connections completed per second, sampled each second. */
+  /** Connections completed per second, per bucket (100 ms to 1 s wide: see sampleIntervalMs in flood.ts). */
   readonly connectionsPerSecond: readonly Sample[];
-  /** Replies per second, sampled each second. */
+  /** Replies per second, per bucket. */
   readonly messagesPerSecond: readonly Sample[];
-  /** p50/p99 latency per second. */
+  /** p50/p99 latency per bucket (buckets without replies have no point). */
   readonly latencyOverTime: readonly { readonly t: number; readonly p50: number; readonly p99: number }[];
 }
 
@@ -319,12 +323,33 @@ export interface Scenario {
   readonly thresholds: Thresholds;
 }
 
+/** What repeats a run: the settings it ran with and what ran it. */
+export interface RunProvenance {
+  /** portico's package.json version, the harness's own. */
+  readonly harnessVersion: string;
+  /** process.version, e.g. "v20.11.1". */
+  readonly nodeVersion: string;
+  /** process.platform and process.arch, e.g. "linux x64". */
+  readonly platform: string;
+  /** The harness's command line as given (`portico-harness run …`); null when run as a library. */
+  readonly command: readonly string[] | null;
+  /**
+   * The resolved scenario in the scenario-file shape, every default filled in: saved as a file it
+   * runs the same scenario again (`portico-harness run that.json`).
+   */
+  readonly scenario: Readonly<Record<string, unknown>>;
+}
+
 export interface RunReport {
+  /** The scenario's name. */
   readonly scenario: string;
+  /** Versions, command line and resolved scenario: how to repeat this run. */
+  readonly provenance: RunProvenance;
   /** The argv as run: `{port}` substituted, `--port 0` appended with portArg (never the cgroup wrapper). */
   readonly serverCommand: readonly string[];
   readonly ready: Readiness | null;
   readonly startedAt: string;
+  /** From the server's start (the time origin of every series in the report) to the report. */
   readonly durationMs: number;
   readonly flood: FloodResult | null;
   readonly timeWait: TimeWaitResult | null;

@@ -5,6 +5,7 @@
  * binary: one JSON ready line naming the front port, SIGTERM → every part stopped gracefully → exit 0.
  *
  *   node dist/ci/stacks/stack.js haproxy-echo   haproxy (tcp, send-proxy-v2, health checks) → portico-echo --accept-proxy
+ *   node dist/ci/stacks/stack.js haproxy-echo2  the same, balanced (round robin) over two portico-echo processes
  *   node dist/ci/stacks/stack.js proxy-echo     portico-proxy --send-proxy v2 → portico-echo --accept-proxy
  *
  * A part that dies makes the stack stop the others and exit non-zero; nothing outlives the stack.
@@ -110,9 +111,9 @@ async function stopAll(code: number): Promise<never> {
 
 let cleanup = (): void => {};
 
-async function haproxyEcho(): Promise<number> {
-  const echo = start('portico-echo', process.execPath, [echoBin, '--port', '0', '--accept-proxy']);
-  const echoPort = await readyPort(echo);
+async function haproxyEcho(count = 1): Promise<number> {
+  const echoPorts: number[] = [];
+  for (let i = 0; i < count; i++) echoPorts.push(await readyPort(start(`portico-echo-${i + 1}`, process.execPath, [echoBin, '--port', '0', '--accept-proxy'])));
   const front = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'portico-stack-'));
   cleanup = () => rmSync(dir, { recursive: true, force: true });
@@ -131,7 +132,8 @@ async function haproxyEcho(): Promise<number> {
       `  bind 127.0.0.1:${front}`,
       '  default_backend be',
       'backend be',
-      `  server echo 127.0.0.1:${echoPort} send-proxy-v2 check check-send-proxy inter 1s`,
+      '  balance roundrobin',
+      ...echoPorts.map((port, i) => `  server echo${i + 1} 127.0.0.1:${port} send-proxy-v2 check check-send-proxy inter 1s`),
       '',
     ].join('\n'),
   );
@@ -148,7 +150,7 @@ async function proxyEcho(): Promise<number> {
   return readyPort(proxy);
 }
 
-const stacks: Record<string, () => Promise<number>> = { 'haproxy-echo': haproxyEcho, 'proxy-echo': proxyEcho };
+const stacks: Record<string, () => Promise<number>> = { 'haproxy-echo': () => haproxyEcho(1), 'haproxy-echo2': () => haproxyEcho(2), 'proxy-echo': proxyEcho };
 const which = process.argv[2] ?? '';
 const build = stacks[which];
 if (build === undefined || process.argv.includes('--help')) {

@@ -1,4 +1,13 @@
-import { connect, type Connection, type ConnectionCallbacks, type ConnectOptions } from '../../framework/index.js';
+import {
+  connect,
+  DONE,
+  tlsClientHandshake,
+  type Connection,
+  type ConnectionCallbacks,
+  type ConnectOptions,
+  type HandshakeHandler,
+  type TlsClientHandshakeOptions,
+} from '../../framework/index.js';
 import type { BackendAddress } from './backend-address.js';
 
 /**
@@ -16,7 +25,20 @@ export interface BackendConnectOptions {
    * runs, so before any client byte: the hook for `--send-proxy` (a PROXY protocol header). Null: none.
    */
   readonly prefix: Uint8Array | null;
+  /** Speak TLS to the backend (after the prefix, which goes in clear: HAProxy's `send-proxy-v2 ssl`). Null: plain TCP. */
+  readonly tls?: TlsClientHandshakeOptions | null;
   readonly context: BackendContext;
+}
+
+/** A layer that writes `bytes` first and is done (the PROXY header, before TLS starts). */
+function writeFirst(bytes: Uint8Array): HandshakeHandler {
+  return {
+    name: 'send-proxy',
+    start(ctx) {
+      ctx.write(bytes);
+      return DONE;
+    },
+  };
 }
 
 /**
@@ -25,6 +47,18 @@ export interface BackendConnectOptions {
  */
 export function connectBackend(options: BackendConnectOptions): Promise<Connection<undefined>> {
   const { handler, prefix } = options;
+  if (options.tls !== undefined && options.tls !== null) {
+    // Under TLS the prefix is a layer of its own: it must go out in clear, before the ClientHello.
+    return connect<undefined>({
+      ...options.context,
+      host: options.address.host,
+      port: options.address.port,
+      timeoutMs: options.timeoutMs,
+      handshakeTimeoutMs: options.timeoutMs,
+      handler,
+      handshakes: [...(prefix !== null && prefix.length > 0 ? [writeFirst(prefix)] : []), tlsClientHandshake({ ...options.tls, host: options.address.host })],
+    });
+  }
   const withPrefix: ConnectionCallbacks<undefined> =
     prefix === null || prefix.length === 0
       ? handler

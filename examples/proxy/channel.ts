@@ -6,6 +6,7 @@ import {
   type Connection,
   type ConnectionCallbacks,
   type PooledBuffer,
+  type TlsClientHandshakeOptions,
 } from '../../framework/index.js';
 import type { BackendAddress } from './backend-address.js';
 import { type BackendContext, connectBackend } from './backend-connector.js';
@@ -28,6 +29,8 @@ export interface ChannelSettings {
   readonly connectTimeoutMs: number;
   readonly onBackendError: BackendErrorAction;
   readonly prefix: PrefixBuilder | null;
+  /** TLS to the backend, or null. */
+  readonly tls: TlsClientHandshakeOptions | null;
   readonly context: BackendContext;
 }
 
@@ -123,6 +126,7 @@ export class ProxyChannel {
       timeoutMs: this.#settings.connectTimeoutMs,
       handler: this.backendCallbacks,
       prefix,
+      tls: this.#settings.tls,
       context: this.#settings.context,
     }).then(
       () => {}, // onConnectionEstablished takes it from here, in the dispatcher's order

@@ -1,5 +1,6 @@
-import { ErrorCodes, PorticoError, encodeProxyHeaderV1, encodeProxyHeaderV2, type Connection } from '../../framework/index.js';
-import { connectionLogLine, handshakesFromFlags, layerFlags } from '../shared/layer-flags.js';
+import { ErrorCodes, PorticoError, encodeProxyHeaderV1, encodeProxyHeaderV2, type Connection, type TlsClientHandshakeOptions } from '../../framework/index.js';
+import { connectionLogLine, handshakesFromFlags, layerFlags, readPem } from '../shared/layer-flags.js';
+import type { FlagValues } from '../shared/flags.js';
 import { listenFlags, type ServerPlugin } from '../shared/plugin.js';
 import { parseBackendAddress } from './backend-address.js';
 import type { BackendErrorAction } from './channel.js';
@@ -24,6 +25,9 @@ export const proxyPlugin: ServerPlugin = {
       description: "open each backend connection with a PROXY protocol header naming the client (with --accept-proxy: the header's client)",
       default: 'none',
     },
+    { name: 'backend-tls', kind: 'boolean', description: 'speak TLS to the backend (after the --send-proxy header, which goes in clear)', default: false },
+    { name: 'backend-ca', kind: 'string', description: "with --backend-tls: PEM file of the CA the backend's certificate must chain to (default: Node's roots)" },
+    { name: 'backend-servername', kind: 'string', description: "with --backend-tls: the name (SNI) the backend's certificate must carry (default: the backend host)" },
     ...layerFlags,
   ],
   async start(options) {
@@ -35,6 +39,7 @@ export const proxyPlugin: ServerPlugin = {
       onBackendError: options['on-backend-error'] as BackendErrorAction,
       bufferBytes: options['buffer-bytes'] as number,
       prefix: sendProxyPrefix(options['send-proxy'] as 'none' | 'v1' | 'v2'),
+      backendTls: backendTls(options),
       ...(options['log-connections'] === true ? { onClient: (client: Connection<undefined>) => process.stderr.write(connectionLogLine('proxy', client) + '\n') } : {}),
       server: {
         handshakes: handshakesFromFlags(options),
@@ -62,4 +67,15 @@ function sendProxyPrefix(version: 'none' | 'v1' | 'v2'): ((client: Connection<un
   if (version === 'none') return null;
   const encode = version === 'v1' ? encodeProxyHeaderV1 : encodeProxyHeaderV2;
   return (client) => encode({ source: client.remote, destination: client.local });
+}
+
+/** `--backend-tls` (`--backend-ca`, `--backend-servername`): how the proxy checks the backend's certificate. */
+function backendTls(options: FlagValues): TlsClientHandshakeOptions | null {
+  const ca = options['backend-ca'];
+  const servername = options['backend-servername'];
+  if (options['backend-tls'] !== true) {
+    if (ca !== undefined || servername !== undefined) throw new PorticoError(ErrorCodes.CONFIG, 'host', '--backend-ca and --backend-servername need --backend-tls');
+    return null;
+  }
+  return { ...(typeof ca === 'string' ? { ca: readPem(ca, '--backend-ca') } : {}), ...(typeof servername === 'string' ? { servername } : {}) };
 }

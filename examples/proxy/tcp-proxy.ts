@@ -7,6 +7,7 @@ import {
   type ServerOptions,
   type SocketEndpoint,
   type StopResult,
+  type TlsClientHandshakeOptions,
 } from '../../framework/index.js';
 import { type BackendAddress, formatAddress } from './backend-address.js';
 import { type BackendErrorAction, type BackendFailure, type ChannelMonitor, type ChannelSettings, type PrefixBuilder, ProxyChannel } from './channel.js';
@@ -36,6 +37,8 @@ export interface TcpProxyOptions {
    * PROXY protocol header). Called once per client, when it is accepted. Default: none.
    */
   prefix?: PrefixBuilder | null;
+  /** Speak TLS to the backend (after the prefix, in clear). Default: plain TCP. */
+  backendTls?: TlsClientHandshakeOptions | null;
   /** Told of each client as its channel opens (after the connection layers, so `remote` is the PROXY header's client). */
   onClient?: (client: Connection<undefined>) => void;
   /** The listening server's options (host, port, maxConnections, drainDeadlineMs, bufferSize, …). */
@@ -135,6 +138,7 @@ export class TcpProxy {
       connectTimeoutMs,
       onBackendError: options.onBackendError ?? 'reset',
       prefix: options.prefix ?? null,
+      tls: options.backendTls ?? null,
       context: {
         pool: this.server.pool,
         dispatcher: this.server.dispatcher,

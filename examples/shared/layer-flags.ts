@@ -1,4 +1,5 @@
-import { ErrorCodes, PorticoError, acceptProxy, healthCheck, tcpRules, type Connection, type HandshakeHandler } from '../../framework/index.js';
+import { readFileSync } from 'node:fs';
+import { ErrorCodes, PorticoError, acceptProxy, healthCheck, tcpRules, tlsHandshake, type Connection, type HandshakeHandler } from '../../framework/index.js';
 import type { FlagSpec, FlagValues } from './flags.js';
 
 /** The connection-layer flags a server can offer (accept-proxy, rules, health check, handshake deadline, connection log). */
@@ -8,6 +9,8 @@ export const layerFlags: readonly FlagSpec[] = [
   { name: 'deny', kind: 'string', description: 'refuse these sources, comma-separated CIDR' },
   { name: 'max-per-source', kind: 'integer', description: 'connections one source address may hold at once; 0 = no cap', default: 0, min: 0 },
   { name: 'health-from', kind: 'string', description: "answer connections from these sources (comma-separated CIDR) with 'OK' and close: a load balancer's monitor" },
+  { name: 'tls-cert', kind: 'string', description: 'serve TLS with this PEM certificate (chain) file; needs --tls-key' },
+  { name: 'tls-key', kind: 'string', description: 'the PEM private key file for --tls-cert' },
   { name: 'handshake-timeout', kind: 'duration', description: 'reset a connection whose layers (PROXY header, ...) are not done by then', default: '5s', min: 1 },
   { name: 'log-connections', kind: 'boolean', description: 'one JSON line per accepted connection on stderr (client, socket peer, PROXY header)', default: false },
 ];
@@ -22,9 +25,18 @@ function cidrList(value: unknown): string[] | undefined {
   return list;
 }
 
+/** A PEM file's bytes, or PORTICO_ERR_CONFIG naming the flag and why it cannot be read. */
+export function readPem(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new PorticoError(ErrorCodes.CONFIG, 'host', `${flag}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
 /**
  * The handshake layers the flags ask for, in HAProxy's order: the PROXY header first (it says who the
- * client is), then the monitor answer and the rules (judging that client).
+ * client is, and is sent in clear), then the monitor answer and the rules (judging that client), then TLS.
  */
 export function handshakesFromFlags(options: FlagValues): HandshakeHandler[] {
   const layers: HandshakeHandler[] = [];
@@ -37,6 +49,10 @@ export function handshakesFromFlags(options: FlagValues): HandshakeHandler[] {
   if (allow !== undefined || deny !== undefined || cap > 0) {
     layers.push(tcpRules({ ...(allow !== undefined ? { allow } : {}), ...(deny !== undefined ? { deny } : {}), maxPerSource: cap }));
   }
+  const cert = options['tls-cert'];
+  const key = options['tls-key'];
+  if ((cert === undefined) !== (key === undefined)) throw new PorticoError(ErrorCodes.CONFIG, 'host', '--tls-cert and --tls-key go together');
+  if (typeof cert === 'string' && typeof key === 'string') layers.push(tlsHandshake({ cert: readPem(cert, '--tls-cert'), key: readPem(key, '--tls-key') }));
   return layers;
 }
 

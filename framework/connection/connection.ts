@@ -142,11 +142,12 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   get socketRemote(): SocketEndpoint {
     return this.transport.remote;
   }
-  /** @internal What the handshake layers established: the PROXY header's view of both ends. */
-  adoptHandshake(proxied: ProxyInfo | null, remote: SocketEndpoint, local: SocketEndpoint): void {
+  /** @internal What the handshake layers established: the PROXY header, and its view of both ends if it named them. */
+  adoptHandshake(proxied: ProxyInfo | null, ends: { readonly remote: SocketEndpoint; readonly local: SocketEndpoint } | null): void {
     this.#proxied = proxied;
-    this.#remote = remote;
-    this.#local = local;
+    if (ends === null) return;
+    this.#remote = ends.remote;
+    this.#local = ends.local;
   }
   /** @internal Whether the transport should go on reading (the answer to a read in progress). */
   get wantsInput(): boolean {

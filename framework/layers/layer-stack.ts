@@ -80,8 +80,6 @@ export class LayerStack implements TransportSink, HandshakeContext {
     this.#options = options;
     this.#events = events;
     this.#local = options.local ?? null;
-    // Asked now: after an RST Node drops the socket and the address is gone.
-    this.#socketRemote = transport.remote;
     transport.attach(this);
   }
 
@@ -123,12 +121,21 @@ export class LayerStack implements TransportSink, HandshakeContext {
 
   // ---- HandshakeContext ------------------------------------------------------------------------
 
+  /**
+   * Asked of the socket when first needed (a getpeername per connection is a tenth of a layered
+   * connection's setup), and at the latest when the handshake fails — while the socket still has it.
+   */
   get socketRemote(): SocketEndpoint {
-    return this.#socketRemote ?? this.transport.remote;
+    return (this.#socketRemote ??= this.transport.remote);
   }
 
   get remote(): SocketEndpoint {
     return this.#remote ?? this.socketRemote;
+  }
+
+  /** The PROXY header's client and destination, when one named them (else null: the socket's own ends stand). */
+  get proxiedEnds(): { readonly remote: SocketEndpoint; readonly local: SocketEndpoint } | null {
+    return this.#remote !== null && this.#local !== null ? { remote: this.#remote, local: this.#local } : null;
   }
 
   get local(): SocketEndpoint {
@@ -363,6 +370,7 @@ export class LayerStack implements TransportSink, HandshakeContext {
 
   #decide(outcome: HandshakeOutcome): void {
     if (this.#outcome !== null) return;
+    void this.socketRemote; // kept for the failure report: after the reset the socket forgets it
     this.#outcome = outcome;
     this.#cancelTimers();
     this.#events.failed?.(this, outcome);

@@ -6,6 +6,7 @@ import { TimerWheel } from '../core/timer-wheel.js';
 import { Connection, type HandlerSource } from '../connection/connection.js';
 import type { ConnectionOptionsInput } from '../connection/connection-options.js';
 import { TcpTransport, type TcpReadMode } from '../transport/tcp-transport.js';
+import { type TlsConnectTarget, TlsTransport } from '../transport/tls-transport.js';
 import type { Transport } from '../transport/transport.js';
 import type { PooledBuffer } from '../buffers/pooled-buffer.js';
 import type { HandshakeHandler } from '../layers/handshake.js';
@@ -28,8 +29,13 @@ export interface ConnectOptions<U> {
   clock?: Clock;
   readMode?: TcpReadMode;
   /**
-   * Handshake layers run in order once connected, before the handler sees the connection (send-proxy,
-   * TLS). The promise resolves when all are done; a layer's failure rejects it.
+   * Run TLS over the connection (SNI, CAs, client certificate, ALPN): the promise resolves only after the
+   * handshake, and a failed one rejects with PORTICO_ERR_TLS. `timeoutMs` bounds connect and handshake.
+   */
+  tls?: Omit<TlsConnectTarget, 'host' | 'port'>;
+  /**
+   * Handshake layers run in order once connected (and, with `tls`, secured), before the handler sees
+   * the connection (send-proxy). The promise resolves when all are done; a layer's failure rejects it.
    */
   handshakes?: readonly HandshakeHandler[];
   /** Default 10000: the handshake layers must be done by then (PORTICO_ERR_HANDSHAKE_TIMEOUT). */
@@ -42,7 +48,8 @@ let defaultWheel: TimerWheel | null = null;
 /**
  * Open an outgoing connection with the same callback surface as accepted ones. Resolves once
  * connected (after which `onConnectionEstablished` runs); rejects with a PorticoError whose code says
- * why: PORTICO_ERR_CONNECT_REFUSED, PORTICO_ERR_CONNECT_TIMEOUT or PORTICO_ERR_CONNECT_FAILED.
+ * why: PORTICO_ERR_CONNECT_REFUSED, PORTICO_ERR_CONNECT_TIMEOUT or PORTICO_ERR_CONNECT_FAILED — and
+ * with `tls`, PORTICO_ERR_TLS when the handshake failed (the server's certificate did not verify, ...).
  */
 export function connect<U = undefined>(options: ConnectOptions<U>): Promise<Connection<U>> {
   const pool = options.pool ?? (defaultPool ??= new BufferPool());
@@ -52,14 +59,18 @@ export function connect<U = undefined>(options: ConnectOptions<U>): Promise<Conn
   const timeoutMs = options.timeoutMs ?? 10000;
   const where = `${options.host}:${options.port}`;
   return new Promise((resolve, reject) => {
-    const transport = TcpTransport.connect({ host: options.host, port: options.port }, pool, options.readMode ?? 'onread');
-    const socket = transport.socket;
+    const tlsTarget = options.tls;
+    const transport =
+      tlsTarget !== undefined
+        ? TlsTransport.connect({ ...tlsTarget, host: options.host, port: options.port }, pool)
+        : TcpTransport.connect({ host: options.host, port: options.port }, pool, options.readMode ?? 'onread');
+    const socket = transport instanceof TlsTransport ? transport.tcpSocket : transport.socket;
     let settled = false;
     const fail = (error: PorticoError): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.destroy();
+      transport.destroy();
       failed(error);
     };
     const failed = (error: PorticoError): void => {
@@ -82,13 +93,10 @@ export function connect<U = undefined>(options: ConnectOptions<U>): Promise<Conn
           : new PorticoError(ErrorCodes.CONNECT_FAILED, 'connector', `connect to ${where} failed: ${error.code ?? error.message}`, { cause: error }),
       );
     };
-    socket.once('error', onError);
-    socket.once('connect', () => {
+    const established = (): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.off('error', onError);
-      if (options.noDelay ?? true) socket.setNoDelay(true);
       const open = (over: Transport, leftover: PooledBuffer[], hooks: (() => void)[] = []): Connection<U> => {
         const onFinished = hooks.length === 0 ? undefined : (): void => hooks.forEach((hook) => hook());
         const conn = new Connection<U>(over, options.handler, options.user as U, { dispatcher, wheel, clock, pool, ...(onFinished ? { onFinished } : {}) }, options.connection ?? {});
@@ -107,7 +115,7 @@ export function connect<U = undefined>(options: ConnectOptions<U>): Promise<Conn
         {
           ready: (_stack, over, leftover) => {
             const conn = open(over, leftover, stack.takeFinishedHooks());
-            conn.adoptHandshake(stack.proxied, stack.remote, stack.local);
+            conn.adoptHandshake(stack.proxied, stack.proxiedEnds);
             return conn.wantsInput;
           },
           ended: (_stack, outcome) => {
@@ -120,6 +128,20 @@ export function connect<U = undefined>(options: ConnectOptions<U>): Promise<Conn
         },
       );
       stack.start();
+    };
+    if (options.noDelay ?? true) socket.once('connect', () => socket.setNoDelay(true));
+    if (transport instanceof TlsTransport) {
+      transport.onSecure((error) => {
+        if (error === null) established();
+        else if (error.code === ErrorCodes.TLS) fail(error);
+        else onError((error.cause as NodeJS.ErrnoException | undefined) ?? error);
+      });
+      return;
+    }
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      socket.off('error', onError);
+      established();
     });
   });
 }

@@ -389,7 +389,7 @@ export class Server<U = unknown> {
     }
     const conn = new Connection<U>(transport, this.#options.handler, user, this.#ctx, this.#connectionOptions);
     if (stack !== null) {
-      conn.adoptHandshake(stack.proxied, stack.remote, stack.local);
+      conn.adoptHandshake(stack.proxied, stack.proxiedEnds);
       const hooks = stack.takeFinishedHooks();
       if (hooks.length > 0) this.#finishedHooks.set(conn, hooks);
     }

@@ -71,11 +71,18 @@ export class TcpTransport implements Transport {
           }
         : undefined;
     const socket = (this.socket = TcpTransport.#socketFor(source, onread));
-    if (mode === 'copy') socket.on('data', (chunk: Buffer) => this.#onChunk(chunk));
-    socket.on('end', () => this.#onEnd());
-    socket.on('error', (error: NodeJS.ErrnoException) => this.#onError(error));
-    socket.on('close', () => this.#onClose());
+    if (mode === 'copy') socket.on('data', (this.#socketData = (chunk: Buffer) => this.#onChunk(chunk)));
+    socket.on('end', this.#socketEnd);
+    socket.on('error', this.#socketError);
+    socket.on('close', this.#socketClose);
   }
+
+  // This transport's socket listeners, kept so that detachSocket removes exactly these (net.Socket has
+  // 'end' listeners of its own).
+  #socketData: ((chunk: Buffer) => void) | null = null;
+  readonly #socketEnd = (): void => this.#onEnd();
+  readonly #socketError = (error: NodeJS.ErrnoException): void => this.#onError(error);
+  readonly #socketClose = (): void => this.#onClose();
 
   /**
    * Wrap a native handle accepted from a listening handle (or received from another process): one
@@ -126,6 +133,37 @@ export class TcpTransport implements Transport {
 
   get writeQueueSize(): number {
     return this.socket.writableLength;
+  }
+
+  /** @internal The pool this transport reads into (a transport stacked on it reads into the same). */
+  get pool(): BufferPool {
+    return this.#pool;
+  }
+
+  /**
+   * @internal Hand the socket to a transport stacked on this one (TLS after a PROXY header): stop
+   * reading, remove this transport's listeners and forget the sink, so nothing more is reported from
+   * here; the socket stays open. Bytes already read past the layer's own header are the caller's to
+   * pass on (they are not in the socket any more). The socket is the new owner's: do not use this
+   * transport afterwards (its `destroy` would still close it).
+   */
+  detachSocket(): net.Socket {
+    const s = this.socket;
+    s.pause();
+    this.#reading = false;
+    this.#ownBufferNext = false;
+    this.#closed = true; // from here on the onread callbacks only hand libuv the scratch buffer
+    this.#sink = null;
+    if (this.#next !== null) {
+      this.#next.release();
+      this.#next = null;
+    }
+    if (this.#socketData !== null) s.off('data', this.#socketData);
+    s.off('end', this.#socketEnd);
+    s.off('error', this.#socketError);
+    s.off('close', this.#socketClose);
+    // A 'finish' listener (shutdownWrite before the hand-over) may stay: with no sink it reports nothing.
+    return s;
   }
 
   attach(sink: TransportSink): void {

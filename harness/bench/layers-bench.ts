@@ -2,7 +2,8 @@
 /**
  * What the connection layers cost, and what a second worker process buys: portico's echo served
  * plain, behind accept-proxy (every connection opens with a PROXY v2 header), over TLS, and by the
- * host with `--workers 1` and `--workers 2` — each a fresh process, rounds alternating the order.
+ * host with `--workers 1` and `--workers 2`, and HAProxy (send-proxy-v2) in front of one and of two
+ * `portico-echo --accept-proxy` processes (ci/stacks/stack.ts) — each fresh, rounds alternating the order.
  *
  *   node dist/harness/bench/layers-bench.js [--rounds 2] [--duration-ms 3000] [--warmup-ms 500] [--connections 100]
  *
@@ -142,12 +143,15 @@ export async function runLayersBench(argv: readonly string[], parse: ParseOption
     const hostConfig = path.join(dir, 'echo.json');
     writeFileSync(hostConfig, JSON.stringify({ servers: [{ server: 'echo', host: '127.0.0.1', port: 0 }] }));
     const host = path.join(repoRoot, 'dist', 'examples', 'host', 'main.js');
+    const stack = path.join(repoRoot, 'dist', 'ci', 'stacks', 'stack.js');
     const variants: Variant[] = [
       { name: 'plain', script: scripts.porticoEcho, args: ['--port', '0'], loadArgs: [] },
       { name: 'accept-proxy', script: scripts.porticoEcho, args: ['--port', '0', '--accept-proxy'], loadArgs: ['--proxy', '2'] },
       { name: 'tls', script: scripts.porticoEcho, args: ['--port', '0', '--tls-cert', cert, '--tls-key', key], loadArgs: ['--tls', '1'] },
       { name: 'workers 1', script: host, args: ['--config', hostConfig, '--workers', '1'], loadArgs: [] },
       { name: 'workers 2', script: host, args: ['--config', hostConfig, '--workers', '2'], loadArgs: [] },
+      { name: 'haproxy → 1 echo', script: stack, args: ['haproxy-echo'], loadArgs: [] },
+      { name: 'haproxy → 2 echo', script: stack, args: ['haproxy-echo2'], loadArgs: [] },
     ];
     const runs: Measured[] = [];
     for (let round = 0; round < flags.rounds; round++) {
@@ -191,11 +195,14 @@ export async function runLayersBench(argv: readonly string[], parse: ParseOption
     const ratio = proxy.msgPerSecond / plain.msgPerSecond;
     const workers1 = rows.find((r) => r.name === 'workers 1')!;
     const workers2 = rows.find((r) => r.name === 'workers 2')!;
+    const haproxy1 = rows.find((r) => r.name === 'haproxy → 1 echo')!;
+    const haproxy2 = rows.find((r) => r.name === 'haproxy → 2 echo')!;
     const text =
       `## Connection layers and workers (echo, ${flags.connections} connections × ${SIZE} B; setup: ${SETUP_CONCURRENCY} loops; ${flags.rounds} rounds × ${flags['duration-ms']} ms)\n\n` +
       `${table}\n\naccept-proxy keeps ${fmt(ratio * 100, 1)}% of plain echo's msg/s (goal ≥ ${PROXY_GOAL * 100}%: ${ratio >= PROXY_GOAL ? 'met' : 'NOT met'}). ` +
       `2 workers vs 1: ${fmt(workers2.msgPerSecond / workers1.msgPerSecond, 2)}× msg/s, ${fmt(workers2.connPerSecond / workers1.connPerSecond, 2)}× conn/s ` +
-      `(the load generator shares the 2 cores). Load average at the end: ${fmt(os.loadavg()[0]!, 2)}.\n`;
+      `(the load generator shares the 2 cores). haproxy → 2 echo processes vs 1: ${fmt(haproxy2.msgPerSecond / haproxy1.msgPerSecond, 2)}× msg/s ` +
+      `(server CPU there is haproxy's and the echoes' together). Load average at the end: ${fmt(os.loadavg()[0]!, 2)}.\n`;
     process.stdout.write(text);
     mkdirSync(reportsDir, { recursive: true });
     writeFileSync(path.join(reportsDir, 'layers-bench.md'), text);

@@ -22,6 +22,7 @@ import { type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
 import { floodBenchFlags, runFloodBench } from './flood-bench.js';
 import { framingBenchFlags, runFramingBench } from './framing-bench.js';
 import { idleRssBenchFlags, runIdleRssBench } from './idle-rss-bench.js';
+import { layersBenchFlags, runLayersBench } from './layers-bench.js';
 import { loadgenWorkersBenchFlags, runLoadgenWorkersBench } from './loadgen-workers-bench.js';
 import { mutexBenchFlags, runMutexBench } from './mutex-bench.js';
 import { owserverBenchFlags, runOwserverBench } from './owserver-bench.js';
@@ -47,6 +48,7 @@ const benches: readonly BenchEntry[] = [
   { name: 'loadgen-workers', flags: loadgenWorkersBenchFlags, run: runLoadgenWorkersBench },
   { name: 'owserver', flags: owserverBenchFlags, run: runOwserverBench },
   { name: 'websocket', flags: websocketBenchFlags, run: runWebsocketBench },
+  { name: 'layers', flags: layersBenchFlags, run: runLayersBench },
   { name: 'fd-transfer', flags: fdTransferBenchFlags, run: runFdTransferBench },
 ];
 

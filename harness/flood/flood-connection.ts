@@ -78,6 +78,11 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
     const limit = plan.messages;
     const moreToSend = (): boolean => limit === null || nextToSend < limit;
     const missing = (): string => (limit === null ? 'a reply' : `${limit - repliesDone} of ${limit} replies`);
+    /** What the session knows of the reply it still waits for (raw: what did arrive). */
+    const pending = (): string => {
+      const known = plan.session.pendingReply?.();
+      return known === undefined ? '' : `: ${known}`;
+    };
     /** Intended and actual send times of requests still waiting for their reply, oldest first. */
     const sentAt: { intended: number; actual: number }[] = [];
     let sendTimer: NodeJS.Timeout | null = null;
@@ -99,7 +104,7 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
     const deadline = setTimeout(() => {
       if (phase === 'connecting' && !established) settle({ kind: 'failed', code: 'ETIMEDOUT' });
       else if (phase !== 'closing') {
-        settle({ kind: 'bad', code: 'REPLY_TIMEOUT', detail: `${missing()} missing after ${plan.timeoutMs} ms` });
+        settle({ kind: 'bad', code: 'REPLY_TIMEOUT', detail: `${missing()} missing after ${plan.timeoutMs} ms${pending()}` });
       } else {
         // Every reply arrived; only the server's FIN is missing. Worth counting, not a bad exchange.
         events.note('CLOSE_TIMEOUT');
@@ -203,7 +208,7 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
 
       s.on('end', () => {
         if (current() && phase === 'exchanging') {
-          settle({ kind: 'bad', code: 'EARLY_CLOSE', detail: `server closed with ${missing()} missing` });
+          settle({ kind: 'bad', code: 'EARLY_CLOSE', detail: `server closed with ${missing()} missing${pending()}` });
         }
       });
 

@@ -36,6 +36,8 @@ export interface FloodCounters {
   warmupBytesReceived: number;
   /** Error code → count; notes (CLOSE_TIMEOUT, PERSISTENCE_REFUSED) too, which do not make a connection in error. */
   errors: Record<string, number>;
+  /** Error code → the detail of its first bad connection (what did arrive), so a count has a face. */
+  errorExamples: Record<string, string>;
 }
 
 export function emptyCounters(): FloodCounters {
@@ -57,6 +59,7 @@ export function emptyCounters(): FloodCounters {
     warmupBytesSent: 0,
     warmupBytesReceived: 0,
     errors: {},
+    errorExamples: {},
   };
 }
 
@@ -65,9 +68,10 @@ export function addCounters(parts: Iterable<FloodCounters>): FloodCounters {
   const sum = emptyCounters();
   for (const part of parts) {
     for (const key of Object.keys(sum) as (keyof FloodCounters)[]) {
-      if (key !== 'errors') sum[key] += part[key];
+      if (key !== 'errors' && key !== 'errorExamples') sum[key] += part[key];
     }
     for (const [code, n] of Object.entries(part.errors)) sum.errors[code] = (sum.errors[code] ?? 0) + n;
+    for (const [code, detail] of Object.entries(part.errorExamples)) sum.errorExamples[code] ??= detail;
   }
   return sum;
 }
@@ -90,6 +94,7 @@ export function countOutcome(c: FloodCounters, outcome: ConnectionOutcome, stop:
       return countError(c, outcome.code);
     case 'bad':
       c.connectionsBad++;
+      c.errorExamples[outcome.code] ??= outcome.detail;
       return countError(c, outcome.code);
     case 'aborted':
       if (stop === 'duration' || stop === 'budget') {

@@ -11,8 +11,8 @@ import { LatencyHistogram } from './latency-histogram.js';
 export class FloodStats {
   private readonly shards: FloodCounters[];
   private readonly open: number[];
-  /** Latencies since the last per-second tick, from every shard's interval snapshots. */
-  private readonly latencyThisSecond = new LatencyHistogram();
+  /** Latencies since the last tick, from every shard's interval snapshots. */
+  private readonly latencyThisBucket = new LatencyHistogram();
   private readonly perSecond: Sample[] = [];
   private readonly repliesPerSecond: Sample[] = [];
   private readonly latencyOverTime: { t: number; p50: number; p99: number }[] = [];
@@ -30,7 +30,7 @@ export class FloodStats {
   update(shard: number, snapshot: ShardSnapshot): void {
     this.shards[shard] = snapshot.counters;
     this.open[shard] = snapshot.open;
-    this.latencyThisSecond.merge(snapshot.interval);
+    this.latencyThisBucket.merge(snapshot.interval);
   }
 
   get total(): FloodCounters {
@@ -38,13 +38,14 @@ export class FloodStats {
   }
 
   /**
-   * Closes the interval ending at `t` (ms since start): one connections/s and replies/s sample, one
-   * latency point. A `final` tail shorter than 250 ms is dropped unless it is the only interval:
-   * scaled up to a rate, a few ms would read as a spike.
+   * Closes the interval ending at `t` (ms since the time origin), `intervalMs` long: one
+   * connections/s and replies/s sample, one latency point. A `final` tail shorter than 40 % of the
+   * bucket width is dropped unless it is the only interval: scaled up to a rate, a few ms would read
+   * as a spike.
    */
-  tick(t: number, intervalMs: number, final = false): void {
+  tick(t: number, intervalMs: number, bucketMs: number, final = false): void {
     if (intervalMs <= 0) return;
-    if (final && intervalMs < 250 && this.perSecond.length > 0) return;
+    if (final && intervalMs < 0.4 * bucketMs && this.perSecond.length > 0) return;
     const total = this.total;
     const replies = total.messagesReceived + total.warmupMessagesReceived;
     this.perSecond.push({ t, value: ((total.connectionsOk - this.okAtLastTick) * 1000) / intervalMs });
@@ -52,9 +53,9 @@ export class FloodStats {
     this.okAtLastTick = total.connectionsOk;
     this.repliesAtLastTick = replies;
     // Seconds without replies get no latency point: a gap says "nothing came back" better than a 0.
-    if (this.latencyThisSecond.count > 0) {
-      this.latencyOverTime.push({ t, p50: this.latencyThisSecond.percentile(0.5), p99: this.latencyThisSecond.percentile(0.99) });
-      this.latencyThisSecond.reset();
+    if (this.latencyThisBucket.count > 0) {
+      this.latencyOverTime.push({ t, p50: this.latencyThisBucket.percentile(0.5), p99: this.latencyThisBucket.percentile(0.99) });
+      this.latencyThisBucket.reset();
     }
   }
 
@@ -86,7 +87,7 @@ export class FloodStats {
   result(
     settings: FloodSettings,
     finals: readonly ShardFinal[],
-    times: { readonly durationMs: number; readonly measuredEndMs: number },
+    times: { readonly durationMs: number; readonly measuredEndMs: number; readonly startMs: number },
     stop: StopReason | null,
     stoppedEarly: string | null,
   ): FloodResult {
@@ -130,10 +131,12 @@ export class FloodStats {
         bytesReceivedPerSecond: perSecond(c.bytesReceived),
       },
       errors: { ...c.errors },
+      errorExamples: { ...c.errorExamples },
       latencyMs: latency.summary(),
       serviceTimeMs: serviceTime.summary(),
       latencyCorrected: settings.rate > 0,
       durationMs,
+      startMs: times.startMs,
       cappedByDuration: stop === 'capped',
       stoppedEarly,
       settings,

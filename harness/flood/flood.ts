@@ -22,10 +22,31 @@ export interface FloodHooks {
   onProgress?: (p: FloodProgress) => void;
   /** Stops the flood early; the result so far is still returned (errors count them as ABORTED). */
   signal?: AbortSignal;
+  /**
+   * The time origin of the result's time series, in absolute ms (performance.timeOrigin +
+   * performance.now()): a harness run passes the server's start, so the flood's charts line up with
+   * the RSS and TIME_WAIT ones. Default: the flood's own start.
+   */
+  timeOrigin?: number;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
-const SAMPLE_INTERVAL_MS = 1000;
+
+/**
+ * The width of the flood's time-series buckets at `elapsedMs` into it. A run of known length gets
+ * one width, about 1/20 of it (100 ms to 1 s), so even a 1 s run draws a line, not a dot; a run of
+ * a fixed number of connections, whose length is unknown, gets 100 ms buckets for its first 3 s,
+ * 250 ms up to 15 s, then 1 s. Each point is a rate per second, so mixed widths plot on one scale.
+ */
+export function sampleIntervalMs(plannedMs: number | null, elapsedMs: number): number {
+  if (plannedMs !== null) return Math.min(1000, Math.max(100, niceStep(plannedMs / 20)));
+  return elapsedMs < 3000 ? 100 : elapsedMs < 15_000 ? 250 : 1000;
+}
+
+/** The smallest of 100, 250, 500, 1000 ms that is >= ms. */
+function niceStep(ms: number): number {
+  return [100, 250, 500].find((step) => step >= ms) ?? 1000;
+}
 /** Lead time between "every worker is loaded" and the shared start, so no shard starts behind its schedule. */
 const WORKER_START_LEAD_MS = 20;
 
@@ -147,13 +168,24 @@ export async function runFlood(options: FloodOptions, hooks: FloodHooks = {}): P
     const snapshot = h.poll();
     if (snapshot !== null) onSnapshot(i, snapshot);
   });
+  // Samples are stamped on the caller's time origin; buckets are measured on the flood's own clock.
+  const originOffset = hooks.timeOrigin === undefined ? 0 : startAt - hooks.timeOrigin;
+  const plannedMs = settings.durationMs === null ? null : settings.warmupMs + settings.durationMs;
   let lastTick = 0;
-  const sampleTimer = setInterval(() => {
-    pollAll();
-    const t = elapsed();
-    stats.tick(t, t - lastTick);
-    lastTick = t;
-  }, SAMPLE_INTERVAL_MS);
+  let interval = sampleIntervalMs(plannedMs, 0);
+  let sampleTimer: NodeJS.Timeout | undefined;
+  const sampleNext = (): void => {
+    // Due at the bucket's end on the flood's clock, so timer lateness does not stretch the buckets.
+    sampleTimer = setTimeout(() => {
+      pollAll();
+      const t = elapsed();
+      stats.tick(originOffset + t, t - lastTick, interval);
+      lastTick = t;
+      interval = sampleIntervalMs(plannedMs, t);
+      sampleNext();
+    }, Math.max(0, lastTick + interval - elapsed()));
+  };
+  sampleNext();
   const report = (): void => hooks.onProgress?.(stats.progress(elapsed(), settings.connections, settings.warmupMs));
   const progressTimer = setInterval(() => {
     pollAll();
@@ -168,7 +200,7 @@ export async function runFlood(options: FloodOptions, hooks: FloodHooks = {}): P
     throw error;
   } finally {
     for (const timer of timers) clearTimeout(timer);
-    clearInterval(sampleTimer);
+    clearTimeout(sampleTimer);
     clearInterval(progressTimer);
     hooks.signal?.removeEventListener('abort', onExternalAbort);
     await Promise.all(handles.map((h) => h.close()));
@@ -176,7 +208,7 @@ export async function runFlood(options: FloodOptions, hooks: FloodHooks = {}): P
 
   const durationMs = elapsed();
   finals.forEach((f, i) => stats.update(i, f));
-  stats.tick(durationMs, durationMs - lastTick, true);
+  stats.tick(originOffset + durationMs, durationMs - lastTick, interval, true);
   report();
-  return stats.result(settings, finals, { durationMs, measuredEndMs: Math.min(durationMs, stoppedAtMs ?? durationMs) }, stopReason, stoppedEarly);
+  return stats.result(settings, finals, { durationMs, measuredEndMs: Math.min(durationMs, stoppedAtMs ?? durationMs), startMs: originOffset }, stopReason, stoppedEarly);
 }

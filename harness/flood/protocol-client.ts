@@ -30,6 +30,8 @@ export interface FloodProtocolSession {
    * check the session's state is undefined and the flood stops using it.
    */
   receive(chunk: Uint8Array): ReplyCheck[];
+  /** What is known of the reply still awaited, for the error when it never completes (raw: what arrived). */
+  pendingReply?(): string;
 }
 
 export interface FloodProtocolClient {

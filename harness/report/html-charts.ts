@@ -8,7 +8,14 @@ import { formatBytes } from './format.js';
 import { lineChart, type ChartPoint } from './svg-chart.js';
 
 const mebibyte = 1024 * 1024;
-const timeLabel = 'time since start (s)';
+const timeLabel = 'time since the server started (s)';
+
+/** Every chart of a report covers the same x range: from the server's start to the report. */
+export type TimeDomain = readonly [number, number];
+
+function timeAxis(xDomain: TimeDomain | undefined): { xLabel: string; xDomain?: TimeDomain } {
+  return xDomain === undefined ? { xLabel: timeLabel } : { xLabel: timeLabel, xDomain };
+}
 
 /** A chart block; `body` is the SVG or the reason there is none. */
 function chartBlock(body: string, notes: readonly string[] = []): string {
@@ -25,24 +32,27 @@ function seconds(t: number): number {
   return t / 1000;
 }
 
-export function connectionsChart(flood: FloodResult | null): string {
+export function connectionsChart(flood: FloodResult | null, xDomain?: TimeDomain): string {
   const title = 'Connections completed per second';
   if (flood === null) return notMeasured(title);
   const points = flood.connectionsPerSecond.map((s) => ({ x: seconds(s.t), y: s.value }));
-  return chartBlock(lineChart({ title, series: [{ name: 'connections/s', points }], xLabel: timeLabel, yLabel: 'connections/s' }));
+  return chartBlock(lineChart({ title, series: [{ name: 'connections/s', points }], ...timeAxis(xDomain), yLabel: 'connections/s' }));
 }
 
 /** Replies per second (warm-up included, marked), the flood's throughput over time. */
-export function throughputChart(flood: FloodResult | null): string {
+export function throughputChart(flood: FloodResult | null, xDomain?: TimeDomain): string {
   const title = 'Messages answered per second';
   if (flood === null) return notMeasured(title);
   const points = flood.messagesPerSecond.map((s) => ({ x: seconds(s.t), y: s.value }));
   const t = flood.throughput;
-  const notes = [`${Math.round(t.messagesPerSecond)} msg/s over the measured ${(t.measuredMs / 1000).toFixed(1)} s${flood.warmup.ms > 0 ? `, after a ${(flood.warmup.ms / 1000).toFixed(1)} s warm-up (drawn, not counted)` : ''}.`];
-  return chartBlock(lineChart({ title, series: [{ name: 'replies/s', points }], xLabel: timeLabel, yLabel: 'messages/s' }), notes);
+  const notes = [
+    `${Math.round(t.messagesPerSecond)} msg/s, ${formatBytes(t.bytesSentPerSecond)}/s sent and ${formatBytes(t.bytesReceivedPerSecond)}/s received over the measured ${(t.measuredMs / 1000).toFixed(1)} s${flood.warmup.ms > 0 ? `, after a ${(flood.warmup.ms / 1000).toFixed(1)} s warm-up (drawn, not counted)` : ''}.`,
+    `The flood ran from ${(flood.startMs / 1000).toFixed(2)} s to ${((flood.startMs + flood.durationMs) / 1000).toFixed(2)} s after the server started.`,
+  ];
+  return chartBlock(lineChart({ title, series: [{ name: 'replies/s', points }], ...timeAxis(xDomain), yLabel: 'messages/s' }), notes);
 }
 
-export function latencyChart(flood: FloodResult | null): string {
+export function latencyChart(flood: FloodResult | null, xDomain?: TimeDomain): string {
   const title = 'Message round-trip latency';
   if (flood === null) return notMeasured(title);
   const p50 = flood.latencyOverTime.map((s) => ({ x: seconds(s.t), y: s.p50 }));
@@ -54,13 +64,13 @@ export function latencyChart(flood: FloodResult | null): string {
         { name: 'p50', points: p50 },
         { name: 'p99', points: p99 },
       ],
-      xLabel: timeLabel,
+      ...timeAxis(xDomain),
       yLabel: 'latency (ms)',
     }),
   );
 }
 
-export function timeWaitChart(timeWait: TimeWaitResult | null): string {
+export function timeWaitChart(timeWait: TimeWaitResult | null, xDomain?: TimeDomain): string {
   const title = 'Sockets in TIME_WAIT';
   if (timeWait === null) return notMeasured(title);
   const server = timeWait.samples.map((s) => ({ x: seconds(s.t), y: s.server }));
@@ -78,14 +88,14 @@ export function timeWaitChart(timeWait: TimeWaitResult | null): string {
         { name: 'server side (local port = server port)', points: server },
         { name: 'client side (remote port = server port)', points: client },
       ],
-      xLabel: timeLabel,
+      ...timeAxis(xDomain),
       yLabel: 'sockets',
     }),
     notes,
   );
 }
 
-export function memoryChart(memory: MemoryResult | null): string {
+export function memoryChart(memory: MemoryResult | null, xDomain?: TimeDomain): string {
   const title = 'Server resident memory (RSS)';
   if (memory === null) return notMeasured(title);
   const rss = memory.samples.map((s) => ({ x: seconds(s.t), y: s.value / mebibyte }));
@@ -107,7 +117,7 @@ export function memoryChart(memory: MemoryResult | null): string {
       lineChart({
         title,
         series,
-        xLabel: timeLabel,
+        ...timeAxis(xDomain),
         yLabel: 'RSS (MiB)',
         horizontalLines,
         // Ticks arrive already rounded to 1/2/2.5/5 steps; toPrecision only hides float noise.

@@ -3,7 +3,7 @@
  * exit), each a function from its part of the RunReport to an HTML fragment. All report text goes
  * through escapeHtml; null parts render as "not measured".
  */
-import type { CheckResult, CheckVerdict, FloodResult, LeakFinding, LockFinding, RunReport, RunVerdict, ServerExit } from '../types.js';
+import type { CheckResult, CheckVerdict, FloodResult, LeakFinding, LockFinding, RunProvenance, RunReport, RunVerdict, ServerExit } from '../types.js';
 import { escapeHtml } from './escape-html.js';
 import { formatBytes, formatCommand, formatCount, formatDuration, formatLatency, reportResult } from './format.js';
 
@@ -36,6 +36,8 @@ export function headerSection(report: RunReport): string {
     ['listening', ready],
     ['started at', report.startedAt],
     ['run time', formatDuration(report.durationMs)],
+    ['harness', `portico-harness ${report.provenance.harnessVersion}, Node ${report.provenance.nodeVersion}, ${report.provenance.platform}`],
+    ['command', report.provenance.command === null ? '(run as a library)' : formatCommand(report.provenance.command)],
   ]);
   const error = report.error === undefined ? '' : `<div class="alert"><strong>The run could not complete:</strong>${pre(report.error)}</div>`;
   return `<header><h1>${badge(reportResult(report))} ${escapeHtml(report.scenario)}</h1>${facts}${error}</header>`;
@@ -96,8 +98,8 @@ export function floodSection(flood: FloodResult | null): string {
   const errors =
     errorEntries.length === 0
       ? '<p>No errors.</p>'
-      : `<table class="grid"><thead><tr><th>error</th><th>count</th></tr></thead><tbody>${errorEntries
-          .map(([code, count]) => `<tr><td>${escapeHtml(code)}</td><td>${escapeHtml(formatCount(count))}</td></tr>`)
+      : `<table class="grid"><thead><tr><th>error</th><th>count</th><th>first seen</th></tr></thead><tbody>${errorEntries
+          .map(([code, count]) => `<tr><td>${escapeHtml(code)}</td><td>${escapeHtml(formatCount(count))}</td><td>${escapeHtml(flood.errorExamples[code] ?? '')}</td></tr>`)
           .join('')}</tbody></table>`;
   return section('flood', 'Flood totals', `${totals}<h3>Round-trip latency</h3>${latency}<h3>Errors</h3>${errors}`);
 }
@@ -134,4 +136,15 @@ export function exitSection(exit: ServerExit | null): string {
     exit.stopSignal === null ? ['stop signal', 'none sent'] : [`time from ${exit.stopSignal} to exit`, formatDuration(exit.stopMs)],
   ]);
   return section('exit', 'Server exit', `${facts}<h3>stderr (tail)</h3>${pre(exit.stderrTail)}`);
+}
+
+/** The resolved scenario as a scenario file: saved as JSON, `portico-harness run` repeats the run. */
+export function reproduceSection(provenance: RunProvenance): string {
+  const json = JSON.stringify(provenance.scenario, null, 2);
+  return section(
+    'reproduce',
+    'Reproduce',
+    `<p>Every setting of this run, defaults included, in the scenario-file shape (<code>provenance.scenario</code> in report.json); ` +
+      `saved as a file, <code>portico-harness run &lt;file&gt;</code> runs it again.</p><details><summary>resolved scenario</summary>${pre(json)}</details>`,
+  );
 }

@@ -6,7 +6,7 @@ import type { RunReport } from '../types.js';
 import { escapeHtml } from './escape-html.js';
 import { reportResult } from './format.js';
 import { connectionsChart, latencyChart, memoryChart, throughputChart, timeWaitChart } from './html-charts.js';
-import { checksSection, exitSection, floodSection, headerSection, leaksSection, locksSection } from './html-sections.js';
+import { checksSection, exitSection, floodSection, headerSection, leaksSection, locksSection, reproduceSection } from './html-sections.js';
 
 const css = `
 body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1500px; padding: 16px 24px; color: #222; background: #f6f7f9; }
@@ -25,6 +25,7 @@ table.grid tr.fail td { background: #fdecea; }
 table.grid tr.unchecked td { background: #fff8e1; }
 table.kv th { text-align: left; font-weight: normal; color: #555; padding: 2px 16px 2px 0; vertical-align: top; }
 table.kv td { padding: 2px 0; font-family: ui-monospace, monospace; word-break: break-all; }
+details summary { cursor: pointer; color: #0b5394; margin: 6px 0; }
 pre { background: #1e1e1e; color: #e6e6e6; padding: 10px 12px; border-radius: 4px; overflow-x: auto; font-size: 12px; line-height: 1.4; max-height: 480px; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
 figure.chart-block { margin: 0; flex: 1 1 640px; max-width: 740px; }
@@ -39,7 +40,9 @@ article.finding { border-left: 4px solid #c62828; padding-left: 10px; margin: 10
 /** Renders a whole run report as a standalone HTML document. */
 export function renderHtml(report: RunReport): string {
   const verdict = reportResult(report);
-  const charts = [connectionsChart(report.flood), latencyChart(report.flood), timeWaitChart(report.timeWait), memoryChart(report.memory), throughputChart(report.flood)];
+  // One time origin (the server's start) and one x range for every chart.
+  const x: readonly [number, number] = [0, report.durationMs / 1000];
+  const charts = [connectionsChart(report.flood, x), latencyChart(report.flood, x), timeWaitChart(report.timeWait, x), memoryChart(report.memory, x), throughputChart(report.flood, x)];
   return [
     '<!DOCTYPE html>',
     '<html lang="en">',
@@ -57,6 +60,7 @@ export function renderHtml(report: RunReport): string {
     locksSection(report.locks),
     leaksSection(report.leaks, report.exit?.stopSignal ?? null),
     exitSection(report.exit),
+    reproduceSection(report.provenance),
     '</body>',
     '</html>',
     '',

@@ -51,12 +51,18 @@ export function formatSummary(report: RunReport): string {
       `throughput:  ${formatCount(Math.round(t.messagesPerSecond))} msg/s, ${formatBytes(t.bytesSentPerSecond)}/s sent, ${formatBytes(t.bytesReceivedPerSecond)}/s received over ${formatDuration(t.measuredMs)}` +
         (flood.settings.workers > 1 ? ` (${flood.settings.workers} worker threads)` : ''),
     );
+    // The first bad reply of each kind, so a count comes with what actually arrived.
+    for (const [code, detail] of Object.entries(flood.errorExamples).slice(0, 3)) lines.push(`first ${code}: ${oneLine(detail)}`);
     const l = flood.latencyMs;
     const s = flood.serviceTimeMs;
-    lines.push(
-      `latency:     p50 ${formatLatency(l.p50)}, p90 ${formatLatency(l.p90)}, p99 ${formatLatency(l.p99)}, p99.9 ${formatLatency(l.p999)}, max ${formatLatency(l.max)}` +
-        (flood.latencyCorrected ? ` (from intended send times at ${formatCount(flood.settings.rate)} msg/s; service time p50 ${formatLatency(s.p50)}, p99 ${formatLatency(s.p99)}, max ${formatLatency(s.max)})` : ''),
-    );
+    if (l.count === 0) {
+      lines.push('latency:     no replies were measured');
+    } else {
+      lines.push(
+        `latency:     p50 ${formatLatency(l.p50)}, p90 ${formatLatency(l.p90)}, p99 ${formatLatency(l.p99)}, p99.9 ${formatLatency(l.p999)}, max ${formatLatency(l.max)}` +
+          (flood.latencyCorrected ? ` (from intended send times at ${formatCount(flood.settings.rate)} msg/s; service time p50 ${formatLatency(s.p50)}, p99 ${formatLatency(s.p99)}, max ${formatLatency(s.max)})` : ''),
+      );
+    }
   }
 
   const timeWait = report.timeWait;

@@ -34,6 +34,8 @@ export interface LineChartOptions {
   readonly horizontalLines?: readonly HorizontalLine[];
   /** Y tick labels; default round numbers with k/M/G suffixes. */
   readonly formatY?: (y: number) => string;
+  /** An x range the axis covers whatever the data, so the charts of one report share their x axis. */
+  readonly xDomain?: readonly [number, number];
 }
 
 /** Okabe–Ito: distinct for the common forms of colour blindness, and on white. */
@@ -61,7 +63,7 @@ export function lineChart(options: LineChartOptions): string {
   const svgHeight = Math.max(height, plot.bottom + margin.bottom);
 
   const allPoints = series.flatMap((s) => s.points);
-  const xs = allPoints.map((p) => p.x);
+  const xs = [...allPoints.map((p) => p.x), ...(options.xDomain ?? []).filter((x) => Number.isFinite(x))];
   // Y always starts at 0 so small wobbles don't look like swings; reference lines stay in range.
   const ys = [0, ...allPoints.map((p) => p.y), ...lines.map((line) => line.y)];
   const xScale = xs.length === 0 ? niceScale(0, 1) : niceScale(Math.min(...xs), Math.max(...xs), 6);

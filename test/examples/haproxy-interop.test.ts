@@ -9,7 +9,10 @@ import * as net from 'node:net';
 import { test } from 'node:test';
 import { freePort } from '../helpers/real-owserver.js';
 import { haproxyPreamble, startHaproxy } from '../helpers/haproxy.js';
-import { resolve } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { selfSignedCert } from '../helpers/self-signed-cert.js';
 import { repoRoot, spawnServer, type SpawnedServer } from '../helpers/spawn-server.js';
 import { readBytes } from '../helpers/tcp-client.js';
 
@@ -166,4 +169,24 @@ test('portico-proxy --accept-proxy --send-proxy v1: the header the front receive
   const log = await waitFor('the echo log line', () => connectionLogs(echo).at(0));
   assert.deepEqual([log.remote, log.local, log.proxied?.version], [{ address: '2001:db8::5', port: 41000 }, { address: '2001:db8::80', port: 443 }, 1]);
   socket.destroy();
+});
+
+test('haproxy send-proxy-v2 + ssl → portico-echo --accept-proxy --tls-cert --tls-key: the PROXY header in clear, then TLS, client address kept', T, async (t) => {
+  const { cert, key } = selfSignedCert();
+  const dir = await mkdtemp(join(tmpdir(), 'portico-tls-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'cert.pem'), cert);
+  await writeFile(join(dir, 'key.pem'), key);
+  const echo = await spawnServer({ t, args: ['--port', '0', '--accept-proxy', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'), '--log-connections'] });
+  const front = await freePort();
+  await startHaproxy(
+    t,
+    [...haproxyPreamble(), 'frontend fe', `  bind 127.0.0.1:${front}`, '  default_backend be', 'backend be', `  server echo 127.0.0.1:${echo.port} send-proxy-v2 ssl verify none`],
+    [front],
+  );
+  const client = await echoFrom('127.0.0.6', front, 'tls between haproxy and portico');
+  const log = await waitFor('the connection log line', () => connectionLogs(echo).find((l) => l.remote.address === '127.0.0.6'));
+  assert.equal(log.remote.port, client.localPort);
+  assert.equal((log as ConnectionLog & { transport: string }).transport, 'tls');
+  client.destroy();
 });

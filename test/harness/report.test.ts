@@ -22,6 +22,13 @@ function passingReport(): RunReport {
   const seconds = 30;
   return {
     scenario: 'echo-flood-10k',
+    provenance: {
+      harnessVersion: '0.1.0',
+      nodeVersion: 'v20.11.1',
+      platform: 'linux x64',
+      command: ['portico-harness', 'run', 'ci/scenarios/echo.json', '--report', 'reports/<echo>'],
+      scenario: { name: 'echo-flood-10k', server: ['node', 'dist/examples/echo/main.js'], flood: { connections: 10_000 } },
+    },
     serverCommand: ['node', 'dist/examples/echo/main.js', '--port', '0', '--banner', 'hello world'],
     ready: { by: 'line', server: 'echo', host: '127.0.0.1', port: 40123 },
     startedAt: '2025-01-02T03:04:05.678Z',
@@ -73,6 +80,7 @@ function passingReport(): RunReport {
 function emptyReport(): RunReport {
   return {
     scenario: 'never-ready',
+    provenance: { harnessVersion: 'unknown', nodeVersion: 'v22.0.0', platform: 'linux x64', command: null, scenario: {} },
     serverCommand: [],
     ready: null,
     startedAt: '2025-01-02T03:04:05.678Z',

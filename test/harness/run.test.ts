@@ -116,7 +116,7 @@ test('a server that never prints its ready line: clear error with its stderr, wi
 test('--help documents every flag and the exit codes', T, async (t) => {
   const run = await runToExit(process.execPath, [harness, 'run', '--help'], { t });
   assert.equal(run.code, 0, run.stderr);
-  for (const flag of ['--server', '--ready', '--port-arg', '--protocol', '--connections', '--concurrency', '--messages', '--size', '--memory-cap', '--lock-order', '--leak-check', '--netns', '--report', '--accept-signal-exit', '--accept-exit-codes', '--stop-signal', '--stop-deadline']) {
+  for (const flag of ['--server', '--ready', '--port-arg', '--protocol', '--connections', '--concurrency', '--messages', '--size', '--memory-cap', '--lock-order', '--leak-check', '--netns', '--report', '--accept-signal-exit', '--accept-exit-codes', '--stop-signal', '--stop-deadline', '--send', '--expect-bytes', '--expect-regex', '--max-reply']) {
     assert.match(run.stdout, new RegExp(`^\\s+${flag}\\b`, 'm'), `help lists ${flag}`);
   }
   assert.match(run.stdout, /Exit status: 0 PASS; 1 FAIL .*; 3 INCOMPLETE; 2 bad arguments/);

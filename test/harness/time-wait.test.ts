@@ -118,7 +118,9 @@ test('a real server that closes first leaves TIME_WAIT on its own port', { timeo
       client.resume();
     });
   }
-  await sleep(100);
+  // Between start and stop the tables are read off the main thread: on a busy host one read takes
+  // 100-200 ms, so give it time for a few.
+  await sleep(700);
   const result = sampler.stop();
   assert.deepEqual(result.before, { server: 0, client: 0 });
   assert.ok(result.after.server > 0, `server-side TIME_WAIT expected: ${JSON.stringify(result.after)}`);

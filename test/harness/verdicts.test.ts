@@ -104,6 +104,16 @@ test('leaks: not node is NOT CHECKED (INCOMPLETE only with --leak-check); exited
   assert.equal(byName(judgeRun(scenario({ leakCheck: false }), facts()))['leaks'], 'NOT CHECKED (not requested): not enabled (--no-leak-check)');
 });
 
+test('ready, then an error before the samplers reported: TIME_WAIT and memory cap are NOT CHECKED "see error", never PASS', () => {
+  const s = scenario({ memoryCap: '64M', thresholds: { timeWaitBudget: 10 } });
+  const checks = judgeRun(s, facts({ timeWait: null, memory: null }));
+  const v = byName(checks);
+  assert.equal(v['TIME_WAIT'], 'NOT CHECKED: not sampled (see error)');
+  assert.equal(v['memory cap'], 'NOT CHECKED: memory was not watched (see error)');
+  assert.equal(runVerdict(checks, []), 'INCOMPLETE', 'both were asked for');
+  assert.equal(runVerdict(judgeRun(scenario(), facts({ timeWait: null, memory: null })), []), 'PASS', 'neither was asked for');
+});
+
 test('clean exit: accepted codes, death by signal N as 128 + N, --accept-signal-exit, --no-exit-check', () => {
   const byTerm: ServerExit = { code: null, signal: 'SIGTERM', stopSignal: 'SIGTERM', clean: false, stopMs: 12, killed: false, stderrTail: '' };
   assert.equal(byName(judgeRun(scenario(), facts({ exit: byTerm })))['clean exit'], 'FAIL: signal SIGTERM 12 ms after SIGTERM (no SIGTERM handler? accept it with --accept-exit-codes 0,143)');

@@ -29,10 +29,12 @@ export function floodResult(over: Partial<FloodResult> = {}): FloodResult {
     warmup: { ms: 0, messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0 },
     throughput: { measuredMs: durationMs, messagesPerSecond: (messages * 1000) / durationMs, bytesSentPerSecond: (messages * 64000) / durationMs, bytesReceivedPerSecond: (messages * 64000) / durationMs },
     errors: {},
+    errorExamples: {},
     latencyMs: latencySummary(1, messages),
     serviceTimeMs: latencySummary(1, messages),
     latencyCorrected: false,
     durationMs,
+    startMs: 0,
     cappedByDuration: false,
     stoppedEarly: null,
     settings: {

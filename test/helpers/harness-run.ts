@@ -26,6 +26,8 @@ export interface HarnessRun extends RunResult {
   readonly elapsedMs: number;
   /** Wall-clock ms from report.json's last write to the harness's exit. */
   readonly exitAfterReportMs: number | null;
+  /** Where report.json and report.html were written (removed after the test). */
+  readonly reportDir: string;
 }
 
 export async function runHarness(t: TestContext, args: readonly string[], timeoutMs = 40_000): Promise<HarnessRun> {
@@ -44,7 +46,7 @@ export async function runHarness(t: TestContext, args: readonly string[], timeou
   } catch {
     // No report: asserted by the tests that expect one.
   }
-  return { ...result, report, elapsedMs, exitAfterReportMs };
+  return { ...result, report, elapsedMs, exitAfterReportMs, reportDir: dir };
 }
 
 export function checkOf(report: RunReport | null, name: string): CheckResult {

@@ -1,0 +1,99 @@
+/**
+ * portico-echo's connection-layer flags, on the built binary: who is refused, who is answered as a
+ * monitor, the per-source cap, TLS from files, and the configuration errors (exit 2, the flag named).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as tls from 'node:tls';
+import { selfSignedCert } from '../helpers/self-signed-cert.js';
+import { echoBinary, runToExit, spawnServer } from '../helpers/spawn-server.js';
+import { collect, connectClient, readBytes } from '../helpers/tcp-client.js';
+
+const T = { timeout: 30_000 };
+
+/** Connect, send `text`, and say how it ended: the echo, an answer and FIN, or a reset. */
+async function outcome(port: number, text: string): Promise<{ ended: string; data: string }> {
+  let socket: net.Socket;
+  try {
+    socket = await connectClient(port, { allowHalfOpen: false });
+  } catch (error) {
+    return { ended: (error as NodeJS.ErrnoException).code ?? 'error', data: '' };
+  }
+  const seen = collect(socket, 3000);
+  socket.write(text);
+  const timer = setTimeout(() => socket.end(), 300); // an echo never ends by itself: close after it came back
+  const result = await seen;
+  clearTimeout(timer);
+  return { ended: result.ended === 'error' ? (result.errorCode ?? 'error') : 'end', data: result.data.toString() };
+}
+
+test('portico-echo layer flags: refused, answered, admitted', T, async (t) => {
+  const cases: { name: string; args: string[]; expect: { ended: string; data: string } }[] = [
+    { name: '--deny 127.0.0.0/8 resets', args: ['--deny', '127.0.0.0/8'], expect: { ended: 'ECONNRESET', data: '' } },
+    { name: '--allow 10.0.0.0/8,::1 resets 127.0.0.1', args: ['--allow', '10.0.0.0/8,::1'], expect: { ended: 'ECONNRESET', data: '' } },
+    { name: '--allow 127.0.0.1 admits it', args: ['--allow', '127.0.0.1'], expect: { ended: 'end', data: 'ping' } },
+    { name: '--health-from 127.0.0.0/8 answers OK and closes', args: ['--health-from', '127.0.0.0/8'], expect: { ended: 'end', data: 'OK\n' } },
+    { name: '--health-from elsewhere: echoed', args: ['--health-from', '10.9.0.0/16'], expect: { ended: 'end', data: 'ping' } },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const server = await spawnServer({ t, args: ['--port', '0', ...c.args] });
+      const seen = await outcome(server.port, 'ping');
+      assert.deepEqual(seen, c.expect);
+      assert.equal(await server.stop(), 0);
+    });
+  }
+});
+
+test('portico-echo --max-per-source 1: a second connection from the same address is refused while the first is open', T, async (t) => {
+  const server = await spawnServer({ t, args: ['--port', '0', '--max-per-source', '1'] });
+  const first = await connectClient(server.port);
+  first.write('a');
+  assert.equal((await readBytes(first, 1)).toString(), 'a');
+  assert.equal((await outcome(server.port, 'b')).ended, 'ECONNRESET');
+  first.destroy();
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(await outcome(server.port, 'c'), { ended: 'end', data: 'c' });
+  assert.equal(await server.stop(), 0);
+});
+
+test('portico-echo --tls-cert --tls-key: TLS from PEM files', T, async (t) => {
+  const { cert, key } = selfSignedCert();
+  const dir = await mkdtemp(join(tmpdir(), 'portico-echo-tls-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'cert.pem'), cert);
+  await writeFile(join(dir, 'key.pem'), key);
+  const server = await spawnServer({ t, args: ['--port', '0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')] });
+  const client = tls.connect({ host: '127.0.0.1', port: server.port, ca: cert, servername: 'localhost' });
+  await new Promise<void>((resolve, reject) => {
+    client.once('secureConnect', () => resolve());
+    client.once('error', reject);
+  });
+  client.write('secret');
+  assert.equal((await readBytes(client, 6)).toString(), 'secret');
+  client.destroy();
+  assert.equal(await server.stop(), 0);
+});
+
+test('portico-echo layer flag errors exit 2 naming the problem', T, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portico-echo-bad-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'bad.pem'), 'not a certificate');
+  const cases: { args: string[]; message: RegExp }[] = [
+    { args: ['--deny', '10.0.0.0/33'], message: /not an address range: "10\.0\.0\.0\/33"/ },
+    { args: ['--allow', ','], message: /expected comma-separated CIDR ranges/ },
+    { args: ['--tls-cert', join(dir, 'bad.pem')], message: /--tls-cert and --tls-key go together/ },
+    { args: ['--tls-cert', join(dir, 'missing.pem'), '--tls-key', join(dir, 'missing.pem')], message: /--tls-cert: cannot read .*missing\.pem: ENOENT/ },
+    { args: ['--tls-cert', join(dir, 'bad.pem'), '--tls-key', join(dir, 'bad.pem')], message: /cannot load the TLS certificate and key/ },
+    { args: ['--handshake-timeout', '0'], message: /--handshake-timeout: must be >= 1/ },
+  ];
+  for (const c of cases) {
+    const result = await runToExit(process.execPath, [echoBinary, '--port', '0', ...c.args]);
+    assert.equal(result.code, 2, `${c.args.join(' ')}: exit ${result.code}, stderr ${result.stderr}`);
+    assert.match(result.stderr, c.message);
+  }
+});

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ErrorCodes, PorticoError, SourceRanges } from '../../framework/index.js';
+
+test('SourceRanges: IPv4 and IPv6 CIDR, bare addresses, IPv4-mapped IPv6 against IPv4 ranges', () => {
+  const ranges = new SourceRanges(['10.0.0.0/8', '192.0.2.7', '2001:db8::/32', '::1', 'fe80::/10']);
+  const cases: [string, boolean][] = [
+    ['10.1.2.3', true],
+    ['11.0.0.1', false],
+    ['192.0.2.7', true],
+    ['192.0.2.8', false],
+    ['::ffff:10.9.9.9', true], // a dual-stack socket's view of an IPv4 peer
+    ['::ffff:11.0.0.1', false],
+    ['2001:db8:1::5', true],
+    ['2001:db9::1', false],
+    ['::1', true],
+    ['fe80::1234', true],
+    ['', false],
+    ['not-an-address', false],
+  ];
+  for (const [address, expected] of cases) assert.equal(ranges.has(address), expected, address);
+  assert.equal(new SourceRanges(['0.0.0.0/0']).has('203.0.113.1'), true);
+  assert.equal(new SourceRanges(['::/0']).has('2001:db8::1'), true);
+});
+
+test('SourceRanges: anything that is not CIDR is a configuration error naming it', () => {
+  for (const bad of ['10.0.0.0/33', '::1/129', '10.0.0.0/', '10.0.0/8', '10.0.0.0/8/1', 'example.com', '10.0.0.0/08', '']) {
+    assert.throws(
+      () => new SourceRanges([bad]),
+      (e: unknown) => e instanceof PorticoError && e.code === ErrorCodes.CONFIG && e.message.includes(JSON.stringify(bad)),
+      bad,
+    );
+  }
+});
