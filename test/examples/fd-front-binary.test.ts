@@ -45,7 +45,7 @@ test("the front's own I/O: a 16 MiB upload and a 16 MiB download pass it by (mea
   assert.equal((await get(front.port, '/http/hello')).status, 200);
   const body = randomBytes(16 * MiB);
   const io0 = processIo(pid);
-  const up = await exchange(front.port, [`POST /http/count HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`, body]);
+  const up = await exchange(front.port, [`POST /http/count HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`, body]);
   const down = await get(front.port, `/http/bytes/${16 * MiB}`);
   const io1 = processIo(pid);
   assert.deepEqual(JSON.parse(up.body.toString()), { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });

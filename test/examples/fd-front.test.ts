@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import WebSocket from 'ws';
-import { connectTo } from '../helpers/spawn-server.js';
+import { connectTo, SocketProbe } from '../helpers/spawn-server.js';
 import { eventually, exchange, get, isAlive, processIo, startFront } from '../helpers/fd-rig.js';
 import { defaultConfigJson } from '../../examples/fd-transfer/config.js';
 
@@ -115,14 +115,14 @@ test('the body is read by the back end, not the front (content-length and chunke
   const body = randomBytes(4 * MiB);
   const sha = createHash('sha256').update(body).digest('hex');
   // The head alone first; the body only once the connection is in the back end.
-  const head = `POST /http/count HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`;
+  const head = `POST /http/count HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`;
   const waitTransferred = (n: number) => () => eventually(() => front.stats.transferred === n, 10_000, `transfer ${n}`);
   const counted = await exchange(port, [head, waitTransferred(1), body]);
   assert.equal(counted.status, 200);
   assert.deepEqual(JSON.parse(counted.body.toString()), { bytes: body.length, sha256: sha });
   assert.equal(front.stats.bytesRead, head.length, 'the front read the head and not one byte more');
   // Chunked, in uneven chunks, head and first chunk in one write: the front reads at most that first read.
-  const chunkedHead = `POST /http/count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  const chunkedHead = `POST /http/count HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n`;
   const parts: Buffer[] = [];
   for (let at = 0, size = 1; at < body.length; size = (size * 7 + 13) % 100_000 || 1) {
     const piece = body.subarray(at, at + size);
@@ -137,7 +137,7 @@ test('the body is read by the back end, not the front (content-length and chunke
   assert.deepEqual(JSON.parse(chunked.body.toString()), { bytes: body.length, sha256: sha });
   assert.ok(front.stats.bytesRead - before <= chunkedHead.length + 100, `front read ${front.stats.bytesRead - before} bytes of a ${encoded.length}-byte request`);
   // The echo streams the body back as it arrives.
-  const echo = await exchange(port, [`POST /http/echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${MiB}\r\n\r\n`, body.subarray(0, MiB)]);
+  const echo = await exchange(port, [`POST /http/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${MiB}\r\n\r\n`, body.subarray(0, MiB)]);
   assert.equal(echo.status, 200);
   assert.equal(echo.headers.get('transfer-encoding'), 'chunked');
   assert.ok(echo.body.equals(body.subarray(0, MiB)));
@@ -145,6 +145,34 @@ test('the body is read by the back end, not the front (content-length and chunke
   assert.equal(chunkedEcho.status, 200);
   assert.ok(chunkedEcho.body.equals(body), 'chunked in, chunked out');
   assert.equal(front.stats.bytesWritten, 0, 'the front wrote nothing itself');
+});
+
+test('a persistent connection stays with its back end: pipelined requests answered in order, Connection: close ends it', T, async (t) => {
+  const { front, port } = await startFront(t, defaultConfigJson);
+  const socket = await connectTo(port, { allowHalfOpen: true });
+  t.after(() => socket.destroy());
+  const probe = new SocketProbe(socket);
+  const body = 'twelve bytes';
+  // Three requests in one write: the front reads the first head (and the rest of that read, sent along).
+  socket.write(
+    'GET /http/hello HTTP/1.1\r\nHost: x\r\n\r\n' +
+      `POST /http/count HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+      'POST /http/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+  );
+  await probe.until(() => /0\r\n\r\n$/.test(probe.data.toString('latin1')), 10_000, 'three answers');
+  const text = probe.data.toString('latin1');
+  const answers = text.split('HTTP/1.1 200 OK').slice(1);
+  assert.equal(answers.length, 3, text);
+  assert.match(answers[0]!, /hello from back end \d+/);
+  assert.match(answers[1]!, /"bytes":12/);
+  assert.match(answers[2]!, /\r\n\r\n3\r\nabc\r\n0\r\n\r\n$/);
+  assert.ok(!/Connection: close/i.test(text), 'persistent: no Connection: close');
+  // A later request on the same connection goes straight to the back end (the front never sees it).
+  socket.write('GET /http/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await probe.until(() => probe.ended, 10_000, 'the answer to the last request, then FIN');
+  assert.equal(probe.data.toString('latin1').split('HTTP/1.1 200 OK').length - 1, 4);
+  assert.equal(front.stats.transferred, 1, 'one hand-off for four requests');
+  assert.equal(front.backends.get('http')!.stats.transferred, 1);
 });
 
 test('response bytes never pass through the front: 16 MiB from the back end, 0 written by the front', T, async (t) => {
@@ -285,7 +313,7 @@ test('relay mode (the comparison path): the same back ends, every byte through t
   assert.equal(r.body.length, MiB);
   assert.ok(front.stats.bytesWritten >= MiB, 'relayed through the front');
   const body = randomBytes(256 * 1024);
-  const echo = await exchange(port, [`POST /http/echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`, body]);
+  const echo = await exchange(port, [`POST /http/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`, body]);
   assert.ok(echo.body.equals(body));
   const ws = await wsOpen(`ws://127.0.0.1:${port}/ws`);
   assert.equal((await wsEcho(ws, 'relayed')).data.toString(), 'relayed');

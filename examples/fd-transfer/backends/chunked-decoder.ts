@@ -26,6 +26,8 @@ export class ChunkedDecoder {
   #line = '';
   #remaining = 0;
   #trailerBytes = 0;
+  /** After a `push` that returned 'done': where in its input the body ended (the rest is the next request). */
+  endOffset = 0;
 
   get done(): boolean {
     return this.#state === DONE;
@@ -52,6 +54,7 @@ export class ChunkedDecoder {
             if (this.#trailerBytes > MAX_TRAILER) return { error: 'trailer too large' };
             if (line.length === 2) {
               this.#state = DONE;
+              this.endOffset = i;
               return 'done';
             }
             continue;
@@ -83,9 +86,9 @@ export class ChunkedDecoder {
           this.#state = SIZE;
           continue;
         default:
-          return 'done'; // bytes after the body: the caller closes after its response
+          return 'done';
       }
     }
-    return this.#state === DONE ? 'done' : 'more';
+    return 'more';
   }
 }

@@ -15,6 +15,7 @@ export const MAX_STREAMED_BYTES = 1 << 30;
 const MAX_HEAD_BYTES = 8192;
 /** One block of the streamed response (a repeating pattern, so a client can check any byte). */
 const BLOCK = Buffer.alloc(64 * 1024, 'portico fd-transfer stream\n');
+const EMPTY: Buffer = Buffer.alloc(0);
 
 type Phase = 'head' | 'body' | 'respond' | 'done';
 
@@ -22,10 +23,12 @@ type Phase = 'head' | 'body' | 'respond' | 'done';
 type BodySink = { kind: 'echo' } | { kind: 'count'; bytes: number; hash: Hash };
 
 /**
- * One HTTP/1.1 exchange on a connection the front handed over (the request head arrives as the first
- * read completion). The back end reads the body itself, content-length or chunked, and streams its
- * answer with backpressure (reading and writing pause while the socket's queue is over its high-water
- * mark); then it closes (`Connection: close`: a transferred connection serves one request).
+ * HTTP/1.1 on a connection the front handed over (the request head arrives as the first read
+ * completion). The back end reads the body itself, content-length or chunked, and streams its answer
+ * with backpressure (reading and writing pause while the socket's queue is over its high-water mark).
+ * The connection is persistent unless the request says `Connection: close` (or is HTTP/1.0): later
+ * requests on it come straight here — the front saw only the first — so a client that is done closes
+ * first and the TIME_WAIT stays on its side. Pipelined requests are answered in order.
  *
  * - `GET /http`, `/http/hello`: a short text naming this process
  * - `GET /http/bytes/N`: N bytes (Content-Length), streamed
@@ -44,6 +47,9 @@ export class HttpExchange implements ConnectionCallbacks {
   // streamed response
   #toStream = 0;
   #isHead = false;
+  #keepAlive = false;
+  /** Bytes of the next request that came with this one's head (a streamed answer is written first). */
+  #next: Buffer = EMPTY;
 
   onConnectionEstablished(conn: Connection): void {
     conn.read();
@@ -65,7 +71,15 @@ export class HttpExchange implements ConnectionCallbacks {
   }
 
   onClientClose(conn: Connection): void {
-    if (this.#phase === 'head' || this.#phase === 'body') conn.close(); // cut short: nothing to answer
+    // Between requests the client's FIN is the normal end; mid-request there is nothing to answer.
+    if (this.#phase === 'head' || this.#phase === 'body') conn.close();
+  }
+
+  /** The connection's read idle timer: an idle persistent connection is closed gracefully, one stuck mid-request aborted. */
+  onIdle(conn: Connection): void {
+    if (this.#phase === 'respond' || this.#waitingWritable) return; // answering: no read is expected, the client is reading
+    if (this.#phase === 'head' && this.#head.length === 0) conn.close();
+    else conn.abort();
   }
 
   #onHeadBytes(conn: Connection, bytes: Buffer): void {
@@ -81,6 +95,7 @@ export class HttpExchange implements ConnectionCallbacks {
     }
     const rest = this.#head.subarray(result.consumed);
     this.#head = Buffer.alloc(0);
+    this.#keepAlive = result.head.version === '1.1' && !result.head.listHas('connection', 'close');
     this.#start(conn, result.head, rest);
   }
 
@@ -91,16 +106,17 @@ export class HttpExchange implements ConnectionCallbacks {
     if (head.method === 'GET' || head.method === 'HEAD') {
       if (path === '/http' || path === '/http/' || path === '/http/hello') {
         const body = Buffer.from(`hello from back end ${process.pid}\n`);
-        conn.write(formatResponseHead(200, [['Content-Type', 'text/plain'], ['Content-Length', String(body.length)], ['Connection', 'close']]));
+        conn.write(formatResponseHead(200, [['Content-Type', 'text/plain'], ['Content-Length', String(body.length)], ...this.#connectionHeader()]));
         if (!this.#isHead) conn.write(body);
-        this.#finish(conn);
+        this.#finish(conn, rest);
         return;
       }
       const m = /^\/http\/bytes\/(\d{1,10})$/.exec(path);
       if (m !== null && Number(m[1]) <= MAX_STREAMED_BYTES) {
         this.#toStream = this.#isHead ? 0 : Number(m[1]);
-        conn.write(formatResponseHead(200, [['Content-Type', 'application/octet-stream'], ['Content-Length', m[1]!], ['Connection', 'close']]));
+        conn.write(formatResponseHead(200, [['Content-Type', 'application/octet-stream'], ['Content-Length', m[1]!], ...this.#connectionHeader()]));
         this.#phase = 'respond';
+        this.#next = rest;
         this.#pump(conn);
         return;
       }
@@ -108,12 +124,12 @@ export class HttpExchange implements ConnectionCallbacks {
       if (path === '/http/echo' || path === '/http/count') {
         this.#sink = path === '/http/echo' ? { kind: 'echo' } : { kind: 'count', bytes: 0, hash: createHash('sha256') };
         if (this.#sink.kind === 'echo') {
-          conn.write(formatResponseHead(200, [['Content-Type', head.get('content-type') ?? 'application/octet-stream'], ['Transfer-Encoding', 'chunked'], ['Connection', 'close']]));
+          conn.write(formatResponseHead(200, [['Content-Type', head.get('content-type') ?? 'application/octet-stream'], ['Transfer-Encoding', 'chunked'], ...this.#connectionHeader()]));
         }
         this.#chunked = head.chunked ? new ChunkedDecoder() : null;
         this.#remaining = head.contentLength ?? 0;
         this.#phase = 'body';
-        if (this.#chunked === null && this.#remaining === 0) this.#bodyEnded(conn);
+        if (this.#chunked === null && this.#remaining === 0) this.#bodyEnded(conn, rest);
         else this.#onBody(conn, rest);
         return;
       }
@@ -123,6 +139,7 @@ export class HttpExchange implements ConnectionCallbacks {
 
   #onBody(conn: Connection, bytes: Buffer): void {
     let ended = false;
+    let rest: Buffer = EMPTY;
     if (this.#chunked !== null) {
       const result = this.#chunked.push(bytes, (data) => this.#bodyData(conn, data));
       if (typeof result === 'object') {
@@ -131,13 +148,15 @@ export class HttpExchange implements ConnectionCallbacks {
         return;
       }
       ended = result === 'done';
+      if (ended) rest = bytes.subarray(this.#chunked.endOffset);
     } else {
       const n = Math.min(this.#remaining, bytes.length);
       if (n > 0) this.#bodyData(conn, bytes.subarray(0, n));
       this.#remaining -= n;
       ended = this.#remaining === 0;
+      rest = bytes.subarray(n);
     }
-    if (ended) this.#bodyEnded(conn);
+    if (ended) this.#bodyEnded(conn, Buffer.from(rest));
     else if (!this.#waitingWritable) conn.read(); // else onWritable posts it: the peer waits while we cannot write
   }
 
@@ -156,15 +175,15 @@ export class HttpExchange implements ConnectionCallbacks {
     if (status === 'over-high-water') this.#waitingWritable = true;
   }
 
-  #bodyEnded(conn: Connection): void {
+  #bodyEnded(conn: Connection, rest: Buffer): void {
     const sink = this.#sink;
     if (sink.kind === 'echo') conn.write('0\r\n\r\n');
     else {
       const body = Buffer.from(JSON.stringify({ bytes: sink.bytes, sha256: sink.hash.digest('hex') }) + '\n');
-      conn.write(formatResponseHead(200, [['Content-Type', 'application/json'], ['Content-Length', String(body.length)], ['Connection', 'close']]));
+      conn.write(formatResponseHead(200, [['Content-Type', 'application/json'], ['Content-Length', String(body.length)], ...this.#connectionHeader()]));
       conn.write(body);
     }
-    this.#finish(conn);
+    this.#finish(conn, rest);
   }
 
   /** Write blocks until the queue is over its high-water mark (then `onWritable` resumes) or all is out. */
@@ -179,7 +198,7 @@ export class HttpExchange implements ConnectionCallbacks {
         return;
       }
     }
-    this.#finish(conn);
+    this.#finish(conn, this.#next);
   }
 
   #fail(conn: Connection, status: number, reason: string): void {
@@ -188,8 +207,26 @@ export class HttpExchange implements ConnectionCallbacks {
     conn.close();
   }
 
-  #finish(conn: Connection): void {
-    this.#phase = 'done';
-    conn.close();
+  #connectionHeader(): [string, string][] {
+    return this.#keepAlive ? [] : [['Connection', 'close']];
+  }
+
+  /**
+   * The response is queued: close, or (persistent) start on the next request — `rest` holds the bytes
+   * after this request's body that came in the same read (a pipelined request).
+   */
+  #finish(conn: Connection, rest: Buffer): void {
+    this.#next = EMPTY;
+    if (!this.#keepAlive) {
+      this.#phase = 'done';
+      conn.close();
+      return;
+    }
+    this.#phase = 'head';
+    this.#chunked = null;
+    this.#remaining = 0;
+    this.#waitingWritable = false;
+    if (rest.length > 0) this.#onHeadBytes(conn, rest);
+    else conn.read();
   }
 }

@@ -9,6 +9,8 @@ export interface BackendRunOptions {
   readonly handler: HandlerSource<unknown>;
   /** Open connections allowed; over it a handoff is refused (the front answers 503). 0 = unlimited. */
   readonly maxConnections?: number;
+  /** A connection with no read completed for this long gets its handler's `onIdle` (0 = off). */
+  readonly idleReadMs?: number;
   /**
    * Test hook: a handed-over request head with `x-portico-crash: handoff` makes the process exit
    * before acknowledging (a back end dying mid-transfer). Off unless the config turns it on.
@@ -64,7 +66,13 @@ export async function runBackend(options: BackendRunOptions): Promise<void> {
   process.on('SIGTERM', () => void stop(5000));
   process.on('SIGINT', () => void stop(5000));
 
-  const server = new Server({ host: '127.0.0.1', port: 0, handler: options.handler, maxConnections: options.maxConnections ?? 0 });
+  const server = new Server({
+    host: '127.0.0.1',
+    port: 0,
+    handler: options.handler,
+    maxConnections: options.maxConnections ?? 0,
+    connection: { idle: { readMs: options.idleReadMs ?? 0 } },
+  });
   const listen = server.listen();
   listening = listen;
   const address = await listen;
