@@ -35,7 +35,7 @@ const crashHeader = '\r\nx-portico-crash: handoff\r\n';
  * Run a back-end process: a portico `Server` that adopts the connections its front hands over (and
  * also listens on 127.0.0.1 on an ephemeral port, which only the relay front of the benchmark uses),
  * reports its counters, and drains when the front says stop, sends SIGTERM, or goes away (the IPC
- * channel closing: a back end never outlives its front).
+ * channel closing: a back end never outlives its front). SIGINT is left to the front.
  */
 export async function runBackend(options: BackendRunOptions): Promise<void> {
   if (typeof process.send !== 'function') {
@@ -64,7 +64,9 @@ export async function runBackend(options: BackendRunOptions): Promise<void> {
   });
   process.on('disconnect', () => void stop(2000));
   process.on('SIGTERM', () => void stop(5000));
-  process.on('SIGINT', () => void stop(5000));
+  // Ctrl-C in a terminal signals the whole process group, the front included: the front decides (it
+  // tells us to stop, or its exit closes our channel), or it would see us exit and restart us.
+  process.on('SIGINT', () => {});
 
   const server = new Server({
     host: '127.0.0.1',
