@@ -29,6 +29,19 @@ export type { ConnectionCallbacks, CloseReason, IdleKind } from './connection/ca
 export { Shut, type ShutFlag, type ShutdownStateView } from './connection/shutdown-state.js';
 export { Server, type ServerOptions, type ServerCallbacks, type ServerStats, type StopResult } from './server/server.js';
 export type { AcceptMode } from './server/accept-handles.js';
+export {
+  HandoffReceiver,
+  handoffMessage,
+  handleOf,
+  isHandoffAck,
+  isHandoffMessage,
+  leftoverBuffers,
+  type HandoffAck,
+  type HandoffChannel,
+  type HandoffMessage,
+  type HandoffReceiverOptions,
+  type HandoffStats,
+} from './server/handoff.js';
 export { connect, type ConnectOptions } from './server/connector.js';
 export { AsyncMutex, type AsyncMutexOptions, type WithLockOptions } from './sync/async-mutex.js';
 export { LockClass } from './sync/lock-class.js';

@@ -302,6 +302,23 @@ export class Server<U = unknown> {
     this.#admit(TcpTransport.fromSocket(socket, this.pool));
   }
 
+  /**
+   * Adopt a connection accepted somewhere else — a descriptor another process handed over (see
+   * `HandoffReceiver` in handoff.ts) — as if this server had accepted it: counted against
+   * `maxConnections` and in the stats, drained by `stop()`. `leftover`, the bytes the sender already
+   * read, becomes the connection's first read completion. The handshake layers do not run (the sender
+   * ran its own). Returns false when refused — stopping or over the limit: then nothing was closed (the
+   * sender still owns its copy) — or when `createUser` threw (then the transport was reset, as for an
+   * accepted connection); `leftover` is released either way.
+   */
+  adopt(transport: Transport, leftover: PooledBuffer[]): boolean {
+    if (this.#state === 'stopping' || this.#state === 'stopped' || this.#overLimit(() => transport.remote)) {
+      for (const buffer of leftover) buffer.release();
+      return false;
+    }
+    return this.#open(transport, null, leftover) !== null;
+  }
+
   /** True (and counted, and reported) when this connection is over the limit. */
   #overLimit(peer: () => SocketEndpoint): boolean {
     const max = this.#maxConnections;

@@ -5,7 +5,7 @@
  * idle RSS after traffic, the issue 7 flood), the owserver comparison and the WebSocket comparison
  * against ws, and the harness load generator with 1 vs 2 worker threads (~30 s). About 6 minutes with the defaults on the 2-core machine (micro ~40 s, echo ~45 s,
  * connect ~55 s, scaling ~50 s, idle RSS ~20 s, flood 80–120 s, owserver ~55 s) plus the WebSocket
- * bench (~2.5 min); each bench's time is printed as it finishes.
+ * bench (~2.5 min) and the fd-transfer front vs a relaying front (~40 s); each bench's time is printed as it finishes.
  *
  * One argv serves them all, so each bench skips the others' flags; a flag several benches share
  * (--rounds, --duration-ms, --warmup-ms, --time-ms) goes to each of them, and each bench keeps its
@@ -17,6 +17,7 @@ import { dispatcherBenchFlags, runDispatcherBench } from './dispatcher-bench.js'
 import { echoBenchFlags, runEchoBench } from './echo-bench.js';
 import { echoScalingBenchFlags, runEchoScalingBench } from './echo-scaling-bench.js';
 import { exitWithError } from './fail.js';
+import { fdTransferBenchFlags, runFdTransferBench } from './fd-transfer-bench.js';
 import { type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
 import { floodBenchFlags, runFloodBench } from './flood-bench.js';
 import { framingBenchFlags, runFramingBench } from './framing-bench.js';
@@ -48,6 +49,7 @@ const benches: readonly BenchEntry[] = [
   { name: 'owserver', flags: owserverBenchFlags, run: runOwserverBench },
   { name: 'websocket', flags: websocketBenchFlags, run: runWebsocketBench },
   { name: 'layers', flags: layersBenchFlags, run: runLayersBench },
+  { name: 'fd-transfer', flags: fdTransferBenchFlags, run: runFdTransferBench },
 ];
 
 /** One help line per flag name, naming the benches that take it; a shared flag lists each bench's default where they differ. */

@@ -114,7 +114,7 @@ test('bad configs exit 2 with a message naming the problem', T, async (t) => {
     { name: 'not an object', content: '[1, 2]', message: /expected \{"servers": \[ \.\.\. \]\}/ },
     { name: 'no servers', content: { servers: [] }, message: /"servers" is empty/ },
     { name: 'entry without a name', content: { servers: [{ port: 0 }] }, message: /servers\[0\] needs a "server" name/ },
-    { name: 'unknown server name', content: { servers: [{ server: 'nope', port: 0 }] }, message: /servers\[0\]: unknown server "nope" \(known: echo, owserver, websocket, proxy\)/ },
+    { name: 'unknown server name', content: { servers: [{ server: 'nope', port: 0 }] }, message: /servers\[0\]: unknown server "nope" \(known: echo, owserver, websocket, proxy, fd-front\)/ },
     { name: 'unknown option', content: { servers: [{ server: 'echo', port: 0, options: { bogus: 1 } }] }, message: /servers\[0\] \(echo\): unknown option --bogus/ },
     { name: 'port out of range', content: { servers: [{ server: 'echo', port: 70000 }] }, message: /servers\[0\] \(echo\): --port: must be <= 65535, got 70000/ },
     { name: 'negative port', content: { servers: [{ server: 'echo', port: -1 }] }, message: /--port: must be >= 0, got -1/ },

@@ -118,6 +118,7 @@ console.log(JSON.stringify({ event: 'listening', server: 'consumer', host: addre
     ['portico-owserver', /^Usage: portico-owserver/],
     ['portico-ow', /^Usage: portico-ow /],
     ['portico-harness', /^Usage: portico-harness/],
+    ['portico-fd-front', /^Usage: portico-fd-front/],
   ] as const) {
     const help = await runToExit(join(project, 'node_modules', '.bin', bin), ['--help'], { cwd: project, env, timeoutMs: 10_000, t });
     assert.equal(help.code, 0, `${bin}: ${help.stderr}`);
