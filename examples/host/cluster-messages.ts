@@ -1,8 +1,11 @@
-/** What a worker process tells its cluster primary, and the primary's one command. */
+/**
+ * What a worker process tells its cluster primary, and the primary's one command. Servers are named by
+ * their index in the host config: a config may run the same kind of server twice (two echo ports).
+ */
 export type WorkerMessage =
-  | { readonly kind: 'listening'; readonly server: string; readonly host: string; readonly port: number; readonly url?: string }
-  | { readonly kind: 'stopped'; readonly server: string; readonly aborted: number; readonly stats: Readonly<Record<string, number>> }
-  | { readonly kind: 'stats'; readonly servers: Readonly<Record<string, Readonly<Record<string, number>>>> };
+  | { readonly kind: 'listening'; readonly index: number; readonly server: string; readonly host: string; readonly port: number; readonly url?: string }
+  | { readonly kind: 'stopped'; readonly index: number; readonly server: string; readonly aborted: number; readonly stats: Readonly<Record<string, number>> }
+  | { readonly kind: 'stats'; readonly servers: readonly Readonly<Record<string, number>>[] };
 
 export type PrimaryMessage = { readonly kind: 'stop' };
 

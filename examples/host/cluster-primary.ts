@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { ErrorCodes, PorticoError } from '../../framework/index.js';
 import { readyLine } from '../shared/plugin.js';
 import type { PlannedServer } from './config.js';
 import { isWorkerMessage, sumStats, type PrimaryMessage, type WorkerMessage } from './cluster-messages.js';
@@ -11,10 +12,14 @@ export interface PrimaryOptions {
   readonly stopGraceMs: number;
 }
 
+type Listening = Extract<WorkerMessage, { kind: 'listening' }>;
+
 interface WorkerState {
   readonly worker: Worker;
-  readonly listening: Map<string, Extract<WorkerMessage, { kind: 'listening' }>>;
-  stats: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** By config index. */
+  readonly listening: Map<number, Listening>;
+  /** Latest counters, by config index. */
+  stats: readonly Readonly<Record<string, number>>[];
 }
 
 /** Replacements allowed in a row before the primary waits longer: a worker that dies at start must not spin. */
@@ -26,46 +31,54 @@ const STOP: PrimaryMessage = { kind: 'stop' };
  * The cluster primary of `portico --workers N`: forks N workers that share the listening sockets (each
  * accepts for itself — SCHED_NONE, so no hand-off through the primary — with its own dispatcher and
  * timers), prints each server's ready line once every worker is listening, replaces a worker that dies,
- * sums their counters, and on SIGTERM/SIGINT has every worker drain, then exits 0.
+ * sums their counters (a dead worker's last counters are kept, so sums never go back), and on
+ * SIGTERM/SIGINT has every worker drain, then exits 0 — or 1, saying so, if a worker had to be killed at
+ * the stop grace. Servers are told apart by their index in the config (it may name one kind twice).
  */
 export async function runPrimary(planned: readonly PlannedServer[], options: PrimaryOptions): Promise<void> {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   const states = new Map<number, WorkerState>();
-  const stoppedTotals = new Map<string, { aborted: number; stats: Record<string, number> }>();
+  const stoppedTotals = planned.map(() => ({ aborted: 0, stats: {} as Record<string, number> }));
+  /** Counters of workers that are gone, so the sums stay monotonic. */
+  const retired = planned.map(() => ({}) as Record<string, number>);
+  const allListening = (state: WorkerState): boolean => planned.every((_p, i) => state.listening.has(i));
   let stopping = false;
   let ready = false;
   let recentDeaths: number[] = [];
   let replaced = 0;
+  let killedAtGrace = 0;
 
   const fork = (): WorkerState => {
     const worker = cluster.fork();
-    const state: WorkerState = { worker, listening: new Map(), stats: {} };
+    const state: WorkerState = { worker, listening: new Map(), stats: [] };
     states.set(worker.id, state);
     worker.on('message', (message: unknown) => {
       if (!isWorkerMessage(message)) return;
       if (message.kind === 'listening') {
-        state.listening.set(message.server, message);
+        state.listening.set(message.index, message);
         // Told to stop while it was starting (the message may have come before it listened for it).
         if (stopping && worker.isConnected()) worker.send(STOP);
-      }
-      else if (message.kind === 'stats') {
-        if (Object.keys(message.servers).length > 0) state.stats = message.servers;
+      } else if (message.kind === 'stats') {
+        if (message.servers.length > 0) state.stats = message.servers;
       } else {
-        const total = stoppedTotals.get(message.server) ?? { aborted: 0, stats: {} };
-        total.aborted += message.aborted;
-        sumStats(total.stats, message.stats);
-        stoppedTotals.set(message.server, total);
+        const total = stoppedTotals[message.index];
+        if (total !== undefined) {
+          total.aborted += message.aborted;
+          sumStats(total.stats, message.stats);
+        }
+        state.stats = state.stats.map((s, i) => (i === message.index ? {} : s)); // counted in the stop totals now
       }
       onChange();
     });
     worker.on('exit', (code, signal) => {
       states.delete(worker.id);
+      state.stats.forEach((s, i) => sumStats(retired[i]!, s));
       if (stopping) {
         onChange();
         return;
       }
       if (!ready) {
-        failStartup(new Error(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before listening`));
+        failStartup(worker, code);
         return;
       }
       const now = Date.now();
@@ -82,18 +95,22 @@ export async function runPrimary(planned: readonly PlannedServer[], options: Pri
   };
 
   let onChange: () => void = () => {};
-  let failStartup: (error: Error) => void = () => {};
+  let failStartup: (worker: Worker, code: number | null) => void = () => {};
 
   const stopAll = (): Promise<void> => {
     stopping = true;
     for (const state of states.values()) {
       if (state.worker.isConnected()) state.worker.send(STOP);
       // Still starting: its servers stop once up (runServers keeps a signal that came during startup).
-      if (!planned.every((p) => state.listening.has(p.plugin.name))) state.worker.process.kill('SIGTERM');
+      if (!allListening(state)) state.worker.process.kill('SIGTERM');
     }
     return new Promise<void>((resolve) => {
       const killer = setTimeout(() => {
-        for (const { worker } of states.values()) worker.process.kill('SIGKILL');
+        for (const { worker } of states.values()) {
+          killedAtGrace++;
+          process.stderr.write(JSON.stringify({ event: 'worker-killed', pid: worker.process.pid, reason: `still draining ${options.stopGraceMs} ms after the stop (--stop-grace)` }) + '\n');
+          worker.process.kill('SIGKILL');
+        }
       }, options.stopGraceMs);
       onChange = () => {
         if (states.size > 0) return;
@@ -104,7 +121,6 @@ export async function runPrimary(planned: readonly PlannedServer[], options: Pri
     });
   };
 
-  // Startup: every worker listening on every planned server.
   let signalled = false;
   let stopped: Promise<void> | null = null;
   let stopRequested: () => void = () => {};
@@ -122,10 +138,16 @@ export async function runPrimary(planned: readonly PlannedServer[], options: Pri
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
+  // Startup: every worker listening on every planned server.
   await new Promise<void>((resolve, reject) => {
-    failStartup = (error) => {
+    failStartup = (worker, code) => {
       stopping = true;
-      for (const { worker } of states.values()) worker.process.kill('SIGKILL');
+      for (const { worker: other } of states.values()) other.process.kill('SIGKILL');
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      // A worker that refused its configuration (exit 2) makes the whole command a usage error, as it
+      // is without --workers; its own message is already on stderr.
+      const error = new PorticoError(code === 2 ? ErrorCodes.CONFIG : ErrorCodes.LISTEN, 'host', `worker ${worker.process.pid} exited (code ${code}) before listening`);
       reject(error);
     };
     onChange = () => {
@@ -134,7 +156,7 @@ export async function runPrimary(planned: readonly PlannedServer[], options: Pri
         return;
       }
       const all = [...states.values()];
-      if (all.length === options.workers && all.every((s) => planned.every((p) => s.listening.has(p.plugin.name)))) resolve();
+      if (all.length === options.workers && all.every(allListening)) resolve();
     };
     for (let i = 0; i < options.workers; i++) fork();
   });
@@ -142,22 +164,25 @@ export async function runPrimary(planned: readonly PlannedServer[], options: Pri
   if (!signalled) {
     ready = true;
     const first = [...states.values()][0]!;
-    for (const { plugin } of planned) {
-      const line = first.listening.get(plugin.name)!;
+    planned.forEach(({ plugin }, i) => {
+      const line = first.listening.get(i)!;
       process.stdout.write(readyLine(plugin.name, line.host, line.port) + '\n');
       if (line.url !== undefined) process.stderr.write(`${plugin.name}: open ${line.url} in a browser\n`);
-    }
+    });
     process.stderr.write(`portico: ${options.workers} workers (pids ${[...states.values()].map((s) => s.worker.process.pid).join(', ')})\n`);
   }
 
   let statsTimer: NodeJS.Timeout | null = null;
   if (options.statsIntervalMs > 0) {
     statsTimer = setInterval(() => {
-      const servers: Record<string, Record<string, number>> = {};
-      for (const state of states.values()) {
-        for (const [name, stats] of Object.entries(state.stats)) sumStats((servers[name] ??= {}), stats);
-      }
-      const listening = [...states.values()].filter((s) => planned.every((p) => s.listening.has(p.plugin.name))).length;
+      const servers = planned.map(({ plugin }, i) => {
+        const sum: Record<string, number> = {};
+        sumStats(sum, retired[i]!);
+        sumStats(sum, stoppedTotals[i]!.stats);
+        for (const state of states.values()) sumStats(sum, state.stats[i] ?? {});
+        return { server: plugin.name, port: [...states.values()][0]?.listening.get(i)?.port ?? null, ...sum };
+      });
+      const listening = [...states.values()].filter(allListening).length;
       process.stdout.write(JSON.stringify({ event: 'stats', workers: states.size, listening, replaced, servers }) + '\n');
     }, options.statsIntervalMs);
   }
@@ -167,9 +192,9 @@ export async function runPrimary(planned: readonly PlannedServer[], options: Pri
   if (statsTimer !== null) clearInterval(statsTimer);
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
-  for (const { plugin } of planned) {
-    const total = stoppedTotals.get(plugin.name) ?? { aborted: 0, stats: {} };
-    process.stdout.write(JSON.stringify({ event: 'stopped', server: plugin.name, aborted: total.aborted, workers: options.workers, replaced, stats: total.stats }) + '\n');
-  }
-  process.exitCode = 0;
+  planned.forEach(({ plugin }, i) => {
+    const total = stoppedTotals[i]!;
+    process.stdout.write(JSON.stringify({ event: 'stopped', server: plugin.name, aborted: total.aborted, workers: options.workers, replaced, killed: killedAtGrace, stats: total.stats }) + '\n');
+  });
+  process.exitCode = killedAtGrace > 0 ? 1 : 0;
 }

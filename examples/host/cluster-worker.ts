@@ -1,3 +1,4 @@
+import type { StartedServer } from '../shared/plugin.js';
 import { runServers, type ServerAnnouncer } from '../shared/server-main.js';
 import type { PlannedServer } from './config.js';
 import { isPrimaryMessage, type WorkerMessage } from './cluster-messages.js';
@@ -18,12 +19,16 @@ function send(message: WorkerMessage, then?: () => void): void {
  * result. Stops on the primary's `stop` (or on its own SIGTERM/SIGINT), then leaves.
  */
 export async function runWorker(planned: readonly PlannedServer[]): Promise<void> {
+  // Servers start one after another in config order: the n-th 'listening' is config entry n.
+  const indexOf = new Map<StartedServer, number>();
   const announcer: ServerAnnouncer = {
     listening(plugin, server) {
-      send({ kind: 'listening', server: plugin.name, host: server.host, port: server.port, ...(server.url !== undefined ? { url: server.url } : {}) });
+      const index = indexOf.size;
+      indexOf.set(server, index);
+      send({ kind: 'listening', index, server: plugin.name, host: server.host, port: server.port, ...(server.url !== undefined ? { url: server.url } : {}) });
     },
     stopped(plugin, aborted, server) {
-      send({ kind: 'stopped', server: plugin.name, aborted, stats: server.stats?.() ?? {} });
+      send({ kind: 'stopped', index: indexOf.get(server) ?? -1, server: plugin.name, aborted, stats: server.stats?.() ?? {} });
     },
   };
   // Listen for the primary's stop from the start: a stop sent while the servers are still starting is
@@ -40,16 +45,21 @@ export async function runWorker(planned: readonly PlannedServer[]): Promise<void
     announcer,
   );
   const report = (): void => {
-    const servers: Record<string, Readonly<Record<string, number>>> = {};
-    for (const { plugin, server } of running.servers) servers[plugin.name] = server.stats?.() ?? {};
-    send({ kind: 'stats', servers });
+    send({ kind: 'stats', servers: running.servers.map(({ server }) => server.stats?.() ?? {}) });
   };
   const timer = setInterval(report, STATS_EVERY_MS);
   timer.unref();
+  let left = false;
+  // Once, however many ways the stop came (Ctrl-C reaches the worker and the primary's stop follows).
   const leave = (): void => {
+    if (left) return;
+    left = true;
     clearInterval(timer);
-    // The last 'stopped' messages are sent; closing the channel lets the process end on its own.
-    send({ kind: 'stats', servers: {} }, () => process.disconnect?.());
+    // The 'stopped' messages went before this one; once it is written, closing the channel lets the
+    // process end on its own.
+    send({ kind: 'stats', servers: [] }, () => {
+      if (process.connected) process.disconnect();
+    });
   };
   onStop = () => void running.stop().then(leave);
   if (stopWanted) onStop();

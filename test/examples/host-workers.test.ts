@@ -13,12 +13,20 @@ import { connectClient, readBytes } from '../helpers/tcp-client.js';
 
 const T = { timeout: 60_000 };
 
-async function echoConfig(t: { after(fn: () => unknown): void }): Promise<string> {
+async function echoConfig(t: { after(fn: () => unknown): void }, servers: readonly object[] = [{ server: 'echo', host: '127.0.0.1', port: 0 }]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'portico-workers-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'config.json');
-  await writeFile(file, JSON.stringify({ servers: [{ server: 'echo', host: '127.0.0.1', port: 0 }] }));
+  await writeFile(file, JSON.stringify({ servers }));
   return file;
+}
+
+async function workerPids(host: SpawnedServer): Promise<number[]> {
+  const deadline = Date.now() + 5000;
+  let pids: RegExpExecArray | null = null;
+  while ((pids = /workers \(pids ([\d, ]+)\)/.exec(host.stderr)) === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(pids !== null, `no pids line: ${host.stderr}`);
+  return pids[1]!.split(', ').map(Number);
 }
 
 async function echoes(port: number, count: number): Promise<void> {
@@ -38,7 +46,8 @@ interface StatsLine {
   /** Workers listening on every server. */
   listening: number;
   replaced: number;
-  servers: Record<string, Record<string, number>>;
+  /** In config order. */
+  servers: ({ server: string; port: number } & Record<string, number>)[];
 }
 
 async function statsLine(server: SpawnedServer, match: (s: StatsLine) => boolean): Promise<StatsLine> {
@@ -54,9 +63,9 @@ test('--workers 2: one ready line, echo served, counters summed, SIGTERM drains 
   const host = await spawnServer({ t, script: hostBinary, args: ['--config', config, '--workers', '2', '--stats-interval', '200ms'] });
   assert.equal(host.ready.length, 1);
   await echoes(host.port, 20);
-  const stats = await statsLine(host, (s) => (s.servers['echo']?.['accepted'] ?? 0) >= 20);
+  const stats = await statsLine(host, (s) => (s.servers[0]?.accepted ?? 0) >= 20);
   assert.equal(stats.workers, 2);
-  assert.equal(stats.servers['echo']!['accepted'], 20);
+  assert.equal(stats.servers[0]!.accepted, 20);
   assert.equal(await host.stop('SIGTERM'), 0);
   const stopped = JSON.parse(host.stdoutLines.find((l) => l.startsWith('{"event":"stopped"'))!) as { workers: number; stats: Record<string, number> };
   assert.equal(stopped.workers, 2);
@@ -97,4 +106,36 @@ test('--workers 2: SIGTERM while a replacement worker is still starting: it stop
   // The replacement is forked 100 ms after the exit and takes longer than that to listen.
   await new Promise((r) => setTimeout(r, 130));
   assert.equal(await host.stop('SIGTERM', 10_000), 0);
+});
+
+test('--workers 2 with the same kind of server twice: a ready line and counters for each, by config entry', T, async (t) => {
+  const config = await echoConfig(t, [
+    { server: 'echo', host: '127.0.0.1', port: 0 },
+    { server: 'echo', host: '127.0.0.1', port: 0, options: { 'max-connections': 5 } },
+  ]);
+  const host = await spawnServer({ t, script: hostBinary, args: ['--config', config, '--workers', '2', '--stats-interval', '200ms'], readyCount: 2 });
+  const [first, second] = host.ready;
+  assert.notEqual(first!.port, second!.port, 'two ready lines, two ports');
+  await echoes(first!.port, 3);
+  await echoes(second!.port, 7);
+  const stats = await statsLine(host, (s) => s.servers[0]?.accepted === 3 && s.servers[1]?.accepted === 7);
+  assert.deepEqual(stats.servers.map((s) => [s.server, s.port]), [['echo', first!.port], ['echo', second!.port]]);
+  assert.equal(await host.stop('SIGTERM'), 0);
+  const stopped = host.stdoutLines.filter((l) => l.startsWith('{"event":"stopped"')).map((l) => (JSON.parse(l) as { stats: Record<string, number> }).stats['accepted']);
+  assert.deepEqual(stopped, [3, 7]);
+});
+
+test('--workers 2: Ctrl-C (SIGINT to the primary and every worker at once) stops cleanly, no IPC error', T, async (t) => {
+  const config = await echoConfig(t);
+  const host = await spawnServer({ t, script: hostBinary, args: ['--config', config, '--workers', '2'] });
+  const pids = await workerPids(host);
+  for (const pid of pids) process.kill(pid, 'SIGINT');
+  assert.equal(await host.stop('SIGINT'), 0);
+  assert.doesNotMatch(host.stderr, /ERR_IPC|Unhandled|Error/);
+});
+
+test('--workers 2: a bad server option is still a usage error (exit 2)', T, async (t) => {
+  const config = await echoConfig(t, [{ server: 'proxy', host: '127.0.0.1', port: 0, options: { backend: '127.0.0.1:' } }]);
+  const result = await runToExit(process.execPath, [hostBinary, '--config', config, '--workers', '2']);
+  assert.equal(result.code, 2, result.stderr);
 });
