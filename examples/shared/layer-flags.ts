@@ -1,12 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { ErrorCodes, PorticoError, acceptProxy, healthCheck, tcpRules, tlsHandshake, type Connection, type HandshakeHandler } from '../../framework/index.js';
+import { ErrorCodes, PorticoError, SourceRanges, acceptProxy, healthCheck, tcpRules, tlsHandshake, type Connection, type HandshakeHandler } from '../../framework/index.js';
 import type { FlagSpec, FlagValues } from './flags.js';
 
 /** The connection-layer flags a server can offer (accept-proxy, rules, health check, handshake deadline, connection log). */
 export const layerFlags: readonly FlagSpec[] = [
   { name: 'accept-proxy', kind: 'boolean', description: 'require a PROXY protocol header (v1 or v2) on every connection; the header names the client', default: false },
-  { name: 'allow', kind: 'string', description: 'admit only these sources, comma-separated CIDR (e.g. 10.0.0.0/8,::1)' },
-  { name: 'deny', kind: 'string', description: 'refuse these sources, comma-separated CIDR' },
+  {
+    name: 'proxy-from',
+    kind: 'string',
+    description: 'with --accept-proxy: only these sockets (comma-separated CIDR, judged by the connecting address, before the header) may connect — your load balancers',
+  },
+  { name: 'allow', kind: 'string', description: "admit only these clients, comma-separated CIDR (e.g. 10.0.0.0/8,::1); with --accept-proxy, the header's client (see --proxy-from)" },
+  { name: 'deny', kind: 'string', description: "refuse these clients, comma-separated CIDR; with --accept-proxy, the header's client" },
   { name: 'max-per-source', kind: 'integer', description: 'connections one source address may hold at once; 0 = no cap', default: 0, min: 0 },
   { name: 'health-from', kind: 'string', description: "answer connections from these sources (comma-separated CIDR) with 'OK' and close: a load balancer's monitor" },
   { name: 'tls-cert', kind: 'string', description: 'serve TLS with this PEM certificate (chain) file; needs --tls-key' },
@@ -15,13 +20,18 @@ export const layerFlags: readonly FlagSpec[] = [
   { name: 'log-connections', kind: 'boolean', description: 'one JSON line per accepted connection on stderr (client, socket peer, PROXY header)', default: false },
 ];
 
-function cidrList(value: unknown): string[] | undefined {
+function cidrList(value: unknown, flag: string): string[] | undefined {
   if (typeof value !== 'string') return undefined;
   const list = value
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
-  if (list.length === 0) throw new PorticoError(ErrorCodes.CONFIG, 'host', `expected comma-separated CIDR ranges, got ${JSON.stringify(value)}`);
+  if (list.length === 0) throw new PorticoError(ErrorCodes.CONFIG, 'host', `${flag}: expected comma-separated CIDR ranges, got ${JSON.stringify(value)}`);
+  try {
+    new SourceRanges(list);
+  } catch (error) {
+    throw new PorticoError(ErrorCodes.CONFIG, 'host', `${flag}: ${(error as Error).message}`);
+  }
   return list;
 }
 
@@ -40,11 +50,15 @@ export function readPem(path: string, flag: string): Buffer {
  */
 export function handshakesFromFlags(options: FlagValues): HandshakeHandler[] {
   const layers: HandshakeHandler[] = [];
+  const proxyFrom = cidrList(options['proxy-from'], '--proxy-from');
+  if (proxyFrom !== undefined && options['accept-proxy'] !== true) throw new PorticoError(ErrorCodes.CONFIG, 'host', '--proxy-from needs --accept-proxy');
+  // Before the header is read, the peer is the socket's: only the load balancers may send one.
+  if (proxyFrom !== undefined) layers.push(tcpRules({ allow: proxyFrom }));
   if (options['accept-proxy'] === true) layers.push(acceptProxy());
-  const health = cidrList(options['health-from']);
+  const health = cidrList(options['health-from'], '--health-from');
   if (health !== undefined) layers.push(healthCheck({ sources: health }));
-  const allow = cidrList(options['allow']);
-  const deny = cidrList(options['deny']);
+  const allow = cidrList(options['allow'], '--allow');
+  const deny = cidrList(options['deny'], '--deny');
   const cap = (options['max-per-source'] as number | undefined) ?? 0;
   if (allow !== undefined || deny !== undefined || cap > 0) {
     layers.push(tcpRules({ ...(allow !== undefined ? { allow } : {}), ...(deny !== undefined ? { deny } : {}), maxPerSource: cap }));

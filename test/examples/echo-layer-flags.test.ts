@@ -14,6 +14,8 @@ import { echoBinary, runToExit, spawnServer } from '../helpers/spawn-server.js';
 import { collect, connectClient, readBytes } from '../helpers/tcp-client.js';
 
 const T = { timeout: 30_000 };
+/** A PROXY header naming 10.0.0.10 as the client, then the payload. */
+const FORGED = 'PROXY TCP4 10.0.0.10 10.0.0.1 40000 7007\r\nping';
 
 /** Connect, send `text`, and say how it ended: the echo, an answer and FIN, or a reset. */
 async function outcome(port: number, text: string): Promise<{ ended: string; data: string }> {
@@ -32,17 +34,21 @@ async function outcome(port: number, text: string): Promise<{ ended: string; dat
 }
 
 test('portico-echo layer flags: refused, answered, admitted', T, async (t) => {
-  const cases: { name: string; args: string[]; expect: { ended: string; data: string } }[] = [
+  const cases: { name: string; args: string[]; send?: string; expect: { ended: string; data: string } }[] = [
     { name: '--deny 127.0.0.0/8 resets', args: ['--deny', '127.0.0.0/8'], expect: { ended: 'ECONNRESET', data: '' } },
     { name: '--allow 10.0.0.0/8,::1 resets 127.0.0.1', args: ['--allow', '10.0.0.0/8,::1'], expect: { ended: 'ECONNRESET', data: '' } },
     { name: '--allow 127.0.0.1 admits it', args: ['--allow', '127.0.0.1'], expect: { ended: 'end', data: 'ping' } },
     { name: '--health-from 127.0.0.0/8 answers OK and closes', args: ['--health-from', '127.0.0.0/8'], expect: { ended: 'end', data: 'OK\n' } },
     { name: '--health-from elsewhere: echoed', args: ['--health-from', '10.9.0.0/16'], expect: { ended: 'end', data: 'ping' } },
+    // --allow judges the header's client; --proxy-from judges the socket, before the header.
+    { name: '--accept-proxy --allow: the header names an allowed client', args: ['--accept-proxy', '--allow', '10.0.0.10'], send: FORGED, expect: { ended: 'end', data: 'ping' } },
+    { name: '--accept-proxy --proxy-from elsewhere: a forged header from here is reset', args: ['--accept-proxy', '--proxy-from', '10.0.0.0/8', '--allow', '10.0.0.10'], send: FORGED, expect: { ended: 'ECONNRESET', data: '' } },
+    { name: '--accept-proxy --proxy-from 127.0.0.1: the balancer here may send headers', args: ['--accept-proxy', '--proxy-from', '127.0.0.1'], send: FORGED, expect: { ended: 'end', data: 'ping' } },
   ];
   for (const c of cases) {
     await t.test(c.name, async () => {
       const server = await spawnServer({ t, args: ['--port', '0', ...c.args] });
-      const seen = await outcome(server.port, 'ping');
+      const seen = await outcome(server.port, c.send ?? 'ping');
       assert.deepEqual(seen, c.expect);
       assert.equal(await server.stop(), 0);
     });
@@ -90,6 +96,8 @@ test('portico-echo layer flag errors exit 2 naming the problem', T, async (t) =>
     { args: ['--tls-cert', join(dir, 'missing.pem'), '--tls-key', join(dir, 'missing.pem')], message: /--tls-cert: cannot read .*missing\.pem: ENOENT/ },
     { args: ['--tls-cert', join(dir, 'bad.pem'), '--tls-key', join(dir, 'bad.pem')], message: /cannot load the TLS certificate and key/ },
     { args: ['--handshake-timeout', '0'], message: /--handshake-timeout: must be >= 1/ },
+    { args: ['--proxy-from', '10.0.0.0/8'], message: /--proxy-from needs --accept-proxy/ },
+    { args: ['--accept-proxy', '--proxy-from', 'x'], message: /--proxy-from: not an address range: "x"/ },
   ];
   for (const c of cases) {
     const result = await runToExit(process.execPath, [echoBinary, '--port', '0', ...c.args]);
