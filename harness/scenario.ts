@@ -3,7 +3,7 @@
  * default filled in. Flags override the file, field by field, so a CI scenario can be re-run with
  * one knob changed. Every error names the field (or flag) and what was expected.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { hasPortPlaceholder } from './launcher.js';
@@ -390,5 +390,12 @@ export async function resolveRunRequest(parsed: ParsedRunArgs): Promise<RunReque
   const where = parsed.scenarioFile === null ? 'flags' : Object.keys(parsed.overrides).length > 0 ? `${parsed.scenarioFile} + flags` : parsed.scenarioFile;
   const nameHint = parsed.scenarioFile === null ? undefined : basename(parsed.scenarioFile).replace(/\.json$/, '');
   const scenario = buildScenario(mergeOverrides(fileRaw, parsed.overrides), where, nameHint);
-  return { scenario, reportDir: parsed.reportDir ?? `reports/${scenario.name}`, quiet: parsed.quiet };
+  const reportDir = parsed.reportDir ?? `reports/${scenario.name}`;
+  // Made now, before the server starts: a report that cannot be written must not cost a run.
+  try {
+    await mkdir(reportDir, { recursive: true });
+  } catch (error) {
+    throw new ScenarioError(`--report ${reportDir}: cannot make the report directory (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  return { scenario, reportDir, quiet: parsed.quiet };
 }

@@ -4,7 +4,7 @@
  * throughput and the corrected latency, and the new flags are checked like the old ones.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -58,4 +58,16 @@ test('load flags are checked like the others: units, the cap, the worker limit, 
     assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
     assert.match(run.stderr, message);
   }
+});
+
+test('--report naming a file that exists: refused before the server starts (exit 2), not after the run', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portico-report-file-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'taken');
+  await writeFile(file, 'x');
+  const started = Date.now();
+  const run = await runToExit(process.execPath, [harness, 'run', '--server', plainEcho, '--accept-signal-exit', '--connections', '10', '--report', file, '--quiet'], { t });
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(run.stderr, /--report .*taken: cannot make the report directory \(EEXIST\)/);
+  assert.ok(Date.now() - started < 5000, 'no run happened');
 });
