@@ -356,3 +356,26 @@ test('1000 concurrent WebSocket connections spread over two back-end processes',
   }));
   await eventually(() => a.stats.active === 0 && b.stats.active === 0, 10_000, 'all closed');
 });
+
+test('the HTTP back end answers Expect: 100-continue at once, refuses other expectations (417) and codings it cannot decode (501)', T, async (t) => {
+  const { port } = await startFront(t, defaultConfigJson);
+  const body = randomBytes(64 * 1024);
+  const socket = await connectTo(port, { allowHalfOpen: true });
+  try {
+    const probe = new SocketProbe(socket);
+    socket.write(`POST /http/count HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`);
+    // curl waits a second for this before sending the body anyway: it must come at once.
+    await probe.until(() => probe.data.toString('latin1').startsWith('HTTP/1.1 100 Continue\r\n\r\n'), 2000, 'the 100 Continue');
+    socket.write(body);
+    await probe.until(() => probe.ended || probe.closed, 10_000, 'the answer');
+    const final = probe.data.subarray('HTTP/1.1 100 Continue\r\n\r\n'.length).toString('latin1');
+    assert.match(final, /^HTTP\/1\.1 200 /);
+    assert.equal(JSON.parse(final.slice(final.indexOf('\r\n\r\n') + 4)).bytes, body.length);
+  } finally {
+    socket.destroy();
+  }
+  const magic = await exchange(port, ['POST /http/count HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: magic\r\nContent-Length: 2\r\n\r\nhi']);
+  assert.equal(magic.status, 417);
+  const gzip = await exchange(port, ['POST /http/count HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n']);
+  assert.equal(gzip.status, 501);
+});

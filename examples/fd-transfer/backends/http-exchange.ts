@@ -10,6 +10,8 @@ import {
 } from '../../../framework/index.js';
 import { ChunkedDecoder } from './chunked-decoder.js';
 
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+
 /** Largest response `/http/bytes/N` streams. */
 export const MAX_STREAMED_BYTES = 1 << 30;
 const MAX_HEAD_BYTES = 8192;
@@ -122,6 +124,21 @@ export class HttpExchange implements ConnectionCallbacks {
       }
     } else if (head.method === 'POST' || head.method === 'PUT') {
       if (path === '/http/echo' || path === '/http/count') {
+        // Only chunked is decoded here: a body with another coding on it (gzip, chunked) cannot be read.
+        const codings = (head.get('transfer-encoding') ?? '').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c.length > 0);
+        if (codings.some((c) => c !== 'chunked')) {
+          this.#fail(conn, 501, `transfer coding ${codings.join(', ')} is not implemented (only chunked)`);
+          return;
+        }
+        const expect = head.get('expect');
+        if (expect !== undefined && expect !== null) {
+          if (expect.trim().toLowerCase() !== '100-continue') {
+            this.#fail(conn, 417, `cannot meet Expect: ${expect}`);
+            return;
+          }
+          // The client holds its body until told to send it (RFC 9110 §10.1.1): say so now.
+          if (head.version === '1.1' && (head.chunked || (head.contentLength ?? 0) > 0)) conn.write(CONTINUE);
+        }
         this.#sink = path === '/http/echo' ? { kind: 'echo' } : { kind: 'count', bytes: 0, hash: createHash('sha256') };
         if (this.#sink.kind === 'echo') {
           conn.write(formatResponseHead(200, [['Content-Type', head.get('content-type') ?? 'application/octet-stream'], ['Transfer-Encoding', 'chunked'], ...this.#connectionHeader()]));
