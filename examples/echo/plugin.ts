@@ -1,5 +1,5 @@
 import { type ConnectionCallbacks, Server } from '../../framework/index.js';
-import { connectionLogLine, handshakesFromFlags, layerFlags } from '../shared/layer-flags.js';
+import { connectionLogLine, handshakeLogCallbacks, handshakesFromFlags, layerFlags } from '../shared/layer-flags.js';
 import { listenFlags, type ServerPlugin } from '../shared/plugin.js';
 import { echoHandler } from './echo-handler.js';
 
@@ -34,6 +34,7 @@ export const echoPlugin: ServerPlugin = {
       handler: options['log-connections'] === true ? loggedEchoHandler : echoHandler,
       handshakes: handshakesFromFlags(options),
       handshakeTimeoutMs: options['handshake-timeout'] as number,
+      callbacks: handshakeLogCallbacks('echo', options),
       maxConnections: options['max-connections'] as number,
       overLimit: options['over-limit'] as 'reset' | 'close',
       drainDeadlineMs: options['drain-timeout'] as number,

@@ -155,7 +155,8 @@ export class ProxyChannel {
     this.#backendState = 'failed';
     const error =
       thrown instanceof PorticoError ? thrown : new PorticoError(ErrorCodes.CONNECT_FAILED, 'connector', thrown instanceof Error ? thrown.message : String(thrown), { cause: thrown });
-    const failure: BackendFailure = error.code === ErrorCodes.CONNECT_REFUSED ? 'refused' : error.code === ErrorCodes.CONNECT_TIMEOUT ? 'timeout' : 'failed';
+    const failure: BackendFailure =
+      error.code === ErrorCodes.CONNECT_REFUSED ? 'refused' : error.code === ErrorCodes.CONNECT_TIMEOUT || error.code === ErrorCodes.HANDSHAKE_TIMEOUT ? 'timeout' : 'failed';
     this.#monitor.onBackendFailed?.(this, failure, error, performance.now() - this.#connectStarted);
     if (this.#settings.onBackendError === 'close') this.client.close();
     else this.client.abort(error);

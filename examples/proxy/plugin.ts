@@ -1,5 +1,6 @@
+import * as tls from 'node:tls';
 import { ErrorCodes, PorticoError, encodeProxyHeaderV1, encodeProxyHeaderV2, type Connection, type TlsClientHandshakeOptions } from '../../framework/index.js';
-import { connectionLogLine, handshakesFromFlags, layerFlags, readPem } from '../shared/layer-flags.js';
+import { connectionLogLine, handshakeLogCallbacks, handshakesFromFlags, layerFlags, readPem } from '../shared/layer-flags.js';
 import type { FlagValues } from '../shared/flags.js';
 import { listenFlags, type ServerPlugin } from '../shared/plugin.js';
 import { parseBackendAddress } from './backend-address.js';
@@ -44,6 +45,7 @@ export const proxyPlugin: ServerPlugin = {
       server: {
         handshakes: handshakesFromFlags(options),
         handshakeTimeoutMs: options['handshake-timeout'] as number,
+        callbacks: handshakeLogCallbacks('proxy', options),
         host: options['host'] as string,
         port: options['port'] as number,
         backlog: options['backlog'] as number,
@@ -77,5 +79,18 @@ function backendTls(options: FlagValues): TlsClientHandshakeOptions | null {
     if (ca !== undefined || servername !== undefined) throw new PorticoError(ErrorCodes.CONFIG, 'host', '--backend-ca and --backend-servername need --backend-tls');
     return null;
   }
-  return { ...(typeof ca === 'string' ? { ca: readPem(ca, '--backend-ca') } : {}), ...(typeof servername === 'string' ? { servername } : {}) };
+  const caPem = typeof ca === 'string' ? readPem(ca, '--backend-ca') : undefined;
+  if (caPem !== undefined) {
+    // Loaded now: a file that holds no certificate would otherwise fail every connection later, as
+    // "self-signed certificate".
+    try {
+      tls.createSecureContext({ ca: caPem });
+    } catch (error) {
+      throw new PorticoError(ErrorCodes.CONFIG, 'host', `--backend-ca: ${String(ca)} holds no usable certificate (${(error as Error).message})`);
+    }
+    if (!caPem.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) {
+      throw new PorticoError(ErrorCodes.CONFIG, 'host', `--backend-ca: ${String(ca)} holds no PEM certificate`);
+    }
+  }
+  return { ...(caPem !== undefined ? { ca: caPem } : {}), ...(typeof servername === 'string' ? { servername } : {}) };
 }

@@ -1,5 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { ErrorCodes, PorticoError, SourceRanges, acceptProxy, healthCheck, tcpRules, tlsHandshake, type Connection, type HandshakeHandler } from '../../framework/index.js';
+import {
+  ErrorCodes,
+  PorticoError,
+  SourceRanges,
+  acceptProxy,
+  healthCheck,
+  tcpRules,
+  tlsHandshake,
+  type Connection,
+  type HandshakeHandler,
+  type ServerCallbacks,
+} from '../../framework/index.js';
 import type { FlagSpec, FlagValues } from './flags.js';
 
 /** The connection-layer flags a server can offer (accept-proxy, rules, health check, handshake deadline, connection log). */
@@ -17,7 +28,7 @@ export const layerFlags: readonly FlagSpec[] = [
   { name: 'tls-cert', kind: 'string', description: 'serve TLS with this PEM certificate (chain) file; needs --tls-key' },
   { name: 'tls-key', kind: 'string', description: 'the PEM private key file for --tls-cert' },
   { name: 'handshake-timeout', kind: 'duration', description: 'reset a connection whose layers (PROXY header, ...) are not done by then', default: '5s', min: 1 },
-  { name: 'log-connections', kind: 'boolean', description: 'one JSON line per accepted connection on stderr (client, socket peer, PROXY header)', default: false },
+  { name: 'log-connections', kind: 'boolean', description: 'one JSON line per connection on stderr: accepted (client, socket peer, PROXY header) or refused by a layer (which, and why)', default: false },
 ];
 
 function cidrList(value: unknown, flag: string): string[] | undefined {
@@ -68,6 +79,20 @@ export function handshakesFromFlags(options: FlagValues): HandshakeHandler[] {
   if ((cert === undefined) !== (key === undefined)) throw new PorticoError(ErrorCodes.CONFIG, 'host', '--tls-cert and --tls-key go together');
   if (typeof cert === 'string' && typeof key === 'string') layers.push(tlsHandshake({ cert: readPem(cert, '--tls-cert'), key: readPem(key, '--tls-key') }));
   return layers;
+}
+
+/**
+ * With `--log-connections`, connections the layers refused are logged too (one JSON line each): an
+ * operator must see why clients are reset — a bad PROXY header, a rule, a deadline, a TLS failure.
+ */
+export function handshakeLogCallbacks(server: string, options: FlagValues): ServerCallbacks {
+  if (options['log-connections'] !== true) return {};
+  return {
+    onHandshakeFailed(peer, outcome) {
+      const error = outcome.kind === 'failed' ? { code: outcome.error.code, message: outcome.error.message } : {};
+      process.stderr.write(JSON.stringify({ event: 'handshake-failed', server, socketRemote: { address: peer.address, port: peer.port }, layer: outcome.handler, outcome: outcome.kind, ...error }) + '\n');
+    },
+  };
 }
 
 /** The JSON line `--log-connections` prints for a connection that reached the protocol. */

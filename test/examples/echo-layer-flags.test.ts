@@ -105,3 +105,24 @@ test('portico-echo layer flag errors exit 2 naming the problem', T, async (t) =>
     assert.match(result.stderr, c.message);
   }
 });
+
+test('portico-echo --log-connections logs connections the layers refused, with the layer and the reason', T, async (t) => {
+  const server = await spawnServer({ t, args: ['--port', '0', '--accept-proxy', '--deny', '10.0.0.0/8', '--log-connections'] });
+  assert.equal((await outcome(server.port, 'GET / HTTP/1.1\r\n\r\n')).ended, 'ECONNRESET');
+  assert.equal((await outcome(server.port, FORGED)).ended, 'ECONNRESET');
+  const deadline = Date.now() + 3000;
+  const failures = (): { layer: string; code: string; socketRemote: { address: string } }[] =>
+    server.stderr
+      .split('\n')
+      .filter((l) => l.includes('"event":"handshake-failed"'))
+      .map((l) => JSON.parse(l) as { layer: string; code: string; socketRemote: { address: string } });
+  while (failures().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(
+    failures().map((f) => [f.layer, f.code, f.socketRemote.address]),
+    [
+      ['accept-proxy', 'PORTICO_ERR_PROXY_PROTOCOL', '127.0.0.1'],
+      ['tcp-rules', 'PORTICO_ERR_REJECTED', '127.0.0.1'],
+    ],
+  );
+  assert.equal(await server.stop(), 0);
+});

@@ -64,3 +64,12 @@ test('portico-proxy --backend-ca without --backend-tls exits 2', T, async () => 
   assert.equal(result.code, 2);
   assert.match(result.stderr, /--backend-ca and --backend-servername need --backend-tls/);
 });
+
+test('portico-proxy --backend-ca with a file that holds no certificate exits 2 at startup', T, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portico-proxy-ca-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'junk.pem'), 'not a certificate\n');
+  const result = await runToExit(process.execPath, [proxyBinary, '--port', '0', '--backend', '127.0.0.1:1', '--backend-tls', '--backend-ca', join(dir, 'junk.pem')]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /--backend-ca: .*junk\.pem holds no PEM certificate/);
+});
