@@ -462,31 +462,39 @@ export class Server<U = unknown> {
     const release = this.#drainer.hold();
     const settled = this.#settleHandshakes(deadlineMs).finally(release);
     const result = await this.#drainer.drain(deadlineMs);
-    await settled;
+    const handshakesAborted = await settled;
     await closed;
     this.#state = 'stopped';
-    return result;
+    // Connections reset in their handshake at the deadline were open too: count them as aborted.
+    return handshakesAborted === 0 ? result : { ...result, aborted: result.aborted + handshakesAborted };
   }
 
   #settledWaiter: (() => void) | null = null;
 
-  /** Resolves once no connection is in its handshake layers; at the deadline, those still there are reset. */
-  #settleHandshakes(deadlineMs: number): Promise<void> {
-    if (this.#stacks.size === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
+  /**
+   * Resolves once no connection is in its handshake layers; at the deadline, those still there are
+   * reset. Resolves with how many were reset.
+   */
+  #settleHandshakes(deadlineMs: number): Promise<number> {
+    if (this.#stacks.size === 0) return Promise.resolve(0);
+    let aborted = 0;
+    return new Promise<number>((resolve) => {
       const done = (): void => {
         if (this.#stacks.size > 0) return;
         clearTimeout(timer);
         this.#settledWaiter = null;
-        resolve();
+        resolve(aborted);
       };
       const timer = setTimeout(() => {
         const error = new PorticoError(ErrorCodes.DRAIN_DEADLINE, 'server', 'handshake not finished when the server stopped');
-        for (const stack of [...this.#stacks]) stack.abort(error);
+        for (const stack of [...this.#stacks]) {
+          aborted++;
+          stack.abort(error);
+        }
         // Reset handles report their close shortly; if one does not, stop anyway.
         setTimeout(() => {
           this.#settledWaiter = null;
-          resolve();
+          resolve(aborted);
         }, forceCloseAfterMs).unref();
       }, deadlineMs);
       this.#settledWaiter = done;

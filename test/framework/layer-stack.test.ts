@@ -371,6 +371,7 @@ test('stop(): a handshake finishing during the drain is drained; one that never 
   assert.ok(elapsed < 3000, `stop took ${elapsed} ms`);
   assert.equal(rig.server.stats.handshaking, 0);
   assert.equal(result.forced, 0);
+  assert.equal(result.aborted, 1, 'the handshake reset at the deadline counts as aborted');
 });
 
 test('connect() runs outgoing handshakes before the handler: a greeting written first', async () => {
