@@ -19,6 +19,19 @@ export class CompareError extends Error {
 
 export const compareExit = { same: 0, regression: 1, usage: 2 } as const;
 
+/**
+ * Reasons two reports cannot be compared at all (exit 2): a baseline that did not pass measured
+ * nothing sound, and runs of different protocols measured different things.
+ */
+export function incomparable(before: RunReport, after: RunReport): string | null {
+  if (before.result !== 'PASS') return `the before run's result is ${before.result}${before.error !== undefined ? ` (${before.error})` : ''}: it is no baseline`;
+  const protocol = (r: RunReport): string | undefined => r.flood?.protocol;
+  if (protocol(before) !== undefined && protocol(after) !== undefined && protocol(before) !== protocol(after)) {
+    return `the runs used different protocols (${protocol(before)} → ${protocol(after)}): their figures measure different things`;
+  }
+  return null;
+}
+
 /** One compared figure: where it is in a report and which way is better. */
 export interface ComparedMetric {
   /** The name --gate takes. */
@@ -28,6 +41,8 @@ export interface ComparedMetric {
   readonly format: (value: number) => string;
   /** null: not measured in that report. */
   readonly read: (report: RunReport) => number | null;
+  /** A change smaller than this, in the metric's own unit, is never a regression (0 → 1 TIME_WAIT is noise). */
+  readonly floor: number;
 }
 
 const finite = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
@@ -37,16 +52,28 @@ const latency = (report: RunReport, pick: 'p50' | 'p90' | 'p99' | 'p999' | 'max'
 const perSecond = (format: (n: number) => string) => (n: number): string => `${format(n)}/s`;
 
 export const comparedMetrics: readonly ComparedMetric[] = [
-  { key: 'msgs', label: 'throughput (msg/s)', better: 'higher', format: (n) => formatCount(Math.round(n)), read: (r) => finite(r.flood?.throughput.messagesPerSecond) },
-  { key: 'sent', label: 'bytes/s sent', better: 'higher', format: perSecond(formatBytes), read: (r) => finite(r.flood?.throughput.bytesSentPerSecond) },
-  { key: 'received', label: 'bytes/s received', better: 'higher', format: perSecond(formatBytes), read: (r) => finite(r.flood?.throughput.bytesReceivedPerSecond) },
-  { key: 'p50', label: 'latency p50', better: 'lower', format: formatLatency, read: (r) => latency(r, 'p50') },
-  { key: 'p90', label: 'latency p90', better: 'lower', format: formatLatency, read: (r) => latency(r, 'p90') },
-  { key: 'p99', label: 'latency p99', better: 'lower', format: formatLatency, read: (r) => latency(r, 'p99') },
-  { key: 'p99.9', label: 'latency p99.9', better: 'lower', format: formatLatency, read: (r) => latency(r, 'p999') },
-  { key: 'max', label: 'latency max', better: 'lower', format: formatLatency, read: (r) => latency(r, 'max') },
-  { key: 'rss', label: 'RSS peak', better: 'lower', format: formatBytes, read: (r) => finite(r.memory?.peakRssBytes) },
-  { key: 'time-wait', label: 'TIME_WAIT peak (server side)', better: 'lower', format: (n) => formatCount(n), read: (r) => finite(r.timeWait?.peak.server) },
+  { key: 'msgs', label: 'throughput (msg/s)', better: 'higher', format: (n) => formatCount(Math.round(n)), read: (r) => finite(r.flood?.throughput.messagesPerSecond), floor: 0 },
+  { key: 'sent', label: 'bytes/s sent', better: 'higher', format: perSecond(formatBytes), read: (r) => finite(r.flood?.throughput.bytesSentPerSecond), floor: 0 },
+  { key: 'received', label: 'bytes/s received', better: 'higher', format: perSecond(formatBytes), read: (r) => finite(r.flood?.throughput.bytesReceivedPerSecond), floor: 0 },
+  { key: 'p50', label: 'latency p50', better: 'lower', format: formatLatency, read: (r) => latency(r, 'p50'), floor: 0.05 },
+  { key: 'p90', label: 'latency p90', better: 'lower', format: formatLatency, read: (r) => latency(r, 'p90'), floor: 0.05 },
+  { key: 'p99', label: 'latency p99', better: 'lower', format: formatLatency, read: (r) => latency(r, 'p99'), floor: 0.05 },
+  { key: 'p99.9', label: 'latency p99.9', better: 'lower', format: formatLatency, read: (r) => latency(r, 'p999'), floor: 0.05 },
+  { key: 'max', label: 'latency max', better: 'lower', format: formatLatency, read: (r) => latency(r, 'max'), floor: 0.05 },
+  { key: 'rss', label: 'RSS peak', better: 'lower', format: formatBytes, read: (r) => finite(r.memory?.peakRssBytes), floor: 1024 * 1024 },
+  {
+    // Per connection: a faster run opens more connections and leaves more TIME_WAIT behind for the same behaviour.
+    key: 'time-wait',
+    label: 'TIME_WAIT peak per 1,000 connections (server side)',
+    better: 'lower',
+    format: (n) => n.toFixed(1),
+    read: (r) => {
+      const peak = finite(r.timeWait?.peak.server);
+      const started = r.flood?.connectionsStarted ?? 0;
+      return peak === null || started === 0 ? null : (peak * 1000) / started;
+    },
+    floor: 5,
+  },
 ];
 
 export interface MetricDelta {
@@ -77,12 +104,15 @@ export function compareReports(before: RunReport, after: RunReport, thresholdPer
     const gated = gate === null || gate.includes(metric.key);
     let changePercent: number | null = null;
     if (a !== null && b !== null) changePercent = a === b ? 0 : a === 0 ? (b > a ? Infinity : -Infinity) : ((b - a) / a) * 100;
-    const worse = changePercent !== null && (metric.better === 'higher' ? -changePercent : changePercent) > thresholdPercent;
+    const worse = changePercent !== null && (metric.better === 'higher' ? -changePercent : changePercent) > thresholdPercent && Math.abs(b! - a!) > metric.floor;
     // Measured before and not after (the server never started, no reply came back): as bad as it gets.
     const lost = a !== null && b === null;
     return { key: metric.key, label: metric.label, before: a, after: b, changePercent, regression: gated && (worse || lost), gated };
   });
-  return { thresholdPercent, deltas, regressions: deltas.filter((d) => d.regression).map((d) => d.key), notes: comparabilityNotes(before, after) };
+  const regressions = deltas.filter((d) => d.regression).map((d) => d.key);
+  // A baseline that passed and a run that did not: the worst regression, whatever its figures say.
+  if (before.result === 'PASS' && after.result !== 'PASS') regressions.unshift('result');
+  return { thresholdPercent, deltas, regressions, notes: comparabilityNotes(before, after) };
 }
 
 function comparabilityNotes(before: RunReport, after: RunReport): string[] {
@@ -220,6 +250,8 @@ export async function runCompare(argv: readonly string[], out: NodeJS.WritableSt
     }
     if (files.length !== 2) throw new CompareError(`expected two reports (before and after), got ${files.length}`);
     const [before, after] = await Promise.all(files.map(readReport));
+    const cannot = incomparable(before!, after!);
+    if (cannot !== null) throw new CompareError(cannot);
     const comparison = compareReports(before!, after!, threshold, gate);
     out.write(json ? `${JSON.stringify(comparison, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n` : `${formatComparison(comparison, { before: files[0]!, after: files[1]! })}\n`);
     return comparison.regressions.length > 0 ? compareExit.regression : compareExit.same;

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Comparison, compareReports, parseThreshold } from '../../harness/compare.js';
+import { type Comparison, compareReports, incomparable, parseThreshold } from '../../harness/compare.js';
 import type { FloodResult, RunReport } from '../../harness/types.js';
 import { floodResult, latencySummary } from '../helpers/flood-result.js';
 import { harness } from '../helpers/harness-run.js';
@@ -23,6 +23,7 @@ interface Figures {
   timeWait?: number | null;
   noFlood?: boolean;
   concurrency?: number;
+  connections?: number;
   result?: RunReport['result'];
 }
 
@@ -31,6 +32,7 @@ function report(f: Figures = {}): RunReport {
   const latency = { ...latencySummary(f.latencyMs ?? 2, replies), p99: f.p99 ?? 5 };
   const flood: FloodResult = floodResult({
     messagesReceived: replies,
+    ...(f.connections !== undefined ? { connectionsStarted: f.connections } : {}),
     throughput: { measuredMs: 1000, messagesPerSecond: f.msgs ?? 10_000, bytesSentPerSecond: f.bytes ?? 640_000, bytesReceivedPerSecond: f.bytes ?? 640_000 },
     latencyMs: latency,
     serviceTimeMs: latency,
@@ -87,12 +89,17 @@ test('throughput down or latency, RSS, TIME_WAIT up past the threshold is a regr
   assert.deepEqual(compareReports(report(), report({ latencyMs: 2.2, p99: 5 }), 15).regressions, [], 'a looser threshold');
 });
 
-test('from zero: TIME_WAIT 0 → 3 is +∞ and a regression; a figure measured before and not after is one too; not measured before is not compared', () => {
-  const tw = compareReports(report(), report({ timeWait: 3 }), 5);
+test('from zero and per connection: TIME_WAIT is judged per 1,000 connections, with a floor; a run lost after a baseline is a regression', () => {
+  const tw = compareReports(report({ connections: 100 }), report({ timeWait: 3, connections: 100 }), 5);
   assert.equal(delta(tw, 'time-wait').changePercent, Infinity);
-  assert.deepEqual(tw.regressions, ['time-wait']);
+  assert.deepEqual(tw.regressions, ['time-wait'], '0 → 30 per 1,000 connections');
+  const noise = compareReports(report({ connections: 1000 }), report({ timeWait: 1, connections: 1000 }), 5);
+  assert.deepEqual(noise.regressions, [], '0 → 1 per 1,000 connections is under the floor');
+  // The faster run opened more connections: more TIME_WAIT in all, not more per connection.
+  const faster = compareReports(report({ timeWait: 742, connections: 997 }), report({ timeWait: 797, connections: 1113 }), 5);
+  assert.deepEqual(faster.regressions, []);
   const lost = compareReports(report(), report({ noFlood: true, result: 'FAIL' }), 5);
-  assert.deepEqual(lost.regressions, ['msgs', 'sent', 'received', 'p50', 'p90', 'p99', 'p99.9', 'max']);
+  assert.deepEqual(lost.regressions, ['result', 'msgs', 'sent', 'received', 'p50', 'p90', 'p99', 'p99.9', 'max', 'time-wait']);
   assert.deepEqual(lost.notes, ["the after run's result is FAIL"]);
   // No reply at all: the latencies were not measured, not 0 ms.
   const silent = compareReports(report(), report({ replies: 0, latencyMs: 0, p99: 0 }), 5);
@@ -101,6 +108,11 @@ test('from zero: TIME_WAIT 0 → 3 is +∞ and a regression; a figure measured b
   const gained = compareReports(report({ rss: null, timeWait: null }), report(), 5);
   assert.deepEqual(gained.regressions, []);
   assert.equal(delta(gained, 'rss').changePercent, null);
+});
+
+test('no baseline, no comparison: a before run that did not pass, or runs of different protocols, cannot be compared', () => {
+  assert.match(incomparable(report({ result: 'FAIL', noFlood: true }), report({ result: 'FAIL', noFlood: true })) ?? '', /the before run's result is FAIL: it is no baseline/);
+  assert.equal(incomparable(report(), report()), null);
 });
 
 test('--gate limits what can fail; notes say when the runs are not alike', () => {
