@@ -310,6 +310,10 @@ export class BackendProcess {
     if (Date.now() - this.#startedAt >= stableAfterMs) this.#backoffMs = this.#options.backoff.minMs;
     const delay = this.#backoffMs;
     this.#backoffMs = Math.min(this.#options.backoff.maxMs, this.#backoffMs * 2);
+    // Said on the front's stderr, as the proxy says a backend error: a crash must not go unnoticed.
+    process.stderr.write(
+      JSON.stringify({ event: 'backend-exit', backend: this.spec.name, crashes: this.stats.crashes, lost: this.stats.lost, restartInMs: delay }) + '\n',
+    );
     this.#state = 'backoff';
     this.#backoffTimer = setTimeout(() => {
       this.#backoffTimer = null;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, PorticoError } from '../../framework/index.js';
@@ -78,6 +78,8 @@ export function parseFrontConfig(parsed: unknown, baseDir: string, where = 'conf
     const { module, options } = value as { module?: unknown; options?: unknown };
     if (typeof module !== 'string' || module.length === 0) throw configError(`${where}: backends.${name}.module must be a name or a path`);
     const path = builtinBackends.get(module) ?? (isAbsolute(module) ? module : resolve(baseDir, module));
+    // Checked now: a module that is not there would make every request a 502 and every restart a stack trace.
+    if (!existsSync(path)) throw configError(`${where}: backends.${name}.module: ${path} does not exist`);
     const opts: Record<string, string | number | boolean> = {};
     if (options !== undefined) {
       if (typeof options !== 'object' || options === null || Array.isArray(options)) throw configError(`${where}: backends.${name}.options must be an object`);

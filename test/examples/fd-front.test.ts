@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import WebSocket from 'ws';
 import { connectTo, SocketProbe } from '../helpers/spawn-server.js';
 import { eventually, exchange, get, isAlive, processIo, startFront } from '../helpers/fd-rig.js';
-import { defaultConfigJson } from '../../examples/fd-transfer/config.js';
+import { defaultConfigJson, parseFrontConfig } from '../../examples/fd-transfer/config.js';
 
 const T = { timeout: 60_000 };
 const MiB = 1024 * 1024;
@@ -270,12 +270,13 @@ test('in-flight limit (503), ack timeout (504) and a back end that cannot start 
   const dir = mkdtempSync(join(tmpdir(), 'portico-fd-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'hang.mjs'), 'setInterval(() => {}, 1000);\nprocess.on("disconnect", () => process.exit(0));\n');
+  writeFileSync(join(dir, 'exits.mjs'), 'process.exit(3);\n');
   const config = {
     routes: [
       { prefix: '/hang', backend: 'hang' },
       { prefix: '/missing', backend: 'missing' },
     ],
-    backends: { hang: { module: './hang.mjs' }, missing: { module: './no-such-module.mjs' } },
+    backends: { hang: { module: './hang.mjs' }, missing: { module: './exits.mjs' } },
   };
   const { front, port } = await startFront(t, config, { maxInFlight: 1, ackTimeoutMs: 600 }, dir);
   const started = Date.now();
@@ -295,8 +296,11 @@ test('in-flight limit (503), ack timeout (504) and a back end that cannot start 
 });
 
 test('a back end that keeps crashing is restarted with a doubling backoff, not in a tight loop', T, async (t) => {
-  const config = { routes: [{ prefix: '/x', backend: 'x' }], backends: { x: { module: './no-such-module.mjs' } } };
-  const { front } = await startFront(t, config, { eager: true, backoff: { minMs: 50, maxMs: 400 } });
+  const dir = mkdtempSync(join(tmpdir(), 'portico-fd-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'exits.mjs'), 'process.exit(3);\n');
+  const config = { routes: [{ prefix: '/x', backend: 'x' }], backends: { x: { module: './exits.mjs' } } };
+  const { front } = await startFront(t, config, { eager: true, backoff: { minMs: 50, maxMs: 400 } }, dir);
   const x = front.backends.get('x')!;
   await new Promise((r) => setTimeout(r, 1500));
   const { starts, crashes } = x.stats;
@@ -378,4 +382,11 @@ test('the HTTP back end answers Expect: 100-continue at once, refuses other expe
   assert.equal(magic.status, 417);
   const gzip = await exchange(port, ['POST /http/count HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n']);
   assert.equal(gzip.status, 501);
+});
+
+test('a back-end module that does not exist is a configuration error at startup, not a 502 per request', () => {
+  assert.throws(
+    () => parseFrontConfig({ routes: [{ prefix: '/x', backend: 'x' }], backends: { x: { module: './no-such-module.mjs' } } }, tmpdir()),
+    /backends\.x\.module: .*no-such-module\.mjs does not exist/,
+  );
 });
