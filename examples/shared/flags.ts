@@ -16,10 +16,14 @@ export type FlagValues = Readonly<Record<string, FlagValue | undefined>>;
 
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** "250", "250ms", "30s", "5m" → milliseconds. */
+/**
+ * "250ms", "30s", "5m", "1h" → milliseconds. A bare number other than 0 is refused, as in the harness:
+ * `--idle-timeout 5` meant 5 ms, never what was meant. (A JSON number in a host config is milliseconds.)
+ */
 export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (match === null) throw new Error(`not a duration: "${text}" (use e.g. 500ms, 30s, 5m; a bare number is ms)`);
+  if (match === null) throw new Error(`not a duration: "${text}" (use e.g. 500ms, 30s, 5m)`);
+  if (match[2] === undefined && Number(match[1]) !== 0) throw new Error(`"${text}" needs a unit: ${match[1]}ms, ${match[1]}s, ${match[1]}m or ${match[1]}h`);
   return Math.round(Number(match[1]) * durationUnits[match[2] ?? 'ms']!);
 }
 

@@ -97,6 +97,7 @@ test('portico-echo layer flag errors exit 2 naming the problem', T, async (t) =>
     { args: ['--tls-cert', join(dir, 'bad.pem'), '--tls-key', join(dir, 'bad.pem')], message: /cannot load the TLS certificate and key/ },
     { args: ['--handshake-timeout', '0'], message: /--handshake-timeout: must be >= 1/ },
     { args: ['--proxy-from', '10.0.0.0/8'], message: /--proxy-from needs --accept-proxy/ },
+    { args: ['--idle-timeout', '5'], message: /--idle-timeout: "5" needs a unit: 5ms, 5s, 5m or 5h/ },
     { args: ['--accept-proxy', '--proxy-from', 'x'], message: /--proxy-from: not an address range: "x"/ },
   ];
   for (const c of cases) {
