@@ -20,7 +20,7 @@ const flags: FlagSpec[] = [
     min: 1,
     max: 64,
   },
-  { name: 'stats-interval', kind: 'duration', description: 'with --workers: print the workers\' summed counters as a JSON line this often; 0 = never', default: 0, min: 0 },
+  { name: 'stats-interval', kind: 'duration', description: "print each server's counters (with --workers: summed over the workers) as a JSON line this often; 0 = never", default: 0, min: 0 },
   { name: 'stop-grace', kind: 'duration', description: 'with --workers: after SIGTERM, kill workers still draining after this', default: '30s', min: 1 },
 ];
 
@@ -45,7 +45,21 @@ try {
     if (cluster.isWorker) await runWorker(planned);
     else if (workers > 1) {
       await runPrimary(planned, { workers, statsIntervalMs: options['stats-interval'] as number, stopGraceMs: options['stop-grace'] as number });
-    } else await runServers(planned.map(({ plugin, options: o }) => ({ plugin, start: () => plugin.start(o) })));
+    } else {
+      const running = await runServers(planned.map(({ plugin, options: o }) => ({ plugin, start: () => plugin.start(o) })));
+      const every = options['stats-interval'] as number;
+      if (every > 0) {
+        // One process: the same stats line as the cluster primary prints, from this process's servers.
+        const timer = setInterval(() => {
+          const servers = running.servers.map(({ plugin, server }) => ({ server: plugin.name, port: server.port, ...(server.stats?.() ?? {}) }));
+          process.stdout.write(JSON.stringify({ event: 'stats', workers: 1, listening: 1, replaced: 0, servers }) + '\n');
+        }, every);
+        timer.unref(); // never what keeps the process alive once the servers are stopped
+        const stopTimer = (): void => clearInterval(timer);
+        process.once('SIGTERM', stopTimer);
+        process.once('SIGINT', stopTimer);
+      }
+    }
   }
 } catch (error) {
   failAndExit('portico', error);

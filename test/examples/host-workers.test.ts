@@ -111,7 +111,7 @@ test('--workers 2: SIGTERM while a replacement worker is still starting: it stop
 test('--workers 2 with the same kind of server twice: a ready line and counters for each, by config entry', T, async (t) => {
   const config = await echoConfig(t, [
     { server: 'echo', host: '127.0.0.1', port: 0 },
-    { server: 'echo', host: '127.0.0.1', port: 0, options: { 'max-connections': 5 } },
+    { server: 'echo', host: '127.0.0.1', port: 0, options: { 'high-water': 8192 } },
   ]);
   const host = await spawnServer({ t, script: hostBinary, args: ['--config', config, '--workers', '2', '--stats-interval', '200ms'], readyCount: 2 });
   const [first, second] = host.ready;
@@ -138,4 +138,13 @@ test('--workers 2: a bad server option is still a usage error (exit 2)', T, asyn
   const config = await echoConfig(t, [{ server: 'proxy', host: '127.0.0.1', port: 0, options: { backend: '127.0.0.1:' } }]);
   const result = await runToExit(process.execPath, [hostBinary, '--config', config, '--workers', '2']);
   assert.equal(result.code, 2, result.stderr);
+});
+
+test('--stats-interval without --workers prints the same stats line from the one process', T, async (t) => {
+  const config = await echoConfig(t);
+  const host = await spawnServer({ t, script: hostBinary, args: ['--config', config, '--stats-interval', '100ms'] });
+  await echoes(host.port, 4);
+  const stats = await statsLine(host, (s) => s.servers[0]?.accepted === 4);
+  assert.deepEqual([stats.workers, stats.servers[0]!.server, stats.servers[0]!.port], [1, 'echo', host.port]);
+  assert.equal(await host.stop('SIGTERM'), 0);
 });
