@@ -51,6 +51,13 @@ export function formatSummary(report: RunReport): string {
       `throughput:  ${formatCount(Math.round(t.messagesPerSecond))} msg/s, ${formatBytes(t.bytesSentPerSecond)}/s sent, ${formatBytes(t.bytesReceivedPerSecond)}/s received over ${formatDuration(t.measuredMs)}` +
         (flood.settings.workers > 1 ? ` (${flood.settings.workers} worker threads)` : ''),
     );
+    // A rate asked for and not reached: the latencies are then not those of the asked-for load.
+    if (flood.settings.rate > 0 && t.messagesPerSecond < 0.9 * flood.settings.rate) {
+      lines.push(
+        `rate:        ${formatCount(Math.round(t.messagesPerSecond))} of the ${formatCount(flood.settings.rate)} msg/s asked (${Math.round((100 * t.messagesPerSecond) / flood.settings.rate)}%): ` +
+          'the server or the load generator could not keep up (more --concurrency or --workers, or a lower --rate)',
+      );
+    }
     // The first bad reply of each kind, so a count comes with what actually arrived.
     for (const [code, detail] of Object.entries(flood.errorExamples).slice(0, 3)) lines.push(`first ${code}: ${oneLine(detail)}`);
     const l = flood.latencyMs;

@@ -71,3 +71,10 @@ test('--report naming a file that exists: refused before the server starts (exit
   assert.match(run.stderr, /--report .*taken: cannot make the report directory \(EEXIST\)/);
   assert.ok(Date.now() - started < 5000, 'no run happened');
 });
+
+test('a --rate the run did not reach is said in the summary, with how much of it was reached', async (t) => {
+  const run = await runHarness(t, ['--server', plainEcho, '--accept-signal-exit', '--duration', '1s', '--rate', '1000000', '--concurrency', '2']);
+  assert.match(run.stdout, /rate: +[\d,]+ of the 1,000,000 msg\/s asked \(\d+%\): the server or the load generator could not keep up/);
+  const reached = await runHarness(t, ['--server', plainEcho, '--accept-signal-exit', '--duration', '1s', '--rate', '200', '--concurrency', '2']);
+  assert.doesNotMatch(reached.stdout, /^rate:/m);
+});
