@@ -87,8 +87,8 @@ export class BufferPool implements BufferReturn {
   }
 
   /** @internal */
-  giveBack(bytes: Buffer): void {
+  giveBack(bytes: Buffer, reuse: boolean): void {
     this.#stats.outstanding--;
-    if (this.#free.length < this.maxPooled) this.#free.push(bytes);
+    if (reuse && this.#free.length < this.maxPooled) this.#free.push(bytes);
   }
 }

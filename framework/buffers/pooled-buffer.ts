@@ -2,8 +2,8 @@ import { ErrorCodes, PorticoError } from '../core/errors.js';
 
 /** Whoever a pooled buffer's memory goes back to when its last owner releases it. */
 export interface BufferReturn {
-  /** @internal */
-  giveBack(bytes: Buffer): void;
+  /** @internal `reuse` false: the memory was handed out for good (`disown`), only the loan ends. */
+  giveBack(bytes: Buffer, reuse: boolean): void;
 }
 
 /**
@@ -22,6 +22,7 @@ export class PooledBuffer {
   /** Read sequence number stamped by the connection (debug aid, Holgate's sequenced buffers). */
   sequence = 0;
   #owners = 1;
+  #disowned = false;
   readonly #home: BufferReturn;
 
   /** Made by a `BufferPool` when it lends: one owner, no data. */
@@ -54,6 +55,16 @@ export class PooledBuffer {
   /** Drop one ownership; the last one returns the memory to its pool. Releasing once too often throws. */
   release(): void {
     if (this.#owners <= 0) throw new PorticoError(ErrorCodes.BUFFER_RELEASED, 'buffers', 'release() on a buffer that was already released');
-    if (--this.#owners === 0) this.#home.giveBack(this.bytes);
+    if (--this.#owners === 0) this.#home.giveBack(this.bytes, !this.#disowned);
+  }
+
+  /**
+   * @internal The memory has been handed out as views that outlive the loan (a received message given
+   * to the application without a copy): when the last owner releases, the pool forgets it instead of
+   * lending it again, and the garbage collector frees it once no view is left. Bytes past those views
+   * may still be written by the owners meanwhile; the views themselves never are.
+   */
+  disown(): void {
+    this.#disowned = true;
   }
 }

@@ -69,6 +69,7 @@ export class ByteQueue implements ReadonlyByteQueue {
   readonly #coalesce: boolean;
   // Chunks [0, #cur) are read through but not yet released; #cur holds the first unread byte at
   // #offset (#cur === #chunks.length when nothing is unread).
+  #contiguousOwner: PooledBuffer | null = null;
   #chunks: Chunk[] = [];
   #cur = 0;
   #offset = 0;
@@ -222,7 +223,16 @@ export class ByteQueue implements ReadonlyByteQueue {
     const p = this.#offset;
     const n = Math.min(max, chunk.end - p);
     this.#advance(n);
+    this.#contiguousOwner = chunk.buffer;
     return chunk.bytes.subarray(p, p + n);
+  }
+
+  /**
+   * @internal The pooled buffer the last non-empty `readContiguous` view lies in (null before one):
+   * a consumer that keeps that view past the lifetime rule `disown`s the buffer instead of copying.
+   */
+  get contiguousOwner(): PooledBuffer | null {
+    return this.#contiguousOwner;
   }
 
   /** Consume `n` bytes as a `ByteSlice` the caller owns (a retained view, or a copy when they span buffers). */
