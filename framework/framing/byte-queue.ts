@@ -123,8 +123,9 @@ export class ByteQueue implements ReadonlyByteQueue {
     }
     this.#length += n;
     const tail = chunks[chunks.length - 1];
-    // Only into a buffer nobody else owns: another owner may be using its free space.
-    if (this.#coalesce && tail !== undefined && tail.buffer.owners === 1 && n <= tail.bytes.length - tail.end && n * 2 <= tail.bytes.length) {
+    // Only into a buffer nobody else owns: another owner may be using its free space (and a disowned
+    // buffer's free space may have been lent out already).
+    if (this.#coalesce && tail !== undefined && tail.buffer.owners === 1 && !tail.buffer.disowned && n <= tail.bytes.length - tail.end && n * 2 <= tail.bytes.length) {
       buffer.bytes.copy(tail.bytes, tail.end, 0, n);
       tail.end += n;
       tail.buffer.length = tail.end;

@@ -10,9 +10,9 @@ import { Utf8Validator } from './utf8-validator.js';
 
 const EMPTY: Buffer = Buffer.alloc(0);
 /**
- * A whole binary message at least 1/DISOWN_RATIO of the pooled buffer it arrived in is handed out as
- * a view of that buffer, not copied: it pins at most DISOWN_RATIO times its size (8 KiB of a 64 KiB
- * read buffer), about what a view of Node's own read buffer pins in ws.
+ * A whole binary message at least 1/DISOWN_RATIO of the memory (ArrayBuffer) it was read into is
+ * handed out as a view of it, not copied: it pins at most DISOWN_RATIO times its size (8 KiB of a
+ * 64 KiB read buffer), about what a view of Node's own read buffer pins in ws.
  */
 const DISOWN_RATIO = 8;
 
@@ -175,7 +175,7 @@ export class MessageAssembler {
    */
   #own(whole: Buffer): Buffer {
     const owner = this.#wholeOwner;
-    if (owner !== null && owner.owners > 0 && whole.length * DISOWN_RATIO >= owner.capacity && whole.buffer === owner.bytes.buffer) {
+    if (owner !== null && owner.owners > 0 && whole.buffer === owner.bytes.buffer && whole.length * DISOWN_RATIO >= whole.buffer.byteLength) {
       owner.disown();
       return whole;
     }

@@ -186,6 +186,25 @@ test('a large whole binary message keeps the memory it was read into: the pool n
   assert.equal(small.stats.created, created, 'both reads went back to the pool');
 });
 
+test('the queue never coalesces a later read into the free space of a disowned buffer (the pool may have lent it)', () => {
+  const events: WsEvent[] = [];
+  const receiver = new WebSocketReceiver(recorder(events), { role: 'server' });
+  const small = new BufferPool({ bufferSize: 4096, maxPooled: 4 });
+  const payload = Buffer.alloc(600, 0x42);
+  const after = rawFrame({ opcode: Opcode.TEXT, payload: 'after' });
+  receiver.push(small.acquireCopy(Buffer.concat([rawFrame({ opcode: Opcode.BINARY, payload }), after.subarray(0, 3)])));
+  assert.deepStrictEqual(events, [binary(payload)]);
+  const spare = small.acquireFor(64); // what the next read of any connection would be copied into
+  assert.equal(spare.bytes.buffer, (events[0] as { data: Buffer }).data.buffer, 'the tail of the disowned read');
+  spare.bytes.fill(0xff);
+  receiver.push(small.acquireCopy(after.subarray(3)));
+  assert.deepStrictEqual(events, [binary(payload), text('after')]);
+  assert.deepEqual(spare.bytes, Buffer.alloc(spare.capacity, 0xff), 'nothing was written into the lent tail');
+  spare.release();
+  receiver.dispose();
+  assert.equal(small.outstanding, 0);
+});
+
 test('a push from inside a callback joins the running loop (no recursion, order kept); a throwing callback leaves the receiver consistent', () => {
   const events: WsEvent[] = [];
   const later = rawFrame({ opcode: Opcode.TEXT, payload: 'pushed from the callback' });
