@@ -69,7 +69,6 @@ export class ByteQueue implements ReadonlyByteQueue {
   readonly #coalesce: boolean;
   // Chunks [0, #cur) are read through but not yet released; #cur holds the first unread byte at
   // #offset (#cur === #chunks.length when nothing is unread).
-  #contiguousOwner: PooledBuffer | null = null;
   #chunks: Chunk[] = [];
   #cur = 0;
   #offset = 0;
@@ -78,6 +77,8 @@ export class ByteQueue implements ReadonlyByteQueue {
   // Result of #locate (fields, so the hot path allocates nothing).
   #at = 0;
   #pos = 0;
+  /** See `contiguousOwner`; forgotten when buffers are released, so it never pins one. */
+  #contiguousOwner: PooledBuffer | null = null;
 
   constructor(options: ByteQueueOptions) {
     checkRange(options.maxBytes, 1, Number.MAX_SAFE_INTEGER, 'maxBytes', 'buffers');
@@ -229,8 +230,9 @@ export class ByteQueue implements ReadonlyByteQueue {
   }
 
   /**
-   * @internal The pooled buffer the last non-empty `readContiguous` view lies in (null before one):
-   * a consumer that keeps that view past the lifetime rule `disown`s the buffer instead of copying.
+   * @internal The pooled buffer the last non-empty `readContiguous` view lies in (null before one,
+   * and after `append`, `releaseConsumed` or `clear`: as long as the view is valid): a consumer that
+   * keeps that view past the lifetime rule `disown`s the buffer instead of copying.
    */
   get contiguousOwner(): PooledBuffer | null {
     return this.#contiguousOwner;
@@ -313,6 +315,7 @@ export class ByteQueue implements ReadonlyByteQueue {
    * is coming soon (framers do, whenever `next()` returns null), so an idle connection pins nothing.
    */
   releaseConsumed(): void {
+    this.#contiguousOwner = null;
     const spent = this.#cur;
     if (spent === 0) return;
     const chunks = this.#chunks;
@@ -324,6 +327,7 @@ export class ByteQueue implements ReadonlyByteQueue {
 
   /** Drop every byte, read or not, and release every buffer. The unread bytes count as consumed. */
   clear(): void {
+    this.#contiguousOwner = null;
     const all = this.#chunks;
     this.#chunks = [];
     this.#position += this.#length;

@@ -155,6 +155,7 @@ test('a large whole binary message keeps the memory it was read into: the pool n
   assert.equal(delivered.buffer, memory.buffer, 'no copy: a view of the read buffer');
   assert.deepEqual(small.stats.pooled, 0, 'the disowned memory did not go back to the pool');
   assert.equal(small.outstanding, 0, 'the loan itself ended');
+  assert.equal(receiver.queue.contiguousOwner, null, 'nothing in the receiver pins the memory once the application drops the view');
   // Later reads get other memory, and the queue's coalescing never writes into the delivered bytes.
   for (let i = 0; i < 4; i++) {
     const next = small.acquireCopy(rawFrame({ opcode: Opcode.BINARY, payload: Buffer.alloc(3, 0xee) }));
