@@ -82,12 +82,13 @@ export class BufferPool implements BufferReturn {
 
   /**
    * @internal Lend a buffer for `n` bytes about to be copied in: the spare tail of a disowned buffer
-   * when one is kept and holds them (lent once, never pooled: a read kept by the application shares
-   * one allocation with the next reads instead of costing a whole buffer each), else `acquire()`.
+   * when one is kept, holds them and `n` is at least an eighth of it (lent once, never pooled: a read
+   * kept by the application shares one allocation with the next reads instead of costing a whole
+   * buffer each), else `acquire()` (a small read is better off in warm, reused memory).
    */
   acquireFor(n: number): PooledBuffer {
     const spare = this.#spare;
-    if (spare === null || spare.length < n) return this.acquire();
+    if (spare === null || spare.length < n || n * 8 < spare.length) return this.acquire();
     this.#spare = null;
     if (++this.#stats.outstanding > this.#stats.highWater) this.#stats.highWater = this.#stats.outstanding;
     return new PooledBuffer(spare, this, false);

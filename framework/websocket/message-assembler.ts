@@ -175,7 +175,9 @@ export class MessageAssembler {
    */
   #own(whole: Buffer): Buffer {
     const owner = this.#wholeOwner;
-    if (owner !== null && owner.owners > 0 && whole.buffer === owner.bytes.buffer && whole.length * DISOWN_RATIO >= whole.buffer.byteLength) {
+    // The capacity test first: it is the cheap one, and no smaller message gets past it.
+    const n = whole.length * DISOWN_RATIO;
+    if (owner !== null && n >= owner.capacity && owner.owners > 0 && whole.buffer === owner.bytes.buffer && n >= whole.buffer.byteLength) {
       owner.disown();
       return whole;
     }

@@ -60,7 +60,7 @@ test('bad sizes are refused before allocating', () => {
   assert.equal(pool.outstanding, 0);
 });
 
-test('disown: the memory never goes back to the free list; its unused tail is lent once by acquireFor, never pooled', () => {
+test('disown: the memory never goes back to the free list; its unused tail is lent once by acquireFor (reads of 1/8 of it or more), never pooled', () => {
   const pool = new BufferPool({ bufferSize: 4096, maxPooled: 4 });
   const a = pool.acquire();
   a.bytes.fill(1, 0, 1000);
@@ -72,11 +72,14 @@ test('disown: the memory never goes back to the free list; its unused tail is le
   const whole = pool.acquireFor(4096 - 1000 + 1);
   assert.notEqual(whole.bytes.buffer, a.bytes.buffer, 'too big for the tail: a whole buffer');
   whole.release();
-  const tail = pool.acquireFor(100);
+  const small = pool.acquireFor(100);
+  assert.notEqual(small.bytes.buffer, a.bytes.buffer, 'a read under an eighth of the tail gets pooled memory');
+  small.release();
+  const tail = pool.acquireFor(400);
   assert.equal(tail.bytes.buffer, a.bytes.buffer);
   assert.equal(tail.bytes.byteOffset, a.bytes.byteOffset + 1000);
   assert.equal(tail.capacity, 4096 - 1000);
-  const other = pool.acquireFor(100);
+  const other = pool.acquireFor(400);
   assert.notEqual(other.bytes.buffer, a.bytes.buffer, 'lent once');
   other.release();
   a.release();

@@ -195,7 +195,7 @@ test('the queue never coalesces a later read into the free space of a disowned b
   const after = rawFrame({ opcode: Opcode.TEXT, payload: 'after' });
   receiver.push(small.acquireCopy(Buffer.concat([rawFrame({ opcode: Opcode.BINARY, payload }), after.subarray(0, 3)])));
   assert.deepStrictEqual(events, [binary(payload)]);
-  const spare = small.acquireFor(64); // what the next read of any connection would be copied into
+  const spare = small.acquireFor(500); // what the next large read of any connection would be copied into
   assert.equal(spare.bytes.buffer, (events[0] as { data: Buffer }).data.buffer, 'the tail of the disowned read');
   spare.bytes.fill(0xff);
   receiver.push(small.acquireCopy(after.subarray(3)));
