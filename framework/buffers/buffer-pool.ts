@@ -21,6 +21,9 @@ export interface BufferPoolStats {
   reused: number;
 }
 
+/** A spare tail shorter than this is not worth a loan of its own. */
+const MIN_SPARE = 1024;
+
 /** Largest `bufferSize` a pool accepts, so the largest single read any connection can complete. */
 export const MAX_BUFFER_SIZE = 16 * 1024 * 1024;
 
@@ -30,6 +33,8 @@ export class BufferPool implements BufferReturn {
   readonly maxPooled: number;
   #free: Buffer[] = [];
   #landing: Buffer | null = null;
+  /** The unused tail of the last disowned buffer (`offerSpare`), lent once by `acquireFor`. */
+  #spare: Buffer | null = null;
   #stats: BufferPoolStats = { outstanding: 0, highWater: 0, pooled: 0, created: 0, reused: 0 };
 
   constructor(options: Partial<BufferPoolOptions> = {}) {
@@ -75,6 +80,25 @@ export class BufferPool implements BufferReturn {
     return new PooledBuffer(bytes, this);
   }
 
+  /**
+   * @internal Lend a buffer for `n` bytes about to be copied in: the spare tail of a disowned buffer
+   * when one is kept, holds them and `n` is at least an eighth of it (lent once, never pooled: a read
+   * kept by the application shares one allocation with the next reads instead of costing a whole
+   * buffer each), else `acquire()` (a small read is better off in warm, reused memory).
+   */
+  acquireFor(n: number): PooledBuffer {
+    const spare = this.#spare;
+    if (spare === null || spare.length < n || n * 8 < spare.length) return this.acquire();
+    this.#spare = null;
+    if (++this.#stats.outstanding > this.#stats.highWater) this.#stats.highWater = this.#stats.outstanding;
+    return new PooledBuffer(spare, this, false);
+  }
+
+  /** @internal Keep `region` (never lent before) for `acquireFor`, in place of a smaller one. */
+  offerSpare(region: Buffer): void {
+    if (region.length >= MIN_SPARE && (this.#spare === null || region.length > this.#spare.length)) this.#spare = region;
+  }
+
   /** Lend a buffer holding a copy of `data` (which must fit). */
   acquireCopy(data: Uint8Array): PooledBuffer {
     if (data.length > this.bufferSize) {
@@ -87,8 +111,8 @@ export class BufferPool implements BufferReturn {
   }
 
   /** @internal */
-  giveBack(bytes: Buffer): void {
+  giveBack(bytes: Buffer, reuse: boolean): void {
     this.#stats.outstanding--;
-    if (this.#free.length < this.maxPooled) this.#free.push(bytes);
+    if (reuse && this.#free.length < this.maxPooled) this.#free.push(bytes);
   }
 }

@@ -2,8 +2,10 @@ import { ErrorCodes, PorticoError } from '../core/errors.js';
 
 /** Whoever a pooled buffer's memory goes back to when its last owner releases it. */
 export interface BufferReturn {
-  /** @internal */
-  giveBack(bytes: Buffer): void;
+  /** @internal `reuse` false: the memory was handed out for good (`disown`), only the loan ends. */
+  giveBack(bytes: Buffer, reuse: boolean): void;
+  /** @internal A disowned buffer's unused tail: memory nobody will read or write, free to lend once. */
+  offerSpare?(region: Buffer): void;
 }
 
 /**
@@ -22,12 +24,18 @@ export class PooledBuffer {
   /** Read sequence number stamped by the connection (debug aid, Holgate's sequenced buffers). */
   sequence = 0;
   #owners = 1;
+  readonly #reusable: boolean;
+  #disowned = false;
   readonly #home: BufferReturn;
 
-  /** Made by a `BufferPool` when it lends: one owner, no data. */
-  constructor(bytes: Buffer, home: BufferReturn) {
+  /**
+   * Made by a `BufferPool` when it lends: one owner, no data. `reusable` false: memory lent once (the
+   * spare tail of a disowned buffer), never returned to the free list.
+   */
+  constructor(bytes: Buffer, home: BufferReturn, reusable = true) {
     this.bytes = bytes;
     this.#home = home;
+    this.#reusable = reusable;
   }
 
   get capacity(): number {
@@ -54,6 +62,27 @@ export class PooledBuffer {
   /** Drop one ownership; the last one returns the memory to its pool. Releasing once too often throws. */
   release(): void {
     if (this.#owners <= 0) throw new PorticoError(ErrorCodes.BUFFER_RELEASED, 'buffers', 'release() on a buffer that was already released');
-    if (--this.#owners === 0) this.#home.giveBack(this.bytes);
+    if (--this.#owners === 0) this.#home.giveBack(this.bytes, this.#reusable && !this.#disowned);
+  }
+
+  /**
+   * @internal The memory has been handed out as views that outlive the loan (a received message given
+   * to the application without a copy): when the last owner releases, the pool forgets it instead of
+   * lending it again, and the garbage collector frees it once no view is left. Nothing is written
+   * into it any more: its unused tail may be lent once by the pool (`offerSpare`).
+   */
+  disown(): void {
+    if (this.#disowned) return;
+    this.#disowned = true;
+    // What lies past the valid bytes has never been handed out: the pool may lend it once, so the
+    // next read need not take a whole new buffer. Nothing is written there by this loan from now on
+    // (a ByteQueue does not coalesce into a disowned buffer); with other owners it stays unused.
+    const start = (this.length + 7) & ~7;
+    if (this.#owners === 1 && this.#home.offerSpare !== undefined && start < this.bytes.length) this.#home.offerSpare(this.bytes.subarray(start));
+  }
+
+  /** @internal True once `disown` was called: the memory is kept by views, nothing may be appended into its free space. */
+  get disowned(): boolean {
+    return this.#disowned;
   }
 }

@@ -77,6 +77,8 @@ export class ByteQueue implements ReadonlyByteQueue {
   // Result of #locate (fields, so the hot path allocates nothing).
   #at = 0;
   #pos = 0;
+  /** See `contiguousOwner`; forgotten when buffers are released, so it never pins one. */
+  #contiguousOwner: PooledBuffer | null = null;
 
   constructor(options: ByteQueueOptions) {
     checkRange(options.maxBytes, 1, Number.MAX_SAFE_INTEGER, 'maxBytes', 'buffers');
@@ -122,8 +124,9 @@ export class ByteQueue implements ReadonlyByteQueue {
     }
     this.#length += n;
     const tail = chunks[chunks.length - 1];
-    // Only into a buffer nobody else owns: another owner may be using its free space.
-    if (this.#coalesce && tail !== undefined && tail.buffer.owners === 1 && n <= tail.bytes.length - tail.end && n * 2 <= tail.bytes.length) {
+    // Only into a buffer nobody else owns: another owner may be using its free space (and a disowned
+    // buffer's free space may have been lent out already).
+    if (this.#coalesce && tail !== undefined && tail.buffer.owners === 1 && !tail.buffer.disowned && n <= tail.bytes.length - tail.end && n * 2 <= tail.bytes.length) {
       buffer.bytes.copy(tail.bytes, tail.end, 0, n);
       tail.end += n;
       tail.buffer.length = tail.end;
@@ -222,7 +225,17 @@ export class ByteQueue implements ReadonlyByteQueue {
     const p = this.#offset;
     const n = Math.min(max, chunk.end - p);
     this.#advance(n);
+    this.#contiguousOwner = chunk.buffer;
     return chunk.bytes.subarray(p, p + n);
+  }
+
+  /**
+   * @internal The pooled buffer the last non-empty `readContiguous` view lies in (null before one,
+   * and after `append`, `releaseConsumed` or `clear`: as long as the view is valid): a consumer that
+   * keeps that view past the lifetime rule `disown`s the buffer instead of copying.
+   */
+  get contiguousOwner(): PooledBuffer | null {
+    return this.#contiguousOwner;
   }
 
   /** Consume `n` bytes as a `ByteSlice` the caller owns (a retained view, or a copy when they span buffers). */
@@ -302,6 +315,7 @@ export class ByteQueue implements ReadonlyByteQueue {
    * is coming soon (framers do, whenever `next()` returns null), so an idle connection pins nothing.
    */
   releaseConsumed(): void {
+    this.#contiguousOwner = null;
     const spent = this.#cur;
     if (spent === 0) return;
     const chunks = this.#chunks;
@@ -313,6 +327,7 @@ export class ByteQueue implements ReadonlyByteQueue {
 
   /** Drop every byte, read or not, and release every buffer. The unread bytes count as consumed. */
   clear(): void {
+    this.#contiguousOwner = null;
     const all = this.#chunks;
     this.#chunks = [];
     this.#position += this.#length;

@@ -182,7 +182,7 @@ export class TcpTransport implements Transport {
       buffer = this.#next; // zero-copy: the read went into a buffer of our own
       this.#next = null;
     } else {
-      buffer = this.#pool.acquire();
+      buffer = this.#pool.acquireFor(nread);
       (into as Buffer).copy(buffer.bytes, 0, 0, nread); // the landing buffer is a Buffer: a native copy, no view
     }
     buffer.length = nread;

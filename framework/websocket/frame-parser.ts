@@ -1,5 +1,6 @@
 import type { PorticoError } from '../core/errors.js';
 import { checkRange } from '../framing/checks.js';
+import type { PooledBuffer } from '../buffers/pooled-buffer.js';
 import type { ByteQueue } from '../framing/byte-queue.js';
 import { protocolFailure, tooBigFailure } from './failures.js';
 import { unmaskInPlace } from './masking.js';
@@ -116,6 +117,14 @@ export class FrameParser {
   /** The unmasked payload bytes of the last PAYLOAD event (a view: see the class comment for how long it lives). */
   get chunk(): Buffer {
     return this.#chunk;
+  }
+
+  /**
+   * @internal The pooled buffer the last PAYLOAD chunk of a data frame lies in (its view is of that
+   * buffer's memory): what a consumer `disown`s to keep the chunk without a copy. Valid as `chunk`.
+   */
+  get chunkOwner(): PooledBuffer | null {
+    return this.#queue.contiguousOwner;
   }
 
   /** Why the parser failed, or null. */

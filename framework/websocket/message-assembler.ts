@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { PorticoError } from '../core/errors.js';
+import type { PooledBuffer } from '../buffers/pooled-buffer.js';
 import type { WebSocketCallbacks } from './callbacks.js';
 import { decodeClosePayload } from './close-frame.js';
 import { protocolFailure, tooBigFailure, utf8Failure } from './failures.js';
@@ -8,6 +9,12 @@ import { Opcode } from './opcodes.js';
 import { Utf8Validator } from './utf8-validator.js';
 
 const EMPTY: Buffer = Buffer.alloc(0);
+/**
+ * A whole binary message at least 1/DISOWN_RATIO of the memory (ArrayBuffer) it was read into is
+ * handed out as a view of it, not copied: it pins at most DISOWN_RATIO times its size (8 KiB of a
+ * 64 KiB read buffer), about what a view of Node's own read buffer pins in ws.
+ */
+const DISOWN_RATIO = 8;
 
 /** Where a compressed message goes once its last frame is in: its payloads together, still compressed. */
 export type CompressedMessageSink = (compressed: Buffer, binary: boolean) => void;
@@ -33,6 +40,8 @@ export class MessageAssembler {
   #frameLeft = 0;
   /** A whole single-frame message that arrived in one chunk: delivered without gathering. */
   #whole: Buffer | null = null;
+  /** The pooled buffer `#whole` lies in, when the receiver allows keeping it. */
+  #wholeOwner: PooledBuffer | null = null;
   #control: Buffer = EMPTY;
   #closed = false;
   /** permessage-deflate: where compressed messages go; null when no extension defines RSV1. */
@@ -89,8 +98,12 @@ export class MessageAssembler {
     return null;
   }
 
-  /** Unmasked payload bytes of the current frame (a view valid during the call). */
-  payload(chunk: Buffer): PorticoError | null {
+  /**
+   * Unmasked payload bytes of the current frame (a view valid during the call). `owner`: the pooled
+   * buffer the view lies in, when the caller lets a large whole message keep it (`PooledBuffer.disown`)
+   * instead of copying it out.
+   */
+  payload(chunk: Buffer, owner: PooledBuffer | null = null): PorticoError | null {
     if (this.#opcode >= 0x8) {
       this.#control = chunk; // whole: the parser hands a control payload over in one piece
       return null;
@@ -106,6 +119,7 @@ export class MessageAssembler {
     this.#frameLeft -= chunk.length;
     if (this.#fin && this.#frameLeft === 0 && this.#buffer.length === 0 && this.#whole === null) {
       this.#whole = chunk; // the whole message in one view: no gathering copy (valid until frameEnd, next)
+      this.#wholeOwner = owner;
     } else {
       this.#buffer.append(chunk, this.#frameLeft);
     }
@@ -130,7 +144,8 @@ export class MessageAssembler {
     const whole = this.#whole;
     let data: string | Buffer;
     if (whole !== null) {
-      data = binary ? copyOf(whole) : whole.toString('utf8');
+      data = binary ? this.#own(whole) : whole.toString('utf8');
+      this.#wholeOwner = null;
       this.#buffer.clear();
     } else {
       data = binary ? this.#buffer.take() : this.#buffer.takeText();
@@ -146,10 +161,27 @@ export class MessageAssembler {
   reset(): void {
     this.#buffer.clear();
     this.#whole = null;
+    this.#wholeOwner = null;
     this.#control = EMPTY;
     this.#message = 0;
     this.#declared = 0;
     this.#compressed = false;
+  }
+
+  /**
+   * A whole binary message the application may keep: a large one keeps the pooled memory it was read
+   * into (the buffer is disowned: the pool lends fresh memory in its place, the view is never written
+   * again), a small one is copied (so it does not pin a much larger buffer).
+   */
+  #own(whole: Buffer): Buffer {
+    const owner = this.#wholeOwner;
+    // The capacity test first: it is the cheap one, and no smaller message gets past it.
+    const n = whole.length * DISOWN_RATIO;
+    if (owner !== null && n >= owner.capacity && owner.owners > 0 && whole.buffer === owner.bytes.buffer && n >= whole.buffer.byteLength) {
+      owner.disown();
+      return whole;
+    }
+    return copyOf(whole);
   }
 
   #controlEnd(opcode: number): PorticoError | null {

@@ -128,7 +128,7 @@ export class WebSocketReceiver {
         const event = parser.next();
         if (event === FrameEvent.NEED_MORE) break;
         let failure: PorticoError | null;
-        if (event === FrameEvent.PAYLOAD) failure = assembler.payload(parser.chunk);
+        if (event === FrameEvent.PAYLOAD) failure = assembler.payload(parser.chunk, parser.chunkOwner);
         else if (event === FrameEvent.FRAME_START) failure = assembler.frameStart(parser.opcode, parser.fin, parser.rsv1, parser.payloadLength);
         else if (event === FrameEvent.FRAME_END) failure = assembler.frameEnd();
         else failure = parser.error;

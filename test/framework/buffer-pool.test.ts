@@ -59,3 +59,43 @@ test('bad sizes are refused before allocating', () => {
   assert.throws(() => pool.acquireCopy(Buffer.alloc(5)), { code: ErrorCodes.INVALID_ARGUMENT });
   assert.equal(pool.outstanding, 0);
 });
+
+test('disown: the memory never goes back to the free list; its unused tail is lent once by acquireFor (reads of 1/8 of it or more), never pooled', () => {
+  const pool = new BufferPool({ bufferSize: 4096, maxPooled: 4 });
+  const a = pool.acquire();
+  a.bytes.fill(1, 0, 1000);
+  a.length = 1000;
+  a.disown();
+  a.disown(); // once is enough: the same tail is not offered twice
+  assert.equal(a.disowned, true);
+  // The tail from the next 8-byte boundary on, lent for a read that fits it.
+  const whole = pool.acquireFor(4096 - 1000 + 1);
+  assert.notEqual(whole.bytes.buffer, a.bytes.buffer, 'too big for the tail: a whole buffer');
+  whole.release();
+  const small = pool.acquireFor(100);
+  assert.notEqual(small.bytes.buffer, a.bytes.buffer, 'a read under an eighth of the tail gets pooled memory');
+  small.release();
+  const tail = pool.acquireFor(400);
+  assert.equal(tail.bytes.buffer, a.bytes.buffer);
+  assert.equal(tail.bytes.byteOffset, a.bytes.byteOffset + 1000);
+  assert.equal(tail.capacity, 4096 - 1000);
+  const other = pool.acquireFor(400);
+  assert.notEqual(other.bytes.buffer, a.bytes.buffer, 'lent once');
+  other.release();
+  a.release();
+  tail.release();
+  assert.equal(pool.outstanding, 0);
+  assert.equal(pool.stats.pooled, 1, 'only the whole buffer went back');
+  assert.deepEqual(a.bytes.subarray(0, 1000), Buffer.alloc(1000, 1));
+  for (let i = 0; i < 4; i++) assert.notEqual(pool.acquire().bytes.buffer, a.bytes.buffer);
+  assert.equal(pool.outstanding, 4);
+  // With another owner the tail is not offered (that owner may use it); a tail under 1 KiB neither.
+  const b = pool.acquire().retain();
+  b.length = 10;
+  b.disown();
+  assert.notEqual(pool.acquireFor(10).bytes.buffer, b.bytes.buffer);
+  const c = pool.acquire();
+  c.length = 4096 - 1000;
+  c.disown();
+  assert.notEqual(pool.acquireFor(10).bytes.buffer, c.bytes.buffer);
+});

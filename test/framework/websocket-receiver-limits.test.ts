@@ -141,6 +141,71 @@ test('delivered payloads are owned copies: reusing the pooled buffers does not c
   for (const e of events) assert.notEqual((e as { data?: Buffer; payload?: Buffer }).data?.buffer ?? (e as { payload: Buffer }).payload.buffer, memory.buffer);
 });
 
+test('a large whole binary message keeps the memory it was read into: the pool never lends that memory again', () => {
+  const events: WsEvent[] = [];
+  const receiver = new WebSocketReceiver(recorder(events), { role: 'server' });
+  const small = new BufferPool({ bufferSize: 256, maxPooled: 4 });
+  const payload = Buffer.from(Array.from({ length: 100 }, (_, i) => i));
+  const read = small.acquireCopy(rawFrames({ opcode: Opcode.BINARY, payload }, { opcode: Opcode.TEXT, payload: 'after' }));
+  const memory = read.bytes;
+  receiver.push(read);
+  receiver.queue.releaseConsumed();
+  assert.deepStrictEqual(events, [binary(payload), text('after')]);
+  const delivered = (events[0] as { data: Buffer }).data;
+  assert.equal(delivered.buffer, memory.buffer, 'no copy: a view of the read buffer');
+  assert.deepEqual(small.stats.pooled, 0, 'the disowned memory did not go back to the pool');
+  assert.equal(small.outstanding, 0, 'the loan itself ended');
+  assert.equal(receiver.queue.contiguousOwner, null, 'nothing in the receiver pins the memory once the application drops the view');
+  // Later reads get other memory, and the queue's coalescing never writes into the delivered bytes.
+  for (let i = 0; i < 4; i++) {
+    const next = small.acquireCopy(rawFrame({ opcode: Opcode.BINARY, payload: Buffer.alloc(3, 0xee) }));
+    assert.notEqual(next.bytes.buffer, memory.buffer);
+    receiver.push(next);
+  }
+  receiver.queue.releaseConsumed();
+  assert.deepEqual(delivered, payload);
+  // A small message (under an eighth of the buffer) is still copied, and its buffer goes back.
+  const pooledBefore = small.stats.pooled;
+  receiver.push(small.acquireCopy(rawFrame({ opcode: Opcode.BINARY, payload: Buffer.alloc(31, 1) })));
+  receiver.queue.releaseConsumed();
+  assert.notEqual((events.at(-1) as { data: Buffer }).data.buffer.byteLength, 256);
+  assert.equal(small.stats.pooled, pooledBefore);
+  // A message split over two reads is gathered (a copy) and both reads go back to the pool.
+  const split = rawFrame({ opcode: Opcode.BINARY, payload: Buffer.alloc(150, 2) });
+  const first = small.acquireCopy(split.subarray(0, 60));
+  const second = small.acquireCopy(split.subarray(60));
+  const memories = [first.bytes.buffer, second.bytes.buffer];
+  const created = small.stats.created;
+  receiver.push(first);
+  receiver.push(second);
+  receiver.queue.releaseConsumed();
+  const gathered = (events.at(-1) as { data: Buffer }).data;
+  assert.deepEqual(gathered, Buffer.alloc(150, 2));
+  assert.ok(!memories.includes(gathered.buffer));
+  assert.equal(small.outstanding, 0);
+  for (let i = 0; i < 2; i++) small.acquire().release();
+  assert.equal(small.stats.created, created, 'both reads went back to the pool');
+});
+
+test('the queue never coalesces a later read into the free space of a disowned buffer (the pool may have lent it)', () => {
+  const events: WsEvent[] = [];
+  const receiver = new WebSocketReceiver(recorder(events), { role: 'server' });
+  const small = new BufferPool({ bufferSize: 4096, maxPooled: 4 });
+  const payload = Buffer.alloc(600, 0x42);
+  const after = rawFrame({ opcode: Opcode.TEXT, payload: 'after' });
+  receiver.push(small.acquireCopy(Buffer.concat([rawFrame({ opcode: Opcode.BINARY, payload }), after.subarray(0, 3)])));
+  assert.deepStrictEqual(events, [binary(payload)]);
+  const spare = small.acquireFor(500); // what the next large read of any connection would be copied into
+  assert.equal(spare.bytes.buffer, (events[0] as { data: Buffer }).data.buffer, 'the tail of the disowned read');
+  spare.bytes.fill(0xff);
+  receiver.push(small.acquireCopy(after.subarray(3)));
+  assert.deepStrictEqual(events, [binary(payload), text('after')]);
+  assert.deepEqual(spare.bytes, Buffer.alloc(spare.capacity, 0xff), 'nothing was written into the lent tail');
+  spare.release();
+  receiver.dispose();
+  assert.equal(small.outstanding, 0);
+});
+
 test('a push from inside a callback joins the running loop (no recursion, order kept); a throwing callback leaves the receiver consistent', () => {
   const events: WsEvent[] = [];
   const later = rawFrame({ opcode: Opcode.TEXT, payload: 'pushed from the callback' });

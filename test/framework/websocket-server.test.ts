@@ -192,6 +192,51 @@ describe('WebSocket server with the npm ws client', () => {
   });
 });
 
+describe('messages kept without a copy over real sockets', () => {
+  test('20 connections pipeline distinct 2–24 KiB binary messages: every echo and every message the handler kept stays intact', T, async () => {
+    const kept: { data: Buffer; expected: Buffer }[] = [];
+    const keeper: WebSocketHandler = {
+      onMessage(ws, data, isBinary) {
+        const bytes = data as Buffer;
+        kept.push({ data: bytes, expected: Buffer.from(bytes) }); // the bytes as delivered, and a reference copy
+        ws.send(data, { binary: isBinary });
+      },
+    };
+    const server = new Server({ host: '127.0.0.1', port: 0, handler: webSocketServer({ route: () => ({ kind: 'websocket', handler: keeper }) }) });
+    const { port } = await server.listen();
+    const clients: WebSocketClient[] = [];
+    try {
+      clients.push(...(await Promise.all(Array.from({ length: 20 }, () => wsOpen(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false })))));
+      await Promise.all(
+        clients.map(async (client, c) => {
+          const sent: Buffer[] = [];
+          const echoes: Buffer[] = [];
+          const done = new Promise<void>((resolve) =>
+            client.on('message', (data: Buffer) => {
+              echoes.push(data);
+              if (echoes.length === 30) resolve();
+            }),
+          );
+          for (let i = 0; i < 30; i++) {
+            const bytes = Buffer.alloc(2048 + ((c * 7919 + i * 104729) % 22_000));
+            for (let j = 0; j + 4 <= bytes.length; j += 512) bytes.writeUInt32BE(((c << 16) | (i << 8)) ^ j, j);
+            sent.push(bytes);
+            client.send(bytes); // pipelined: reads carry several messages and split them
+          }
+          await done;
+          assert.deepEqual(echoes, sent, `connection ${c}: echoes in order, byte for byte`);
+          client.close();
+        }),
+      );
+      assert.equal(kept.length, 600);
+      for (const { data, expected } of kept) assert.ok(data.equals(expected), 'a message kept by the handler was not overwritten by later reads');
+    } finally {
+      for (const client of clients) client.terminate(); // a failed check must not leave sockets open
+      await server.stop({ deadlineMs: 1000 });
+    }
+  });
+});
+
 describe('WebSocket server with WebSocket-Node (version 8)', () => {
   test('version 8 handshake with Sec-WebSocket-Origin, echo, close', T, async (t) => {
     const s = await startServer();
