@@ -390,3 +390,12 @@ test('a back-end module that does not exist is a configuration error at startup,
     /backends\.x\.module: .*no-such-module\.mjs does not exist/,
   );
 });
+
+test('the HTTP back end answers a method a path does not take with 405 and Allow', T, async (t) => {
+  const { port } = await startFront(t, defaultConfigJson);
+  const post = await exchange(port, ['POST /http/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n']);
+  assert.deepEqual([post.status, post.headers.get('allow')], [405, 'GET, HEAD']);
+  const got = await get(port, '/http/count');
+  assert.deepEqual([got.status, got.headers.get('allow')], [405, 'POST, PUT']);
+  assert.equal((await get(port, '/http/nothing-here')).status, 404);
+});

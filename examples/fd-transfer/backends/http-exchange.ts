@@ -12,6 +12,13 @@ import { ChunkedDecoder } from './chunked-decoder.js';
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
+/** The methods a path of this back end answers, or null for a path it does not have. */
+function allowedMethods(path: string): string | null {
+  if (path === '/http' || path === '/http/' || path === '/http/hello' || /^\/http\/bytes\/\d{1,10}$/.test(path)) return 'GET, HEAD';
+  if (path === '/http/echo' || path === '/http/count') return 'POST, PUT';
+  return null;
+}
+
 /** Largest response `/http/bytes/N` streams. */
 export const MAX_STREAMED_BYTES = 1 << 30;
 const MAX_HEAD_BYTES = 8192;
@@ -151,6 +158,12 @@ export class HttpExchange implements ConnectionCallbacks {
         return;
       }
     }
+    // A path that exists, asked with a method it does not take: 405 with what it does take (RFC 9110 §15.5.6).
+    const allowed = allowedMethods(path);
+    if (allowed !== null) {
+      this.#fail(conn, 405, `${head.method} is not allowed on ${path}`, [['Allow', allowed]]);
+      return;
+    }
     this.#fail(conn, 404, `no ${head.method} ${path} on the HTTP back end`);
   }
 
@@ -218,9 +231,9 @@ export class HttpExchange implements ConnectionCallbacks {
     this.#finish(conn, this.#next);
   }
 
-  #fail(conn: Connection, status: number, reason: string): void {
+  #fail(conn: Connection, status: number, reason: string, headers: readonly [string, string][] = []): void {
     this.#phase = 'done';
-    conn.write(formatErrorResponse(status, reason));
+    conn.write(formatErrorResponse(status, reason, headers));
     conn.close();
   }
 
