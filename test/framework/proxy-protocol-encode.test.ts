@@ -78,9 +78,9 @@ const LOCAL = `${SIG} 20 00 0000`;
 const ENCODE_CASES: EncodeCase[] = [
   {
     name: 'IPv4 both sides',
-    input: { source: v4('192.168.0.1', 56324), destination: v4('192.168.0.11', 443) },
-    v1: 'PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n',
-    v2: `${SIG} 21 11 000c c0a80001 c0a8000b dc04 01bb`,
+    input: { source: v4('198.51.100.1', 56324), destination: v4('198.51.100.11', 443) },
+    v1: 'PROXY TCP4 198.51.100.1 198.51.100.11 56324 443\r\n',
+    v2: `${SIG} 21 11 000c c6336401 c633640b dc04 01bb`,
   },
   {
     name: 'IPv6 both sides',

@@ -54,9 +54,10 @@ const v1 = (line: string): Buffer => Buffer.from(line, 'latin1');
 
 const V1_CASES: Valid[] = [
   {
+    // The spec's example line (section 2.1), its addresses swapped for documentation ones (RFC 5737).
     name: 'spec example (section 2.1)',
-    header: v1('PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n'),
-    expected: { ...NONE, version: 1, kind: 'tcp4', source: ep('192.168.0.1', 56324, 'IPv4'), destination: ep('192.168.0.11', 443, 'IPv4') },
+    header: v1('PROXY TCP4 198.51.100.1 198.51.100.11 56324 443\r\n'),
+    expected: { ...NONE, version: 1, kind: 'tcp4', source: ep('198.51.100.1', 56324, 'IPv4'), destination: ep('198.51.100.11', 443, 'IPv4') },
   },
   {
     name: 'spec longest TCP4 line (56 bytes)',
@@ -65,8 +66,8 @@ const V1_CASES: Valid[] = [
   },
   {
     name: 'TCP4 zeros',
-    header: v1('PROXY TCP4 0.0.0.0 10.0.0.1 0 0\r\n'),
-    expected: { ...NONE, version: 1, kind: 'tcp4', source: ep('0.0.0.0', 0, 'IPv4'), destination: ep('10.0.0.1', 0, 'IPv4') },
+    header: v1('PROXY TCP4 0.0.0.0 192.0.2.1 0 0\r\n'),
+    expected: { ...NONE, version: 1, kind: 'tcp4', source: ep('0.0.0.0', 0, 'IPv4'), destination: ep('192.0.2.1', 0, 'IPv4') },
   },
   {
     name: 'spec longest TCP6 line (104 bytes)',
