@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readJsonConfig } from '../shared/json-config.js';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, PorticoError } from '../../framework/index.js';
@@ -48,18 +49,7 @@ function configError(message: string): PorticoError {
 
 /** Read a front config file (a missing file, bad JSON or a bad entry is PORTICO_ERR_CONFIG). */
 export function loadFrontConfig(path: string): FrontConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw configError(`cannot read config ${path}: ${(error as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw configError(`config ${path} is not valid JSON: ${(error as Error).message}`);
-  }
+  const parsed = readJsonConfig(path);
   return parseFrontConfig(parsed, dirname(resolve(path)), path);
 }
 

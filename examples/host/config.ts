@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { ErrorCodes, PorticoError } from '../../framework/index.js';
 import { resolveFlags, type FlagValues } from '../shared/flags.js';
+import { readJsonConfig } from '../shared/json-config.js';
 import type { ServerPlugin } from '../shared/plugin.js';
 
 /** One server in the host config: `{ "server": "echo", "host": "127.0.0.1", "port": 7007, "options": {…} }`. */
@@ -26,18 +26,7 @@ function configError(message: string): PorticoError {
 
 /** Read and validate a host config file against the known plugins. */
 export function loadHostConfig(path: string, plugins: ReadonlyMap<string, ServerPlugin>): PlannedServer[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw configError(`cannot read config ${path}: ${(error as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw configError(`config ${path} is not valid JSON: ${(error as Error).message}`);
-  }
+  const parsed = readJsonConfig(path);
   return planServers(parsed, plugins, path);
 }
 
