@@ -424,3 +424,20 @@ test('connect() rejects when an outgoing handshake fails', async () => {
     await stopRig(rig);
   }
 });
+
+test('the peer resetting during the handshake (after part of a header): failed with the reset, nothing left behind', async () => {
+  const rig = await startRig([expectPrefix('HELLO\n')]);
+  try {
+    const client = await connectClient(rig.port);
+    client.write('HEL');
+    await until(() => rig.server.stats.handshaking === 1, 2000, 'handshaking');
+    await new Promise((r) => setTimeout(r, 20)); // the partial header read first
+    client.resetAndDestroy();
+    await until(() => rig.failures.length === 1 && rig.server.stats.handshaking === 0, 2000, 'reset reported');
+    assert.equal(failureCode(rig.failures[0]), ErrorCodes.CONNECTION_RESET);
+    assert.equal(rig.established.length, 0);
+    assert.equal(rig.server.pool.stats.outstanding, 0, 'the buffered partial header was released');
+  } finally {
+    await stopRig(rig);
+  }
+});
