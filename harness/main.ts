@@ -84,8 +84,10 @@ The raw protocol (--protocol raw, any TCP server):
   Each message is the --send payload: TEXT with \\r \\n \\t \\0 \\\\ \\xNN escapes, hex:HEX, or @file.
   Its reply is --expect-bytes N: the next N bytes of the stream (a byte more with no message
   outstanding is UNEXPECTED_DATA); or --expect-regex RE: complete once RE matches the bytes received
-  since the send (read as latin1, one character per byte; bytes after the match go to the next
-  outstanding message, else are dropped). RE must match within --max-reply bytes (64K), else
+  since the send (bytes after the match go to the next outstanding message, else are dropped). RE
+  matches bytes: \\xNN is one byte, ASCII is itself, a non-ASCII character stands for its UTF-8
+  bytes (so --send héllo --expect-regex héllo matches an echo), . and [...] match one byte (a
+  non-ASCII character in [...] is refused). RE must match within --max-reply bytes (64K), else
   REPLY_TOO_LONG at once; a server that sends too little meets --connection-timeout instead.
 
 Reports:
