@@ -262,7 +262,7 @@ test('raw vs Python http.server, a path that 404s: every connection bad, and the
   ]);
   assertVerdicts(run, { fail: ['flood errors'], result: 'FAIL' });
   assert.deepEqual(run.report!.flood!.errors, { EARLY_CLOSE: 6 });
-  assert.match(run.stdout, /^first EARLY_CLOSE: server closed with 1 of 1 replies missing: \/HTTP\\\/1\\\.\[01\] 200\/ does not match what arrived: "HTTP\/1\.0 404 /m);
+  assert.match(run.stdout, /^first EARLY_CLOSE: server closed with 1 of 1 replies missing \(1 sent, 0 received\): \/HTTP\\\/1\\\.\[01\] 200\/ does not match what arrived: "HTTP\/1\.0 404 /m);
   assert.match(run.stdout, /^latency: +no replies were measured$/m);
 });
 
