@@ -9,7 +9,8 @@ import { LaunchError } from './launcher.js';
 import { NetnsError, insideHarnessNetns, rerunInNetns } from './netns.js';
 import { runScenario } from './run.js';
 import { outputFlags, parseRunArgs, runFlags } from './run-flags.js';
-import { type RunRequest, ScenarioError, defaultReadyTimeoutMs, defaultThresholds, protocols, resolveRunRequest, scenarioFields } from './scenario.js';
+import { type RunRequest, resolveRunRequest } from './run-request.js';
+import { ScenarioError, defaultReadyTimeoutMs, defaultThresholds, protocols, scenarioFields } from './scenario.js';
 
 const exitPass = 0;
 const exitFail = 1;

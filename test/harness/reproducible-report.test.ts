@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { sampleIntervalMs } from '../../harness/flood/flood.js';
 import { scenarioFile } from '../../harness/scenario-file.js';
-import { buildScenario, readScenarioFile } from '../../harness/scenario.js';
+import { readScenarioFile } from '../../harness/run-request.js';
+import { buildScenario } from '../../harness/scenario.js';
 import { assertVerdicts, harness, plainEcho, runHarness } from '../helpers/harness-run.js';
 import { repoRoot, runToExit } from '../helpers/spawn-server.js';
 
