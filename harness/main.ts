@@ -19,7 +19,7 @@ const exitUsage = 2;
 const exitIncomplete = 3;
 
 function usage(): string {
-  return `Usage: portico-harness run [scenario.json] [options]
+  return `Usage: portico-harness run [scenario.json | report.json] [options]
        portico-harness run --server "<command line>" --protocol <${protocols.join('|')}> [options]
        portico-harness compare <before/report.json> <after/report.json> [--threshold 5%]
        portico-harness --help
@@ -94,8 +94,10 @@ The raw protocol (--protocol raw, any TCP server):
 Reports:
   report.json and report.html carry the resolved scenario (provenance.scenario, a valid scenario
   file), the harness and Node versions and the command line; every chart starts at the server's
-  start. portico-harness compare a/report.json b/report.json [--threshold 5%] prints the deltas of
-  two runs and exits 1 past the threshold (see portico-harness compare --help).
+  start. portico-harness run old/report.json --report new runs that scenario again (flags given
+  override it; the new report may not replace the old one). portico-harness compare a/report.json
+  b/report.json [--threshold 5%] prints the deltas of two runs and exits 1 past the threshold (see
+  portico-harness compare --help).
 
 Checks, each PASS, FAIL or NOT CHECKED (with the reason: never started, killed by the memory cap
 before any stop signal, no lock detector reported in, not a node server, …):
@@ -154,6 +156,9 @@ async function main(argv: readonly string[]): Promise<number> {
       return exitFail;
     }
   }
+
+  // Here, not before the netns re-run: that child says it.
+  if (request.notice !== null) process.stderr.write(`portico-harness: ${request.notice}\n`);
 
   // First ctrl-c: stop the flood, stop the server, write the report. Second: leave now (the
   // launcher's exit hook still SIGKILLs the server).
