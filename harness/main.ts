@@ -9,7 +9,8 @@ import { LaunchError } from './launcher.js';
 import { NetnsError, insideHarnessNetns, rerunInNetns } from './netns.js';
 import { runScenario } from './run.js';
 import { outputFlags, parseRunArgs, runFlags } from './run-flags.js';
-import { type RunRequest, ScenarioError, defaultReadyTimeoutMs, defaultThresholds, protocols, resolveRunRequest, scenarioFields } from './scenario.js';
+import { type RunRequest, resolveRunRequest } from './run-request.js';
+import { ScenarioError, defaultReadyTimeoutMs, defaultThresholds, protocols, scenarioFields } from './scenario.js';
 
 const exitPass = 0;
 const exitFail = 1;
@@ -18,7 +19,7 @@ const exitUsage = 2;
 const exitIncomplete = 3;
 
 function usage(): string {
-  return `Usage: portico-harness run [scenario.json] [options]
+  return `Usage: portico-harness run [scenario.json | report.json] [options]
        portico-harness run --server "<command line>" --protocol <${protocols.join('|')}> [options]
        portico-harness compare <before/report.json> <after/report.json> [--threshold 5%]
        portico-harness --help
@@ -84,15 +85,19 @@ The raw protocol (--protocol raw, any TCP server):
   Each message is the --send payload: TEXT with \\r \\n \\t \\0 \\\\ \\xNN escapes, hex:HEX, or @file.
   Its reply is --expect-bytes N: the next N bytes of the stream (a byte more with no message
   outstanding is UNEXPECTED_DATA); or --expect-regex RE: complete once RE matches the bytes received
-  since the send (read as latin1, one character per byte; bytes after the match go to the next
-  outstanding message, else are dropped). RE must match within --max-reply bytes (64K), else
+  since the send (bytes after the match go to the next outstanding message, else are dropped). RE
+  matches bytes: \\xNN is one byte, ASCII is itself, a non-ASCII character stands for its UTF-8
+  bytes (so --send héllo --expect-regex héllo matches an echo), . and [...] match one byte (a
+  non-ASCII character in [...] is refused). RE must match within --max-reply bytes (64K), else
   REPLY_TOO_LONG at once; a server that sends too little meets --connection-timeout instead.
 
 Reports:
   report.json and report.html carry the resolved scenario (provenance.scenario, a valid scenario
   file), the harness and Node versions and the command line; every chart starts at the server's
-  start. portico-harness compare a/report.json b/report.json [--threshold 5%] prints the deltas of
-  two runs and exits 1 past the threshold (see portico-harness compare --help).
+  start. portico-harness run old/report.json --report new runs that scenario again (flags given
+  override it; the new report may not replace the old one). portico-harness compare a/report.json
+  b/report.json [--threshold 5%] prints the deltas of two runs and exits 1 past the threshold (see
+  portico-harness compare --help).
 
 Checks, each PASS, FAIL or NOT CHECKED (with the reason: never started, killed by the memory cap
 before any stop signal, no lock detector reported in, not a node server, …):
@@ -151,6 +156,9 @@ async function main(argv: readonly string[]): Promise<number> {
       return exitFail;
     }
   }
+
+  // Here, not before the netns re-run: that child says it.
+  if (request.notice !== null) process.stderr.write(`portico-harness: ${request.notice}\n`);
 
   // First ctrl-c: stop the flood, stop the server, write the report. Second: leave now (the
   // launcher's exit hook still SIGKILLs the server).

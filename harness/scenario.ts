@@ -3,7 +3,6 @@
  * default filled in. Flags override the file, field by field, so a CI scenario can be re-run with
  * one knob changed. Every error names the field (or flag) and what was expected.
  */
-import { mkdir, readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { hasPortPlaceholder } from './launcher.js';
@@ -13,17 +12,7 @@ import { MAX_WORKERS } from './flood/flood-options.js';
 import type { FloodProtocolClient } from './flood/protocol-client.js';
 import { RawProtocolClient, rawOptionKeys } from './flood/raw-client.js';
 import { capturesPort, parseReadySpec } from './readiness.js';
-import type { ParsedRunArgs } from './run-flags.js';
 import type { FloodProtocol, ReadySpec, Scenario, Thresholds } from './types.js';
-
-
-/** A scenario plus where its report goes. */
-export interface RunRequest {
-  readonly scenario: Scenario;
-  readonly reportDir: string;
-  /** No live progress line. */
-  readonly quiet: boolean;
-}
 
 /** A bad scenario file or flag; `main` prints the message and exits 2. */
 export class ScenarioError extends Error {
@@ -349,53 +338,4 @@ export function splitCommandLine(text: string, fail: (why: string) => never = (w
   }
   if (inWord) words.push(word);
   return words;
-}
-
-/** Overrides win field by field; nested objects (flood, thresholds) merge, everything else replaces. */
-function mergeOverrides(base: Raw, overrides: Raw): Raw {
-  const out: Raw = { ...base };
-  for (const [key, value] of Object.entries(overrides)) {
-    const current = out[key];
-    out[key] = isObject(value) && isObject(current) ? mergeOverrides(current, value) : value;
-  }
-  // --memory-cap replaces the file's cap, whichever of the two fields the file used.
-  if ('memoryCapBytes' in overrides) delete out['memoryCap'];
-  return out;
-}
-
-/** Read a scenario file (JSON) with clear errors for a missing file or bad JSON. */
-export async function readScenarioFile(path: string): Promise<Raw> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new ScenarioError(`cannot read scenario file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ScenarioError(`${path}: not valid JSON: ${(error as Error).message}`);
-  }
-  if (!isObject(value)) throw new ScenarioError(`${path}: expected a JSON object at the top level`);
-  return value;
-}
-
-/** Everything `run` needs, from its arguments: the file (if any), flags over it, defaults under both. */
-export async function resolveRunRequest(parsed: ParsedRunArgs): Promise<RunRequest> {
-  const fileRaw = parsed.scenarioFile === null ? {} : await readScenarioFile(parsed.scenarioFile);
-  if (parsed.scenarioFile === null && parsed.overrides['server'] === undefined) {
-    throw new ScenarioError('nothing to run: give a scenario file or --server "<command line>" (see portico-harness run --help)');
-  }
-  const where = parsed.scenarioFile === null ? 'flags' : Object.keys(parsed.overrides).length > 0 ? `${parsed.scenarioFile} + flags` : parsed.scenarioFile;
-  const nameHint = parsed.scenarioFile === null ? undefined : basename(parsed.scenarioFile).replace(/\.json$/, '');
-  const scenario = buildScenario(mergeOverrides(fileRaw, parsed.overrides), where, nameHint);
-  const reportDir = parsed.reportDir ?? `reports/${scenario.name}`;
-  // Made now, before the server starts: a report that cannot be written must not cost a run.
-  try {
-    await mkdir(reportDir, { recursive: true });
-  } catch (error) {
-    throw new ScenarioError(`--report ${reportDir}: cannot make the report directory (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-  return { scenario, reportDir, quiet: parsed.quiet };
 }

@@ -334,8 +334,8 @@ export interface RunProvenance {
   /** The harness's command line as given (`portico-harness run …`); null when run as a library. */
   readonly command: readonly string[] | null;
   /**
-   * The resolved scenario in the scenario-file shape, every default filled in: saved as a file it
-   * runs the same scenario again (`portico-harness run that.json`).
+   * The resolved scenario in the scenario-file shape, every default filled in: `portico-harness run
+   * report.json` runs it again (and so does a file holding just this object).
    */
   readonly scenario: Readonly<Record<string, unknown>>;
 }

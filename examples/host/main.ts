@@ -27,7 +27,10 @@ const flags: FlagSpec[] = [
 try {
   const { help, raw } = parseArgv(flags, process.argv.slice(2));
   if (help) {
-    const known = [...builtinPlugins.values()].map((p) => `  ${p.name.padEnd(10)} ${p.summary}`).join('\n');
+    // A summary's later lines (the websocket routes, fd-front's wrapped text) start under its first
+    // line's text, not at the server-name column where they would read as more servers.
+    const summaryColumn = '\n' + ' '.repeat(13);
+    const known = [...builtinPlugins.values()].map((p) => `  ${p.name.padEnd(10)} ${p.summary.split('\n').join(summaryColumn)}`).join('\n');
     process.stdout.write(
       helpText(
         'portico',

@@ -11,10 +11,10 @@ export const websocketPlugin: ServerPlugin = {
   name: 'websocket',
   summary: [
     'portico-websocket: a WebSocket server (RFC 6455 version 13 and HyBi version 8) on the portico framework.',
-    '  /echo  echoes every message (text stays text, binary stays binary)',
-    '  /chat  a broadcast chat room (JSON text: {"type":"chat",...} and {"type":"count",...})',
+    '  /echo       echoes every message (text stays text, binary stays binary)',
+    '  /chat       a broadcast chat room (JSON text: {"type":"chat",...} and {"type":"count",...})',
     '  /broadcast  every message goes as it came to everyone on /broadcast, the sender included',
-    '  GET /  a page that talks to both',
+    '  GET /       a page that talks to /echo and /chat',
   ].join('\n'),
   flags: [
     ...listenFlags,

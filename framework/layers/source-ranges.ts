@@ -10,7 +10,7 @@ export class SourceRanges {
   readonly ranges: readonly string[];
   #list = new BlockList();
 
-  /** Throws PORTICO_ERR_CONFIG naming the first range that is not valid CIDR. */
+  /** Throws PORTICO_ERR_CONFIG naming the first range that is not valid CIDR or has host bits set. */
   constructor(ranges: readonly string[]) {
     this.ranges = [...ranges];
     for (const range of ranges) {
@@ -20,6 +20,12 @@ export class SourceRanges {
       const prefix = prefixText === undefined ? max : /^(0|[1-9][0-9]{0,2})$/.test(prefixText) ? Number(prefixText) : NaN;
       if (family === null || extra !== undefined || !(prefix >= 0 && prefix <= max)) {
         throw new PorticoError(ErrorCodes.CONFIG, 'layers', `not an address range: ${JSON.stringify(range)} (expected CIDR such as 10.0.0.0/8 or ::1/128)`);
+      }
+      const network = networkOf(address!, prefix, family);
+      if (network !== address) {
+        // BlockList would quietly widen 10.0.0.1/8 to 10.0.0.0/8: a typo for 10.0.0.1/32, or for a
+        // different network, would admit (or refuse) clients nobody meant to.
+        throw new PorticoError(ErrorCodes.CONFIG, 'layers', `address range ${JSON.stringify(range)} has host bits set; did you mean ${network}/${prefix}? (or ${address} alone for that one address)`);
       }
       this.#list.addSubnet(address!, prefix, family);
     }
@@ -33,4 +39,52 @@ export class SourceRanges {
     if (mapped !== null) return this.#list.check(mapped[1]!, 'ipv4');
     return this.#list.check(address, 'ipv6');
   }
+}
+
+/**
+ * The network `address`/`prefix` lies in: the address with its host bits cleared, written as
+ * addresses usually are (IPv6 as RFC 5952 puts it), or `address` itself when no host bit is set.
+ */
+function networkOf(address: string, prefix: number, family: 'ipv4' | 'ipv6'): string {
+  const width = family === 'ipv4' ? 8 : 16;
+  const zone = family === 'ipv6' && address.includes('%') ? address.slice(address.indexOf('%')) : '';
+  const parts = family === 'ipv4' ? address.split('.').map(Number) : ipv6Words(address.slice(0, address.length - zone.length));
+  let hostBits = false;
+  const masked = parts.map((part, i) => {
+    const kept = Math.min(Math.max(prefix - i * width, 0), width);
+    const value = part & (((1 << kept) - 1) << (width - kept));
+    if (value !== part) hostBits = true;
+    return value;
+  });
+  if (!hostBits) return address;
+  return family === 'ipv4' ? masked.join('.') : formatIpv6(masked) + zone;
+}
+
+/** An IPv6 address (as isIPv6 accepts it, without a zone) as its eight 16-bit words. */
+function ipv6Words(address: string): number[] {
+  let text = address;
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted !== null) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const words = (part: string | undefined): number[] => (part === undefined || part === '' ? [] : part.split(':').map((w) => parseInt(w, 16)));
+  const before = words(head);
+  const after = words(tail);
+  return [...before, ...Array<number>(8 - before.length - after.length).fill(0), ...after];
+}
+
+/** Eight 16-bit words as RFC 5952 writes them: lower case, the first longest run of 2+ zero words as `::`. */
+function formatIpv6(words: readonly number[]): string {
+  let best = { at: -1, length: 1 };
+  for (let i = 0; i < words.length; ) {
+    let end = i;
+    while (end < words.length && words[end] === 0) end++;
+    if (end - i > best.length) best = { at: i, length: end - i };
+    i = end === i ? i + 1 : end;
+  }
+  const hex = words.map((w) => w.toString(16));
+  if (best.at < 0) return hex.join(':');
+  return `${hex.slice(0, best.at).join(':')}::${hex.slice(best.at + best.length).join(':')}`;
 }

@@ -77,7 +77,16 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
     let repliesDone = 0;
     const limit = plan.messages;
     const moreToSend = (): boolean => limit === null || nextToSend < limit;
-    const missing = (): string => (limit === null ? 'a reply' : `${limit - repliesDone} of ${limit} replies`);
+    /**
+     * The replies still owed, from the real counts, e.g. `3 of 10 replies missing after 300 ms (10
+     * sent, 7 received)`; `when` goes after "missing". Ping-pong sends one message at a time, so
+     * the planned messages not yet sent are named apart from the ones sent and unanswered.
+     */
+    const missing = (when: string): string => {
+      const sent = nextToSend;
+      const unsent = limit !== null && sent < limit ? `, ${limit - sent} of ${limit} not sent yet` : '';
+      return `${sent - repliesDone} of ${sent} replies missing${when} (${sent} sent, ${repliesDone} received${unsent})`;
+    };
     /** What the session knows of the reply it still waits for (raw: what did arrive). */
     const pending = (): string => {
       const known = plan.session.pendingReply?.();
@@ -104,7 +113,7 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
     const deadline = setTimeout(() => {
       if (phase === 'connecting' && !established) settle({ kind: 'failed', code: 'ETIMEDOUT' });
       else if (phase !== 'closing') {
-        settle({ kind: 'bad', code: 'REPLY_TIMEOUT', detail: `${missing()} missing after ${plan.timeoutMs} ms${pending()}` });
+        settle({ kind: 'bad', code: 'REPLY_TIMEOUT', detail: `${missing(` after ${plan.timeoutMs} ms`)}${pending()}` });
       } else {
         // Every reply arrived; only the server's FIN is missing. Worth counting, not a bad exchange.
         events.note('CLOSE_TIMEOUT');
@@ -208,7 +217,7 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
 
       s.on('end', () => {
         if (current() && phase === 'exchanging') {
-          settle({ kind: 'bad', code: 'EARLY_CLOSE', detail: `server closed with ${missing()} missing${pending()}` });
+          settle({ kind: 'bad', code: 'EARLY_CLOSE', detail: `server closed with ${missing('')}${pending()}` });
         }
       });
 

@@ -7,12 +7,18 @@
  *   stream, in the order the messages went out (so pipelining works). A byte that arrives while no
  *   message is waiting for its reply is more than the server should have sent: UNEXPECTED_DATA.
  * - `expectRegex: RE` — the reply is complete once RE matches the bytes received since the message
- *   was sent (pipelined: since the previous reply's match ended). The bytes are read as latin1, one
- *   character per byte, so `\x00` matches a zero byte and ASCII matches itself. Bytes after the
- *   match belong to the next outstanding message's reply; with none outstanding they are the
- *   rest of this reply (an HTTP body after a matched status line) and are dropped, counted only as
- *   bytes received. RE is a JavaScript regular expression without flags; one that matches the empty
- *   string is refused, as a reply must be at least one byte.
+ *   was sent (pipelined: since the previous reply's match ended). RE matches bytes, not decoded
+ *   text: the reply is read one character per byte (latin1), so `\x00` and `\xff` match those
+ *   bytes whatever the reply's encoding, and a binary reply cannot be mangled by a decoder. To match
+ *   UTF-8 text, each non-ASCII character of RE stands for its UTF-8 bytes as a unit: `héllo`, what
+ *   `--send héllo` sends, matches the bytes 68 c3 a9 6c 6c 6f, and `é+` repeats all of é. A class
+ *   matches one byte, so a non-ASCII character inside `[...]` is refused (write `(?:é|è)`), and `.`
+ *   matches one byte of a multi-byte character. Encoding RE rather than decoding the reply keeps
+ *   every count in bytes (--max-reply, the error details) and needs no care for a character split
+ *   across reads. Bytes after the match belong to the next outstanding message's reply; with none
+ *   outstanding they are the rest of this reply (an HTTP body after a matched status line) and are
+ *   dropped, counted only as bytes received. RE is a JavaScript regular expression without flags;
+ *   one that matches the empty string is refused, as a reply must be at least one byte.
  *
  * A reply is held in a bounded buffer (`maxReplyBytes`, default 64 KiB): if RE has not matched
  * within that many bytes the reply is REPLY_TOO_LONG — an error at once, not a wait for the
@@ -27,8 +33,11 @@ export const DEFAULT_MAX_REPLY_BYTES = 64 * 1024;
 /** A reply buffer larger than this is a mistake (and a memory risk across thousands of connections). */
 export const MAX_MAX_REPLY_BYTES = 16 * 1024 * 1024;
 
-/** How a raw reply ends. */
-export type RawExpectation = { readonly kind: 'bytes'; readonly count: number } | { readonly kind: 'regex'; readonly pattern: RegExp };
+/**
+ * How a raw reply ends. A regex's `pattern` runs over the reply's bytes read as latin1 (see
+ * byteRegexSource); `shown` is RE as the user wrote it, for error details.
+ */
+export type RawExpectation = { readonly kind: 'bytes'; readonly count: number } | { readonly kind: 'regex'; readonly pattern: RegExp; readonly shown: string };
 
 export interface RawFloodSettings {
   readonly payload: Buffer;
@@ -70,16 +79,46 @@ export function rawFloodSettings(options: Pick<FloodOptions, 'protocolOptions'>,
     expect = { kind: 'bytes', count: bytes };
   } else {
     if (typeof regex !== 'string' || regex === '') throw new Error(`raw flood: --expect-regex must be a non-empty regular expression, got ${JSON.stringify(regex)}`);
+    let written: RegExp;
     let pattern: RegExp;
     try {
-      pattern = new RegExp(regex);
+      // As written first, so a syntax error is reported against the user's own text.
+      written = new RegExp(regex);
+      pattern = new RegExp(byteRegexSource(regex));
     } catch (error) {
       throw new Error(`raw flood: --expect-regex: ${(error as Error).message}`);
     }
     if (pattern.test('')) throw new Error(`raw flood: --expect-regex ${JSON.stringify(regex)} matches an empty reply; it must match at least one byte`);
-    expect = { kind: 'regex', pattern };
+    expect = { kind: 'regex', pattern, shown: String(written) };
   }
   return { payload, expect, maxReplyBytes: maxReply };
+}
+
+/**
+ * RE's source rewritten to run over bytes read as latin1: each non-ASCII character, literal or
+ * escaped (`\é` is é), becomes its UTF-8 bytes as `\xNN` escapes in a non-capturing group, so a
+ * quantifier after it applies to the whole character. ASCII and escapes (`\xNN`, `\u00NN`: one
+ * byte each) are left as they are. A class matches one byte, so a non-ASCII character inside
+ * `[...]` has no byte meaning and is refused.
+ */
+export function byteRegexSource(source: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < source.length; ) {
+    const escape = source[i] === '\\' && i + 1 < source.length ? 1 : 0;
+    const c = String.fromCodePoint(source.codePointAt(i + escape)!);
+    i += escape + c.length;
+    if (c.codePointAt(0)! < 0x80) {
+      if (escape === 1) out += '\\';
+      else if (c === '[') inClass = true;
+      else if (c === ']') inClass = false;
+      out += c;
+      continue;
+    }
+    if (inClass) throw new Error(`${JSON.stringify(c)} inside [...]: a class matches one byte and this character is ${Buffer.byteLength(c)} bytes in UTF-8; write it outside the class, e.g. (?:é|è)`);
+    out += `(?:${[...Buffer.from(c, 'utf8')].map((byte) => `\\x${byte.toString(16).padStart(2, '0')}`).join('')})`;
+  }
+  return out;
 }
 
 export class RawProtocolClient implements FloodProtocolClient {
@@ -93,7 +132,7 @@ export class RawProtocolClient implements FloodProtocolClient {
   openSession(): FloodProtocolSession {
     return this.settings.expect.kind === 'bytes'
       ? new CountedReplySession(this.settings.payload, this.settings.expect.count)
-      : new MatchedReplySession(this.settings.payload, this.settings.expect.pattern, this.settings.maxReplyBytes);
+      : new MatchedReplySession(this.settings.payload, this.settings.expect.pattern, this.settings.expect.shown, this.settings.maxReplyBytes);
   }
 }
 
@@ -146,7 +185,7 @@ class CountedReplySession implements FloodProtocolSession {
   }
 }
 
-/** `--expect-regex RE`: the bytes since the send, as latin1 text, at most `max` of them. */
+/** `--expect-regex RE`: the bytes since the send, one latin1 character per byte, at most `max` of them. */
 class MatchedReplySession implements FloodProtocolSession {
   #outstanding = 0;
   #text = '';
@@ -154,6 +193,8 @@ class MatchedReplySession implements FloodProtocolSession {
   constructor(
     private readonly payload: Buffer,
     private readonly pattern: RegExp,
+    /** RE as written, for the error details. */
+    private readonly shown: string,
     private readonly max: number,
   ) {}
 
@@ -172,13 +213,13 @@ class MatchedReplySession implements FloodProtocolSession {
       const match = this.pattern.exec(window);
       if (match === null) {
         if (this.#text.length >= this.max) {
-          checks.push({ ok: false, code: 'REPLY_TOO_LONG', detail: `${this.pattern} did not match within the first ${this.max} bytes of the reply (--max-reply): ${showBytes(window)}` });
+          checks.push({ ok: false, code: 'REPLY_TOO_LONG', detail: `${this.shown} did not match within the first ${this.max} bytes of the reply (--max-reply): ${showBytes(window)}` });
         }
         return checks;
       }
       const end = match.index + match[0].length;
       if (match[0].length === 0) {
-        checks.push({ ok: false, code: 'EMPTY_MATCH', detail: `${this.pattern} matched an empty string at byte ${match.index}; make it match at least one byte` });
+        checks.push({ ok: false, code: 'EMPTY_MATCH', detail: `${this.shown} matched an empty string at byte ${match.index}; make it match at least one byte` });
         return checks;
       }
       this.#outstanding--;
@@ -189,6 +230,6 @@ class MatchedReplySession implements FloodProtocolSession {
   }
 
   pendingReply(): string {
-    return this.#text === '' ? 'nothing arrived' : `${this.pattern} does not match what arrived: ${showBytes(this.#text)}`;
+    return this.#text === '' ? 'nothing arrived' : `${this.shown} does not match what arrived: ${showBytes(this.#text)}`;
   }
 }

@@ -99,6 +99,11 @@ test('portico-echo layer flag errors exit 2 naming the problem', T, async (t) =>
     { args: ['--proxy-from', '10.0.0.0/8'], message: /--proxy-from needs --accept-proxy/ },
     { args: ['--idle-timeout', '5'], message: /--idle-timeout: "5" needs a unit: 5ms, 5s, 5m or 5h/ },
     { args: ['--accept-proxy', '--proxy-from', 'x'], message: /--proxy-from: not an address range: "x"/ },
+    // A range with host bits set: refused by each CIDR flag, naming the network it probably meant.
+    { args: ['--allow', '10.0.0.0/8,10.0.0.1/8'], message: /^portico-echo: --allow: address range "10\.0\.0\.1\/8" has host bits set; did you mean 10\.0\.0\.0\/8\?/m },
+    { args: ['--deny', '2001:db8::1/32'], message: /--deny: address range "2001:db8::1\/32" has host bits set; did you mean 2001:db8::\/32\?/ },
+    { args: ['--accept-proxy', '--proxy-from', '192.0.2.10/24'], message: /--proxy-from: address range "192\.0\.2\.10\/24" has host bits set; did you mean 192\.0\.2\.0\/24\?/ },
+    { args: ['--health-from', '127.0.0.1/8'], message: /--health-from: address range "127\.0\.0\.1\/8" has host bits set; did you mean 127\.0\.0\.0\/8\?/ },
   ];
   for (const c of cases) {
     const result = await runToExit(process.execPath, [echoBinary, '--port', '0', ...c.args]);

@@ -39,6 +39,37 @@ test('--help lists the config format and the echo server, exits 0', T, async () 
   assert.ok(!hasReadyLine(r.stdout));
 });
 
+test('--help layout: options in one column; each server one entry, its further lines under its summary', T, async () => {
+  const r = await runNode(hostBinary, ['--help']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  const options = lines.slice(lines.indexOf('Options:') + 1, lines.indexOf('', lines.indexOf('Options:')));
+  assert.ok(options.length >= 5, options.join('\n'));
+  const optionColumns = new Set(options.map((l) => /^ {2}--\S+(?: <[^>]+>)? +(?=\S)/.exec(l)?.[0].length ?? `unaligned: ${l}`));
+  assert.equal(optionColumns.size, 1, [...optionColumns].join(', '));
+
+  // The server list: an entry is "  <name> <summary>" with the summary at column 13; any other line
+  // of a summary starts at that column or deeper, so it cannot read as one more server.
+  const servers = lines.slice(lines.indexOf('Servers:') + 1).filter((l) => l !== '');
+  const names: string[] = [];
+  const column = 13;
+  for (const line of servers) {
+    const entry = /^ {2}(\S+) +(?=\S)/.exec(line);
+    if (entry !== null) {
+      names.push(entry[1]!);
+      assert.equal(entry[0].length, column, `summary column of ${JSON.stringify(line)}`);
+    } else {
+      assert.match(line, new RegExp(`^ {${column},}\\S`), `a summary's further line under its text: ${JSON.stringify(line)}`);
+    }
+  }
+  assert.deepEqual(names, ['echo', 'owserver', 'websocket', 'proxy', 'fd-front']);
+  // The websocket routes: indented under the summary, their descriptions in one column.
+  const routes = servers.filter((l) => /^ +(?:GET )?\/\S*  /.test(l));
+  assert.equal(routes.length, 4, routes.join('\n'));
+  assert.equal(new Set(routes.map((l) => /^ +(?:GET )?\/\S* +/.exec(l)![0].length)).size, 1, routes.join('\n'));
+  assert.ok(routes.every((l) => l.startsWith(' '.repeat(column + 2) + (l.trimStart().startsWith('GET') ? 'GET' : '/'))), routes.join('\n'));
+});
+
 test('a config with two echo servers prints two ready lines and both echo; SIGTERM exits 0', T, async (t) => {
   const config = configFile(t, { servers: [{ server: 'echo', port: 0 }, { server: 'echo', port: 0 }] });
   const host = await spawnServer({ script: hostBinary, args: ['--config', config], readyCount: 2, t });

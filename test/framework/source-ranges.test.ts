@@ -32,3 +32,35 @@ test('SourceRanges: anything that is not CIDR is a configuration error naming it
     );
   }
 });
+
+test('SourceRanges: a range with host bits set is a configuration error naming the network it probably meant', () => {
+  const cases: [range: string, network: string, address: string][] = [
+    ['10.0.0.1/8', '10.0.0.0/8', '10.0.0.1'],
+    ['192.168.1.77/24', '192.168.1.0/24', '192.168.1.77'],
+    ['172.16.5.4/12', '172.16.0.0/12', '172.16.5.4'],
+    ['10.0.0.1/0', '0.0.0.0/0', '10.0.0.1'],
+    ['192.0.2.3/31', '192.0.2.2/31', '192.0.2.3'],
+    ['2001:db8::1/32', '2001:db8::/32', '2001:db8::1'],
+    ['2001:db8:1:2:3:4:5:6/64', '2001:db8:1:2::/64', '2001:db8:1:2:3:4:5:6'],
+    ['2001:DB8:0:0:1::/48', '2001:db8::/48', '2001:DB8:0:0:1::'],
+    ['::1/64', '::/64', '::1'],
+    ['fe80::1%eth0/10', 'fe80::%eth0/10', 'fe80::1%eth0'],
+    ['::ffff:10.0.0.1/104', '::ffff:a00:0/104', '::ffff:10.0.0.1'],
+    ['1:0:0:2:0:0:0:3/127', '1:0:0:2::2/127', '1:0:0:2:0:0:0:3'],
+  ];
+  for (const [range, network, address] of cases) {
+    assert.throws(
+      () => new SourceRanges(['10.0.0.0/8', range]),
+      (e: unknown) =>
+        e instanceof PorticoError &&
+        e.code === ErrorCodes.CONFIG &&
+        e.layer === 'layers' &&
+        e.message === `address range ${JSON.stringify(range)} has host bits set; did you mean ${network}? (or ${address} alone for that one address)`,
+      range,
+    );
+  }
+  // The network itself, any spelling of it, and single addresses are fine.
+  for (const good of ['10.0.0.0/8', '192.0.2.2/31', '192.0.2.3/32', '192.0.2.3', '2001:db8::/32', '2001:DB8:0::/32', '::/0', '::1/128', '::1', 'fe80::%eth0/10', '::ffff:10.0.0.0/104']) {
+    assert.doesNotThrow(() => new SourceRanges([good]), good);
+  }
+});

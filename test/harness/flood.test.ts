@@ -178,6 +178,58 @@ test('the per-connection timeout marks a silent server\'s connections bad with R
   assert.deepEqual(result.errors, { REPLY_TIMEOUT: 4 });
 });
 
+test('REPLY_TIMEOUT and EARLY_CLOSE say how many replies are missing of those sent, and how many arrived', { timeout: 30_000 }, async (t) => {
+  const raw = { send: 'ping', expectBytes: 4 };
+  const cases: { name: string; serve: (socket: net.Socket) => void; pipelined: boolean; code: string; detail: string }[] = [
+    {
+      name: 'ping-pong, the first reply only: two sent, eight never sent',
+      serve: (socket) => socket.once('data', () => socket.write('pong')),
+      pipelined: false,
+      code: 'REPLY_TIMEOUT',
+      detail: '1 of 2 replies missing after 300 ms (2 sent, 1 received, 8 of 10 not sent yet): 0 of the 4 bytes expected arrived',
+    },
+    {
+      name: 'pipelined, seven replies and half of the eighth',
+      serve: (socket) => {
+        let got = 0;
+        socket.on('data', (chunk: Buffer) => {
+          got += chunk.length;
+          if (got === 40) socket.write('pong'.repeat(7) + 'po');
+        });
+      },
+      pipelined: true,
+      code: 'REPLY_TIMEOUT',
+      detail: '3 of 10 replies missing after 300 ms (10 sent, 7 received): 2 of the 4 bytes expected arrived',
+    },
+    {
+      name: 'pipelined, seven replies and the server closes',
+      serve: (socket) => {
+        let got = 0;
+        socket.on('data', (chunk: Buffer) => {
+          got += chunk.length;
+          if (got === 40) socket.end('pong'.repeat(7));
+        });
+      },
+      pipelined: true,
+      code: 'EARLY_CLOSE',
+      detail: 'server closed with 3 of 10 replies missing (10 sent, 7 received): 0 of the 4 bytes expected arrived',
+    },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const server = await startServer(c.serve);
+      try {
+        const result = await runFlood(options(server.port, { protocol: 'raw', protocolOptions: raw, connections: 1, concurrency: 1, messages: 10, sendAfterReceive: !c.pipelined, connectionTimeoutMs: 300 }));
+        assert.deepEqual(result.errors, { [c.code]: 1 });
+        assert.equal(result.messagesReceived, c.pipelined ? 7 : 1);
+        assert.equal(result.errorExamples[c.code], c.detail);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
+
 test('an abort signal stops the flood and still returns the result', { timeout: 30_000 }, async (t) => {
   const server = await startServer((socket) => socket.resume());
   t.after(() => server.close());

@@ -114,6 +114,91 @@ test('--expect-regex: no match within --max-reply bytes is REPLY_TOO_LONG at onc
   assert.match(check.detail, /\/OK\/ did not match within the first 16 bytes of the reply \(--max-reply\): "0123456789abcdef"/);
 });
 
+test('--expect-regex with UTF-8 text: a non-ASCII character matches its UTF-8 bytes, split across reads or not; counts stay in bytes', () => {
+  const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8');
+  const client = new RawProtocolClient({ protocolOptions: { send: 'héllo\\n', expectRegex: 'héllo\\n' } });
+  assert.deepEqual(client.settings.payload, utf8('héllo\n'));
+  const echo = client.openSession();
+  echo.frameRequest(0);
+  echo.frameRequest(1);
+  // The echo of both, cut inside each é (c3 | a9).
+  const stream = utf8('héllo\nhéllo\n');
+  assert.deepEqual(echo.receive(stream.subarray(0, 2)), []);
+  assert.match(echo.pendingReply!(), /^\/héllo\\n\/ does not match what arrived: "h\\xc3"$/);
+  assert.equal(oks(echo.receive(stream.subarray(2, 9))), 1);
+  assert.equal(oks(echo.receive(stream.subarray(9))), 1);
+
+  const session = (expectRegex: string, maxReplyBytes?: number): ReturnType<RawProtocolClient['openSession']> => {
+    const s = new RawProtocolClient({ protocolOptions: { send: 'x', expectRegex, ...(maxReplyBytes === undefined ? {} : { maxReplyBytes }) } }).openSession();
+    s.frameRequest(0);
+    return s;
+  };
+  const cases: { name: string; expectRegex: string; reply: Buffer; ok: boolean; maxReplyBytes?: number }[] = [
+    { name: 'a quantifier repeats the whole character', expectRegex: '^é{2}!', reply: utf8('éé!'), ok: true },
+    { name: 'an escaped non-ASCII character is the character', expectRegex: '\\é', reply: utf8('é'), ok: true },
+    { name: 'four-byte characters too', expectRegex: 'ok 👍', reply: utf8('ok 👍'), ok: true },
+    { name: 'é is not the latin1 byte e9', expectRegex: 'é', reply: Buffer.from([0xe9, 0x0a]), ok: false },
+    { name: '\\xNN is still one byte', expectRegex: '\\xe9', reply: Buffer.from([0xe9]), ok: true },
+    { name: '. is one byte: two for é', expectRegex: '^h..llo', reply: utf8('héllo'), ok: true },
+    { name: 'ASCII classes are unchanged', expectRegex: '^[0-9]+ é$', reply: utf8('42 é'), ok: true },
+    { name: '--max-reply counts bytes: héllo is 6', expectRegex: 'héllo', reply: utf8('héllo'), maxReplyBytes: 6, ok: true },
+  ];
+  for (const c of cases) assert.equal(oks(session(c.expectRegex, c.maxReplyBytes).receive(c.reply)), c.ok ? 1 : 0, c.name);
+
+  const [tooLong] = session('héllo', 5).receive(utf8('héllo'));
+  assert.ok(tooLong !== undefined && !tooLong.ok);
+  assert.equal(tooLong.code, 'REPLY_TOO_LONG');
+  assert.match(tooLong.detail, /^\/héllo\/ did not match within the first 5 bytes of the reply \(--max-reply\): "h\\xc3\\xa9ll"$/);
+  assert.throws(() => session('[éè]'), /--expect-regex: "é" inside \[\.\.\.\]: a class matches one byte and this character is 2 bytes in UTF-8; write it outside the class, e\.g\. \(\?:é\|è\)/);
+  assert.equal(oks(session('[a\\]]é').receive(utf8(']é'))), 1, 'an escaped ] does not end the class');
+});
+
+test('raw vs an echo server on 127.0.0.1 that sends each reply a byte at a time: --send héllo --expect-regex héllo matches', T, async (t) => {
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on('error', () => {});
+    // One write per byte, a tick apart: the client reads é's two bytes in separate chunks.
+    const queue: number[] = [];
+    let writing = false;
+    const drip = (): void => {
+      const byte = queue.shift();
+      if (byte === undefined || socket.destroyed) {
+        writing = false;
+        return;
+      }
+      socket.write(Buffer.from([byte]));
+      setTimeout(drip, 1);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      queue.push(...chunk);
+      if (!writing) {
+        writing = true;
+        drip();
+      }
+    });
+    socket.on('end', () => socket.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const result = await runFlood({
+    protocol: 'raw',
+    host: '127.0.0.1',
+    port: (server.address() as net.AddressInfo).port,
+    connections: 4,
+    concurrency: 4,
+    messages: 3,
+    size: 1,
+    sendAfterReceive: true,
+    connectRate: 0,
+    durationCapMs: 20_000,
+    connectionTimeoutMs: 15_000,
+    protocolOptions: { send: 'héllo\\n', expectRegex: '^héllo\\n$' },
+  });
+  assert.deepEqual(result.errors, {});
+  assert.equal(result.messagesReceived, 12);
+  assert.equal(result.bytesReceived, 12 * 7, 'héllo LF is 7 bytes');
+});
+
 test('what arrived is shown escaped: control and non-ASCII bytes as \\xNN, quotes escaped, cut at 80 bytes', () => {
   assert.equal(showBytes('\x00\xffab"\r\n'), '"\\x00\\xffab\\"\\r\\n"');
   assert.equal(showBytes('z'.repeat(100)), `"${'z'.repeat(80)}"… (100 bytes)`);
@@ -177,7 +262,7 @@ test('raw vs Python http.server, a path that 404s: every connection bad, and the
   ]);
   assertVerdicts(run, { fail: ['flood errors'], result: 'FAIL' });
   assert.deepEqual(run.report!.flood!.errors, { EARLY_CLOSE: 6 });
-  assert.match(run.stdout, /^first EARLY_CLOSE: server closed with 1 of 1 replies missing: \/HTTP\\\/1\\\.\[01\] 200\/ does not match what arrived: "HTTP\/1\.0 404 /m);
+  assert.match(run.stdout, /^first EARLY_CLOSE: server closed with 1 of 1 replies missing \(1 sent, 0 received\): \/HTTP\\\/1\\\.\[01\] 200\/ does not match what arrived: "HTTP\/1\.0 404 /m);
   assert.match(run.stdout, /^latency: +no replies were measured$/m);
 });
 

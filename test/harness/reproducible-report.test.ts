@@ -5,12 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { sampleIntervalMs } from '../../harness/flood/flood.js';
 import { scenarioFile } from '../../harness/scenario-file.js';
-import { buildScenario, readScenarioFile } from '../../harness/scenario.js';
+import { readScenarioFile } from '../../harness/run-request.js';
+import { buildScenario } from '../../harness/scenario.js';
 import { assertVerdicts, harness, plainEcho, runHarness } from '../helpers/harness-run.js';
 import { repoRoot, runToExit } from '../helpers/spawn-server.js';
 
@@ -44,6 +46,52 @@ test('the resolved scenario is a scenario file that resolves to the same scenari
   const raw = scenarioFile(scenarios.at(-1)!);
   assert.equal((raw['flood'] as Record<string, unknown>)['size'], undefined, 'a raw flood leaves its size to the payload');
   assert.equal(raw['ready'], 'regex:Serving');
+});
+
+test('run <report.json>: refused before anything runs when the report is not runnable or would be replaced', T, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portico-harness-test-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const write = async (name: string, content: unknown): Promise<string> => {
+    await mkdir(join(dir, dirname(name)), { recursive: true });
+    await writeFile(join(dir, name), JSON.stringify(content));
+    return name;
+  };
+  const scenario = { name: 'again', server: ['node', 'test/fixtures/plain-echo.mjs'] };
+  const cases: { name: string; args: string[]; message: RegExp }[] = [
+    {
+      name: 'its new report would go where the old one is (reports/<name>/ by default)',
+      args: [await write('reports/again/report.json', { scenario: 'again', provenance: { scenario }, result: 'PASS' })],
+      message: /^portico-harness: reports\/again\/report\.json: this run's report would replace the report it repeats; give --report <dir> \(e\.g\. --report reports\/again-again\)$/m,
+    },
+    {
+      name: 'the same, with --report naming that folder',
+      args: ['reports/again/report.json', '--report', join(dir, 'reports/again')],
+      message: /this run's report would replace the report it repeats/,
+    },
+    {
+      name: 'a provenance without a scenario',
+      args: [await write('old/report.json', { provenance: { harnessVersion: '0.0.1' } })],
+      message: /^portico-harness: old\/report\.json: has "provenance" as a report\.json does, but no provenance\.scenario object to run again$/m,
+    },
+    {
+      name: 'a bad field in the recorded scenario names the report',
+      args: [await write('bad/report.json', { provenance: { scenario: { ...scenario, flood: { bogus: 1 } } } }), '--report', join(dir, 'out')],
+      message: /^portico-harness: bad\/report\.json \(provenance\.scenario\): .*flood\.bogus/m,
+    },
+    {
+      name: 'flags go over the recorded scenario, and are checked with it',
+      args: [await write('flags/report.json', { provenance: { scenario } }), '--connections', '0', '--report', join(dir, 'out')],
+      message: /^portico-harness: flags\/report\.json \(provenance\.scenario\) \+ flags: flood\.connections: must be >= 1, got 0$/m,
+    },
+  ];
+  for (const c of cases) {
+    const result = await runToExit(process.execPath, [harness, 'run', ...c.args], { cwd: dir, t });
+    assert.equal(result.code, 2, `${c.name}: ${result.stderr}`);
+    assert.match(result.stderr, c.message, c.name);
+    assert.doesNotMatch(result.stderr, /is a report\.json: running/, `${c.name}: nothing was run`);
+  }
+  assert.deepEqual((await readdir(dir)).sort(), ['bad', 'flags', 'old', 'reports'], 'no report folder was made (no out/)');
+  assert.deepEqual(await readdir(join(dir, 'reports/again')), ['report.json'], 'the old report is untouched');
 });
 
 test('flood buckets: about 1/20 of a planned run (100 ms .. 1 s); 100 ms, then 250 ms, then 1 s for a run of unknown length', () => {
@@ -108,11 +156,11 @@ test('a 1 s run: versions, command and resolved scenario in report.json and the 
   const axisLabels = svgs.map((svg) => [...svg.matchAll(/text-anchor="middle"[^>]*>([\d.]+)<\/text>/g)].map((m) => m[1]).join(' '));
   assert.equal(new Set(axisLabels).size, 1, `same x ticks on every chart: ${axisLabels.join(' | ')}`);
 
-  // Saved as a file, the resolved scenario runs again as the same scenario.
-  const file = join(run.reportDir, 'again.json');
-  await writeFile(file, JSON.stringify(p.scenario));
+  // The report itself runs its resolved scenario again, and says so.
+  const file = join(run.reportDir, 'report.json');
   const again = await runHarness(t, [file, '--quiet']);
   assertVerdicts(again, { result: 'PASS' });
+  assert.match(again.stderr, new RegExp(`^portico-harness: ${file.replace(/[.]/g, '\\.')} is a report\\.json: running the scenario it recorded \\(provenance\\.scenario\\) again$`, 'm'));
   assert.deepEqual(again.report!.provenance.scenario, p.scenario);
   assert.deepEqual(again.report!.provenance.command!.slice(1, 3), ['run', file]);
 
