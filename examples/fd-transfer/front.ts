@@ -34,6 +34,11 @@ export interface FdFrontOptions {
   readonly backoff: { minMs: number; maxMs: number };
   /** Start every back end at once instead of on its first request. */
   readonly eager: boolean;
+  /**
+   * 'handle' (default): accepted handles straight from the listening socket. 'server': net.Server's
+   * paused sockets' handles — the fallback when the take-over is refused; tests choose it to run that path.
+   */
+  readonly acceptMode?: 'handle' | 'server';
 }
 
 /**
@@ -66,9 +71,13 @@ export class FdFront implements FrontConnectionHost {
     this.backends = backends;
     // pauseOnConnect: a socket net.Server builds (only if taking raw handles is refused) reads nothing.
     this.#net = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => {
-      const handle = (socket as unknown as { _handle?: NativeTcpHandle | null })._handle;
-      if (handle === undefined || handle === null) socket.destroy();
-      else this.#accept(handle);
+      const holder = socket as unknown as { _handle?: NativeTcpHandle | null };
+      const handle = holder._handle;
+      // The handle moves on; the socket goes without closing it (it has none now) — and its destroy is
+      // what tells net.Server the connection is gone, or server.close() would wait for it for ever.
+      holder._handle = null;
+      socket.destroy();
+      if (handle !== undefined && handle !== null) this.#accept(handle);
     });
   }
 
@@ -82,10 +91,13 @@ export class FdFront implements FrontConnectionHost {
         this.#net.off('error', onError);
         this.#net.on('error', () => this.stats.acceptErrors++); // transient (EMFILE): counted, the listener goes on
         // Raw handles straight from the listening socket (as Node's cluster round robin): never read by a stream.
-        const refused = takeOverAccepts(this.#net, (status, handle) => {
-          if (status < 0 || handle === undefined) this.stats.acceptErrors++;
-          else this.#accept(handle);
-        });
+        const refused =
+          this.#options.acceptMode === 'server'
+            ? null
+            : takeOverAccepts(this.#net, (status, handle) => {
+                if (status < 0 || handle === undefined) this.stats.acceptErrors++;
+                else this.#accept(handle);
+              });
         if (refused !== null) process.emitWarning(`portico-fd-front: ${refused}; using net.Server's paused sockets' handles`);
         this.#accepting = true;
         if (this.#options.eager) for (const backend of this.backends.values()) backend.start();

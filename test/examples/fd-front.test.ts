@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { connectTo, SocketProbe } from '../helpers/spawn-server.js';
 import { eventually, exchange, get, isAlive, processIo, startFront } from '../helpers/fd-rig.js';
@@ -398,4 +399,22 @@ test('the HTTP back end answers a method a path does not take with 405 and Allow
   const got = await get(port, '/http/count');
   assert.deepEqual([got.status, got.headers.get('allow')], [405, 'POST, PUT']);
   assert.equal((await get(port, '/http/nothing-here')).status, 404);
+});
+
+test("the fallback accept path (net.Server's paused sockets' handles): transfers, a 404 from the front, a WebSocket echo, and a stop that completes", T, async (t) => {
+  const { front, port } = await startFront(t, defaultConfigJson, { acceptMode: 'server' });
+  const hello = await get(port, '/http/hello');
+  assert.equal(hello.status, 200);
+  assert.match(hello.body.toString(), /^hello from back end \d+\n$/);
+  assert.equal((await get(port, '/nope')).status, 404);
+  const ws = await wsOpen(`ws://127.0.0.1:${port}/ws`);
+  const echoed = await wsEcho(ws, 'through the fallback');
+  assert.deepEqual([echoed.data.toString(), echoed.isBinary], ['through the fallback', false]);
+  ws.close(1000);
+  assert.equal(await wsClosed(ws), 1000);
+  assert.equal(front.stats.accepted, 3, 'the GET, the 404 and the WebSocket');
+  assert.equal(front.stats.transferred, 2);
+  // net.Server counted each socket it built: the stop must not wait for them (their handles moved on).
+  const outcome = await Promise.race([front.stop().then(() => 'stopped'), delay(8000).then(() => 'hung')]);
+  assert.equal(outcome, 'stopped');
 });
