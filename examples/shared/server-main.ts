@@ -63,9 +63,7 @@ export async function runServers(
   try {
     for (const { plugin, start } of starts) {
       if (signalled) break;
-      const server = await start();
-      started.push({ plugin, server });
-      announcer.listening(plugin, server);
+      started.push({ plugin, server: await start() });
     }
   } catch (error) {
     process.off('SIGTERM', onSignal);
@@ -74,6 +72,9 @@ export async function runServers(
     throw error;
   }
   startupDone = true;
+  // Ready lines only once every server listens: a supervisor that reads one may rely on the process
+  // staying up, so a later server that cannot listen must fail the start before any line is printed.
+  for (const { plugin, server } of started) announcer.listening(plugin, server);
   if (signalled) await stopAll();
   return { servers: started, stop: stopAll };
 }
