@@ -44,11 +44,16 @@ export const DEFAULT_REQUEST_SINGLETONS: readonly string[] = Object.freeze([
 /** Fields a response may carry at most once (RFC 6455 §11.3.3, §11.3.4 for the WebSocket ones). */
 export const DEFAULT_RESPONSE_SINGLETONS: readonly string[] = Object.freeze(['content-type', 'location', 'sec-websocket-accept', 'sec-websocket-protocol']);
 
-/** @internal The field store a head parser fills line by line; it is the `HttpFields` of the head it returns. */
+/**
+ * @internal The field store a head parser fills line by line; it is the `HttpFields` of the head it
+ * returns. Compact because a head can live as long as its connection (`WebSocket.head`): the lines
+ * are one flat array of name, value, name, value…; lookups scan it (a head has at most a hundred
+ * lines, and is asked a handful of times), and the tuples of `fields` are made only when asked for.
+ */
 export class FieldTable implements HttpFields {
-  readonly fields: FieldLine[] = [];
-  readonly #combined = new Map<string, string>();
+  readonly #lines: string[] = [];
   readonly #singletons: ReadonlySet<string>;
+  #fields: FieldLine[] | null = null;
 
   constructor(singletons: ReadonlySet<string>) {
     this.#singletons = singletons;
@@ -56,30 +61,48 @@ export class FieldTable implements HttpFields {
 
   /** Record one field line (name already lower-cased); a repeated singleton throws a 400. */
   add(name: string, value: string): void {
-    this.fields.push([name, value]);
-    const previous = this.#combined.get(name);
-    if (previous === undefined) {
-      this.#combined.set(name, value);
-    } else if (this.#singletons.has(name)) {
-      throw badRequest(`duplicate ${name} field`);
-    } else {
-      // An empty line adds nothing to a list; joining it would only make an empty element.
-      if (value.length === 0) return;
-      this.#combined.set(name, previous.length === 0 ? value : previous + (name === 'cookie' ? '; ' : ', ') + value);
+    if (this.#singletons.has(name) && this.#indexOf(name) >= 0) throw badRequest(`duplicate ${name} field`);
+    this.#lines.push(name, value);
+    this.#fields = null;
+  }
+
+  get fields(): readonly FieldLine[] {
+    if (this.#fields === null) {
+      const lines = this.#lines;
+      const fields: FieldLine[] = [];
+      for (let i = 0; i < lines.length; i += 2) fields.push([lines[i]!, lines[i + 1]!]);
+      this.#fields = fields;
     }
+    return this.#fields;
+  }
+
+  #indexOf(lowerName: string): number {
+    const lines = this.#lines;
+    for (let i = 0; i < lines.length; i += 2) if (lines[i] === lowerName) return i;
+    return -1;
   }
 
   get(name: string): string | null {
-    return this.#combined.get(asciiLower(name)) ?? null;
+    const wanted = asciiLower(name);
+    const lines = this.#lines;
+    let combined: string | null = null;
+    for (let i = 0; i < lines.length; i += 2) {
+      if (lines[i] !== wanted) continue;
+      const value = lines[i + 1]!;
+      if (combined === null || combined.length === 0) combined = value;
+      // An empty line adds nothing to a list; joining it would only make an empty element.
+      else if (value.length > 0) combined += (wanted === 'cookie' ? '; ' : ', ') + value;
+    }
+    return combined;
   }
 
   has(name: string): boolean {
-    return this.#combined.has(asciiLower(name));
+    return this.#indexOf(asciiLower(name)) >= 0;
   }
 
   list(name: string): string[] {
-    const value = this.#combined.get(asciiLower(name));
-    return value === undefined ? [] : splitList(value);
+    const value = this.get(name);
+    return value === null ? [] : splitList(value);
   }
 
   listHas(name: string, token: string): boolean {

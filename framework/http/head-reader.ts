@@ -2,7 +2,7 @@ import { ErrorCodes, type PorticoError } from '../core/errors.js';
 import type { ReadonlyByteQueue } from '../framing/byte-queue.js';
 import { FieldTable } from './head-fields.js';
 import { badRequest, httpError } from './http-errors.js';
-import { BYTE_CLASS, CR, FIELD_VALUE, HTAB, LF, NEVER, SP, TOKEN } from './syntax.js';
+import { BYTE_CLASS, CR, FIELD_VALUE, HTAB, internCommon, LF, NEVER, SP, TOKEN } from './syntax.js';
 
 /** @internal What a head is read from: the unread bytes of a queue, or a Buffer through `BufferSource`. */
 export type HeadSource = Pick<ReadonlyByteQueue, 'length' | 'indexOf' | 'peek' | 'peekUInt8'>;
@@ -171,7 +171,7 @@ export class HeadReader<S> {
       if ((BYTE_CLASS[b]! & FIELD_VALUE) === 0) throw badRequest(b === CR ? 'a bare CR in a field value' : 'a control byte in a field value');
     }
     // Names are tokens, hence ASCII: the native toLowerCase is the ASCII one here.
-    this.#fields.add(text.slice(start, colon).toLowerCase(), text.slice(s, e));
+    this.#fields.add(internCommon(text.slice(start, colon).toLowerCase()), internCommon(text.slice(s, e)));
   }
 
   /**

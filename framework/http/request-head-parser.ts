@@ -4,7 +4,7 @@ import { checkRange } from '../framing/checks.js';
 import { DEFAULT_REQUEST_SINGLETONS, type FieldTable, FieldsView, type HttpFields } from './head-fields.js';
 import { BufferSource, HeadReader, type HeadSource, type StartLineRules } from './head-reader.js';
 import { badRequest, httpError, httpErrorStatus, type HttpErrorStatus } from './http-errors.js';
-import { BYTE_CLASS, TARGET, TOKEN } from './syntax.js';
+import { BYTE_CLASS, internCommon, TARGET, TOKEN } from './syntax.js';
 
 /** The HTTP versions a request may carry. */
 export type HttpVersion = '1.0' | '1.1';
@@ -60,6 +60,15 @@ interface RequestLine {
   readonly version: HttpVersion;
 }
 
+/** Fields a request may carry once, lower-cased; Host always (an RFC 9112 §3.2 MUST, whatever the option says). */
+function singletonSet(names: readonly string[]): ReadonlySet<string> {
+  return new Set([...names.map((name) => name.toLowerCase()), 'host']);
+}
+
+// Shared by every parser with the default list: each head keeps its parser's set, and a WebSocket
+// keeps its head for its lifetime — one set per connection would be a few hundred bytes each.
+const defaultSingletons = singletonSet(DEFAULT_REQUEST_SINGLETONS);
+
 /**
  * A strict, bounded HTTP/1.1 request-head parser (RFC 9112, RFC 9110) that reads a growing input
  * incrementally: call `parse` with everything buffered since the head began each time more arrives; it
@@ -94,9 +103,7 @@ export class RequestHeadParser {
     checkRange(this.maxHeadSize, 18, 1 << 30, 'maxHeadSize', 'http');
     checkRange(this.maxFields, 0, 1 << 20, 'maxFields', 'http');
     checkRange(maxLeadingEmptyLines, 0, 1024, 'maxLeadingEmptyLines', 'http');
-    const singletons = new Set((options.singletonFields ?? DEFAULT_REQUEST_SINGLETONS).map((name) => name.toLowerCase()));
-    // Host single is an RFC 9112 §3.2 MUST, whatever the option says.
-    singletons.add('host');
+    const singletons = options.singletonFields === undefined ? defaultSingletons : singletonSet(options.singletonFields);
     this.#reader = new HeadReader({ maxHeadSize: this.maxHeadSize, maxFields: this.maxFields, maxLeadingEmptyLines, singletons }, REQUEST_LINE);
   }
 
@@ -159,7 +166,7 @@ const REQUEST_LINE: StartLineRules<RequestLine> = {
     if (sp2 === sp1 + 1) throw badRequest('an empty request-target (two spaces)');
     for (let i = sp1 + 1; i < sp2; i++) if ((BYTE_CLASS[text.charCodeAt(i)]! & TARGET) === 0) throw badRequest('an invalid byte in the request-target');
     const minor = parseHttpVersion(text, sp2 + 1, end, badRequest);
-    return { method: text.slice(start, sp1), target: text.slice(sp1 + 1, sp2), version: minor === 0 ? '1.0' : '1.1' };
+    return { method: internCommon(text.slice(start, sp1)), target: text.slice(sp1 + 1, sp2), version: minor === 0 ? '1.0' : '1.1' };
   },
   tooLong(spaces: number, max: number): PorticoError {
     // RFC 9112 §3: a method longer than any implemented is a 501, a request-target too long a 414.

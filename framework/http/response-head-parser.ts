@@ -41,6 +41,8 @@ interface StatusLine {
   readonly reason: string;
 }
 
+const defaultSingletons: ReadonlySet<string> = new Set(DEFAULT_RESPONSE_SINGLETONS.map((name) => name.toLowerCase()));
+
 /**
  * The response-side twin of `RequestHeadParser`, on the same line engine and rules (CRLF only, no
  * obs-fold, bounded size and field count), for clients such as the harness's WebSocket flood. Same
@@ -56,7 +58,7 @@ export class ResponseHeadParser {
     const maxFields = options.maxFields ?? 100;
     checkRange(maxHeadSize, 19, 1 << 30, 'maxHeadSize', 'http');
     checkRange(maxFields, 0, 1 << 20, 'maxFields', 'http');
-    const singletons = new Set((options.singletonFields ?? DEFAULT_RESPONSE_SINGLETONS).map((name) => name.toLowerCase()));
+    const singletons = options.singletonFields === undefined ? defaultSingletons : new Set(options.singletonFields.map((name) => name.toLowerCase()));
     // A response has no empty lines to skip before its status line.
     this.#reader = new HeadReader({ maxHeadSize, maxFields, maxLeadingEmptyLines: 0, singletons }, STATUS_LINE);
   }

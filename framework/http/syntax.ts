@@ -107,3 +107,24 @@ export function trimOws(text: string, start = 0, end = text.length): string {
 function isOws(c: number): boolean {
   return c === SP || c === HTAB;
 }
+
+// The field names, methods and values nearly every head carries, as shared strings: a parsed head can
+// live as long as its connection (a WebSocket keeps its upgrade request), and a lower-cased copy of
+// "sec-websocket-version" per connection is memory for nothing. Anything else is kept as parsed.
+const COMMON = new Map<string, string>(
+  [
+    'host', 'connection', 'upgrade', 'origin', 'user-agent', 'accept', 'accept-encoding', 'accept-language',
+    'cache-control', 'pragma', 'cookie', 'authorization', 'content-length', 'content-type', 'transfer-encoding',
+    'expect', 'referer', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions',
+    'sec-websocket-protocol', 'sec-websocket-origin', 'sec-fetch-dest', 'sec-fetch-mode', 'sec-fetch-site',
+    'x-forwarded-for', 'forwarded',
+    'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS',
+    'websocket', 'Upgrade', 'keep-alive', 'close', 'Keep-Alive', 'Close', '13', '8', 'chunked', 'gzip, deflate',
+    'permessage-deflate; client_max_window_bits', 'no-cache', '*/*',
+  ].map((text) => [text, text]),
+);
+
+/** @internal The shared copy of a common header string (see COMMON), else `text` itself. */
+export function internCommon(text: string): string {
+  return text.length <= 48 ? (COMMON.get(text) ?? text) : text;
+}
