@@ -11,10 +11,12 @@
  * goes out at that time, or — ping-pong — as soon as the previous reply is in if that is later. The
  * reply's latency is counted from the intended time (wrk2's coordinated-omission correction: a stalled
  * server delays every message scheduled behind the stall, and each of them says so), and its service
- * time from the actual send.
+ * time from the actual send. A message never goes out before its intended time (see timer-at.ts), so
+ * its latency is never below its service time.
  */
 import * as net from 'node:net';
 import type { FloodProtocolSession } from './protocol-client.js';
+import { type TimerAt, setTimerAt } from './timer-at.js';
 
 /** How a connection ended; `code` is what FloodResult.errors counts. */
 export type ConnectionOutcome =
@@ -94,7 +96,7 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
     };
     /** Intended and actual send times of requests still waiting for their reply, oldest first. */
     const sentAt: { intended: number; actual: number }[] = [];
-    let sendTimer: NodeJS.Timeout | null = null;
+    let sendTimer: TimerAt | null = null;
     /** Earlier sockets, left after a `serverCloses` reply, still finishing their close. */
     const retired = new Set<net.Socket>();
     let socket: net.Socket | null = null;
@@ -103,7 +105,7 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
-      if (sendTimer !== null) clearTimeout(sendTimer);
+      sendTimer?.cancel();
       socket?.destroy();
       for (const old of retired) old.destroy();
       resolve(result);
@@ -137,14 +139,13 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
       if (plan.nextDue === undefined) return sendOne(null);
       for (;;) {
         const due = plan.nextDue();
-        const wait = due - plan.now();
-        if (wait > 0) {
-          sendTimer = setTimeout(() => {
+        if (due > plan.now()) {
+          sendTimer = setTimerAt(due, plan.now, () => {
             sendTimer = null;
             if (settled || phase !== 'exchanging') return;
             sendOne(due);
             if (chain && moreToSend()) sendWhenDue(true);
-          }, wait);
+          });
           return;
         }
         sendOne(due);
@@ -154,7 +155,7 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
 
     const startClosing = (): void => {
       phase = 'closing';
-      if (sendTimer !== null) clearTimeout(sendTimer);
+      sendTimer?.cancel();
       sendTimer = null;
       socket!.end();
     };
@@ -168,7 +169,7 @@ export function startConnection(plan: ConnectionPlan, events: ConnectionEvents):
       // Written but not answered: the old connection will never answer them, so they go again.
       nextToSend = repliesDone;
       sentAt.length = 0;
-      if (sendTimer !== null) clearTimeout(sendTimer);
+      sendTimer?.cancel();
       sendTimer = null;
       phase = 'connecting';
       socket = open();

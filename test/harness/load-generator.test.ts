@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
+import { EchoProtocolClient } from '../../harness/flood/echo-client.js';
+import { startConnection } from '../../harness/flood/flood-connection.js';
 import { runFlood } from '../../harness/flood/flood.js';
 import type { FloodOptions } from '../../harness/types.js';
 
@@ -161,6 +163,61 @@ test('coordinated omission: one 500 ms stall shows in the corrected p99 and p90,
   assert.ok(service.max >= 490, `service max ${service.max}`);
   assert.ok(service.p99 < 100, `service p99 ${service.p99}: the stall should be one sample of ~200`);
   assert.ok(service.p90 < 50, `service p90 ${service.p90}`);
+});
+
+/**
+ * One scheduled connection against `port`, as a shard runs it, with every reply's latency (from the
+ * intended send time) and service time (from the actual send). Intervals of 1.37 ms fall between the
+ * event loop's whole-ms clock ticks, where a setTimeout fires early by performance.now().
+ */
+async function scheduledReplies(port: number, sendAfterReceive: boolean): Promise<{ latencyMs: number; serviceMs: number }[]> {
+  const replies: { latencyMs: number; serviceMs: number }[] = [];
+  const now = (): number => performance.timeOrigin + performance.now();
+  const start = now() + 5;
+  let next = 0;
+  const connection = startConnection(
+    {
+      host: '127.0.0.1',
+      port,
+      session: new EchoProtocolClient(16).openSession(0),
+      messages: 200,
+      sendAfterReceive,
+      timeoutMs: 10_000,
+      nextDue: () => start + 1.37 * next++,
+      now,
+    },
+    {
+      connected: () => {},
+      sent: () => {},
+      received: () => {},
+      reply: (latencyMs, serviceMs) => void replies.push({ latencyMs, serviceMs }),
+      note: () => {},
+    },
+  );
+  assert.deepEqual(await connection.outcome, { kind: 'ok' });
+  return replies;
+}
+
+test('--rate: no message goes out before its intended time, so no reply\'s latency is below its service time', T, async (t) => {
+  const server = await startServer(echo);
+  t.after(() => server.close());
+  for (const sendAfterReceive of [true, false]) {
+    const replies = await scheduledReplies(server.port, sendAfterReceive);
+    assert.equal(replies.length, 200);
+    const early = replies.filter((r) => r.latencyMs < r.serviceMs);
+    const worst = Math.min(...early.map((r) => r.latencyMs - r.serviceMs));
+    assert.equal(early.length, 0, `${sendAfterReceive ? 'ping-pong' : 'pipelined'}: ${early.length} of 200 sent before their intended time, the worst ${(-worst).toFixed(3)} ms early`);
+  }
+});
+
+test('--rate 2000 over 4 connections (a new user\'s first run): latency p50 is not below service time p50', T, async (t) => {
+  const server = await startServer(echo);
+  t.after(() => server.close());
+  const result = await runFlood(options(server.port, { durationMs: 1000, concurrency: 4, rate: 2000 }));
+  assert.equal(result.connectionsInError, 0);
+  assert.ok(result.latencyMs.p50 > 0, `latency p50 ${result.latencyMs.p50}`);
+  assert.ok(result.latencyMs.p50 >= result.serviceTimeMs.p50, `latency p50 ${result.latencyMs.p50} ms < service time p50 ${result.serviceTimeMs.p50} ms`);
+  assert.ok(result.latencyMs.mean >= result.serviceTimeMs.mean, `latency mean ${result.latencyMs.mean} ms < service time mean ${result.serviceTimeMs.mean} ms`);
 });
 
 test('--warmup: what the warm-up exchanged is not in the counts or the latencies', T, async (t) => {
