@@ -14,6 +14,7 @@ import { createProtocolClient } from './create-protocol-client.js';
 import { type ConnectionEvents, type RunningConnection, startConnection } from './flood-connection.js';
 import { type FloodCounters, type StopReason, connectionsInError, countError, countOutcome, emptyCounters } from './flood-counters.js';
 import { type HistogramSnapshot, LatencyHistogram } from './latency-histogram.js';
+import { type TimerAt, setTimerAt } from './timer-at.js';
 
 /** Wall-clock ms with sub-ms resolution, comparable across worker threads. */
 export const absoluteNow = (): number => performance.timeOrigin + performance.now();
@@ -64,12 +65,14 @@ class Schedule {
   }
 }
 
-/** Sleeps until absolute time `at` (or the stop). Lateness of one wake-up never shifts the schedule. */
+/**
+ * Sleeps until absolute time `at` (or the stop), never waking before it (timer-at.ts). Lateness of
+ * one wake-up never shifts the schedule.
+ */
 function sleepUntil(at: number, stopped: Promise<void>): Promise<void> {
-  const wait = at - absoluteNow();
-  if (wait <= 0) return Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, wait))), stopped]).finally(() => clearTimeout(timer));
+  if (at <= absoluteNow()) return Promise.resolve();
+  let timer: TimerAt | undefined;
+  return Promise.race([new Promise<void>((resolve) => (timer = setTimerAt(at, absoluteNow, resolve))), stopped]).finally(() => timer?.cancel());
 }
 
 export class FloodShard {

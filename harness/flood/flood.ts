@@ -16,6 +16,7 @@ import { FloodShard, type ShardFinal, type ShardPlan, type ShardSnapshot, absolu
 import { FloodStats } from './flood-stats.js';
 import type { FromWorker, ToWorker } from './flood-worker.js';
 import { resolveLoopbackTarget } from './loopback-guard.js';
+import { setTimerAt } from './timer-at.js';
 
 export interface FloodHooks {
   /** Live progress, at most every ~250 ms, and once at the end. */
@@ -157,9 +158,9 @@ export async function runFlood(options: FloodOptions, hooks: FloodHooks = {}): P
     }
   };
 
-  const timers: NodeJS.Timeout[] = [];
-  timers.push(setTimeout(() => stopAll('capped'), settings.durationCapMs));
-  if (settings.durationMs !== null) timers.push(setTimeout(() => stopAll('duration'), settings.warmupMs + settings.durationMs + (startAt - absoluteNow())));
+  const capTimer = setTimeout(() => stopAll('capped'), settings.durationCapMs);
+  // The planned end on the flood's clock, not before it: a plain setTimeout can end the run early (timer-at.ts).
+  const endTimer = settings.durationMs === null ? null : setTimerAt(startAt + settings.warmupMs + settings.durationMs, absoluteNow, () => stopAll('duration'));
   const onExternalAbort = (): void => stopAll('aborted');
   if (hooks.signal?.aborted === true) stopAll('aborted');
   hooks.signal?.addEventListener('abort', onExternalAbort, { once: true });
@@ -199,7 +200,8 @@ export async function runFlood(options: FloodOptions, hooks: FloodHooks = {}): P
     stopAll('aborted');
     throw error;
   } finally {
-    for (const timer of timers) clearTimeout(timer);
+    clearTimeout(capTimer);
+    endTimer?.cancel();
     clearTimeout(sampleTimer);
     clearInterval(progressTimer);
     hooks.signal?.removeEventListener('abort', onExternalAbort);
