@@ -6,6 +6,7 @@
  */
 import { parseSize } from './memory-cap.js';
 import { type Raw, ScenarioError, defaultFlood, defaultReadyTimeoutMs, defaultStopSignal, defaultThresholds, isObject } from './scenario.js';
+import type { FloodProtocol } from './types.js';
 
 interface FlagSpec {
   readonly flag: string;
@@ -14,6 +15,12 @@ interface FlagSpec {
   readonly kind: 'string' | 'integer' | 'fraction' | 'duration' | 'size' | 'cap' | 'true' | 'false' | 'protocol' | 'budget' | 'codes';
   readonly arg?: string;
   readonly help: string;
+  /**
+   * The one flood protocol the flag applies to, when its field means something else to another
+   * protocol (owserver reads `protocolOptions.path` as an owfs path): given with another protocol, the
+   * flag is refused by name.
+   */
+  readonly protocol?: FloodProtocol;
 }
 
 /** Every `run` flag; `--help` is generated from this table, so it cannot drift from the parser. */
@@ -27,6 +34,7 @@ export const runFlags: readonly FlagSpec[] = [
   { flag: 'expect-bytes', path: ['flood', 'protocolOptions', 'expectBytes'], kind: 'integer', arg: '<n>', help: 'raw: a reply is the next n bytes' },
   { flag: 'expect-regex', path: ['flood', 'protocolOptions', 'expectRegex'], kind: 'string', arg: '<RE>', help: 'raw: a reply is complete once RE matches the bytes received since the send' },
   { flag: 'max-reply', path: ['flood', 'protocolOptions', 'maxReplyBytes'], kind: 'size', arg: '<size>', help: 'raw: --expect-regex must match within this many bytes of a reply, else REPLY_TOO_LONG (default: 64K)' },
+  { flag: 'ws-path', path: ['flood', 'protocolOptions', 'path'], kind: 'string', arg: '<path>', protocol: 'websocket', help: "websocket: the request path of the upgrade, e.g. /echo for portico-websocket (default: /)" },
   { flag: 'connections', path: ['flood', 'connections'], kind: 'integer', arg: '<n>', help: `connections in total (default: ${defaultFlood.connections}; with --duration: no limit)` },
   { flag: 'concurrency', path: ['flood', 'concurrency'], kind: 'integer', arg: '<n>', help: `connections open at once (default: ${defaultFlood.concurrency})` },
   { flag: 'messages', path: ['flood', 'messages'], kind: 'integer', arg: '<n>', help: `messages per connection (default: ${defaultFlood.messages}; with --duration: no limit)` },
@@ -120,6 +128,8 @@ export interface ParsedRunArgs {
   readonly overrides: Raw;
   readonly reportDir: string | null;
   readonly quiet: boolean;
+  /** Flags given that apply to one flood protocol only, checked once the protocol is known (file or flag). */
+  readonly protocolFlags: readonly { readonly flag: string; readonly protocol: FloodProtocol }[];
 }
 
 /** Parse the arguments after `run`: at most one scenario file, then flags in any order. */
@@ -130,6 +140,7 @@ export function parseRunArgs(argv: readonly string[]): ParsedRunArgs {
   let reportDir: string | null = null;
   let quiet = false;
   let help = false;
+  const protocolFlags: { flag: string; protocol: FloodProtocol }[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') {
@@ -161,8 +172,9 @@ export function parseRunArgs(argv: readonly string[]): ParsedRunArgs {
     const takesValue = spec.kind !== 'true' && spec.kind !== 'false';
     if (!takesValue && eq >= 0) throw new ScenarioError(`--${name} takes no value`);
     setPath(overrides, spec.path, flagValue(spec, takesValue ? takeValue() : ''));
+    if (spec.protocol !== undefined) protocolFlags.push({ flag: spec.flag, protocol: spec.protocol });
   }
-  return { help, scenarioFile, overrides, reportDir, quiet };
+  return { help, scenarioFile, overrides, reportDir, quiet, protocolFlags };
 }
 
 function setPath(target: Raw, path: readonly string[], value: unknown): void {

@@ -6,7 +6,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { ParsedRunArgs } from './run-flags.js';
-import { type Raw, ScenarioError, buildScenario, isObject } from './scenario.js';
+import { type Raw, ScenarioError, buildScenario, defaultFlood, isObject } from './scenario.js';
 import type { Scenario } from './types.js';
 
 /** A scenario plus where its report goes. */
@@ -63,6 +63,18 @@ export function scenarioInReport(file: Raw, path: string): Raw | null {
   return provenance['scenario'];
 }
 
+/**
+ * A flag for one protocol (--ws-path) given to a flood of another is refused by its name, before the
+ * other protocol's client reads the field as its own (or refuses it under the field's name).
+ */
+function checkProtocolFlags(parsed: ParsedRunArgs, merged: Raw): void {
+  const flood = merged['flood'];
+  const protocol = isObject(flood) && flood['protocol'] !== undefined ? flood['protocol'] : defaultFlood.protocol;
+  for (const { flag, protocol: wanted } of parsed.protocolFlags) {
+    if (protocol !== wanted) throw new ScenarioError(`--${flag} is for --protocol ${wanted}; this flood's protocol is ${String(protocol)}`);
+  }
+}
+
 /** Everything `run` needs, from its arguments: the file (if any), flags over it, defaults under both. */
 export async function resolveRunRequest(parsed: ParsedRunArgs): Promise<RunRequest> {
   const path = parsed.scenarioFile;
@@ -76,7 +88,9 @@ export async function resolveRunRequest(parsed: ParsedRunArgs): Promise<RunReque
   const where = withFlags ? `${source} + flags` : source;
   // A report's scenario has its name; the file's own name ("report") says nothing.
   const nameHint = path === null || fromReport !== null ? undefined : basename(path).replace(/\.json$/, '');
-  const scenario = buildScenario(mergeOverrides(fromReport ?? file ?? {}, parsed.overrides), where, nameHint);
+  const merged = mergeOverrides(fromReport ?? file ?? {}, parsed.overrides);
+  checkProtocolFlags(parsed, merged);
+  const scenario = buildScenario(merged, where, nameHint);
   const reportDir = parsed.reportDir ?? `reports/${scenario.name}`;
   if (fromReport !== null && path !== null && resolve(reportDir, 'report.json') === resolve(path)) {
     // The run would end by writing its report over the one it repeats, the one to compare it with.

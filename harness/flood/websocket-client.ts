@@ -10,7 +10,7 @@
  *
  * The upgrade and the first frame go out together; servers must accept data right behind the
  * handshake (RFC 6455 lets the client send once the 101 is in flight; `ws` and portico do).
- * protocolOptions: `path` (default "/"), `binary` (default true; false sends text frames),
+ * protocolOptions: `path` (default "/"; flag --ws-path), `binary` (default true; false sends text frames),
  * `version` (13, or 8 for HyBi-08 — Sec-WebSocket-Version 8 uses the same framing).
  */
 import {
@@ -50,7 +50,12 @@ export class WebSocketProtocolClient implements FloodProtocolClient {
       if (!known.has(key)) throw new Error(`websocket flood: unknown protocolOptions.${key} (known: ${[...known].join(', ')})`);
     }
     const o = options.protocolOptions ?? {};
-    this.#path = typeof o['path'] === 'string' ? o['path'] : '/';
+    const path = o['path'] ?? '/';
+    // Origin-form only: the request line is `GET <path> HTTP/1.1`, so no spaces or control characters.
+    if (typeof path !== 'string' || !/^\/[\x21-\x7e]*$/.test(path)) {
+      throw new Error(`websocket flood: the path (--ws-path, protocolOptions.path) must start with "/", e.g. /echo, got ${JSON.stringify(path)}`);
+    }
+    this.#path = path;
     this.#binary = o['binary'] !== false;
     const version = typeof o['version'] === 'number' ? o['version'] : 13;
     if (version !== 13 && version !== 8) throw new Error(`websocket flood: version must be 13 or 8, got ${version}`);
@@ -62,7 +67,7 @@ export class WebSocketProtocolClient implements FloodProtocolClient {
 
   openSession(connectionIndex: number): FloodProtocolSession {
     const upgrade = buildClientUpgrade({ host: this.#host, path: this.#path, version: this.#version, origin: `http://${this.#host}` });
-    return new WebSocketSession(connectionIndex, this.#size, this.#binary, upgrade, this.#writer, this.#pool);
+    return new WebSocketSession(connectionIndex, this.#size, this.#binary, this.#path, upgrade, this.#writer, this.#pool);
   }
 }
 
@@ -78,6 +83,7 @@ class WebSocketSession implements FloodProtocolSession, WebSocketCallbacks {
     private readonly connectionIndex: number,
     private readonly size: number,
     private readonly binary: boolean,
+    private readonly path: string,
     private readonly upgrade: ClientUpgrade,
     private readonly writer: FrameWriter,
     private readonly pool: BufferPool,
@@ -117,7 +123,12 @@ class WebSocketSession implements FloodProtocolSession, WebSocketCallbacks {
     }
     const checked = checkUpgradeResponse(this.upgrade, result.head);
     if (checked.kind === 'reject') {
-      this.#fail('BAD_HANDSHAKE', checked.error.message);
+      // A 404 is almost always the wrong path (portico-websocket serves /echo, /chat, /broadcast).
+      const hint =
+        result.head.status === 404
+          ? `, to GET ${this.path}: nothing to upgrade on that path? Give the server's WebSocket path with --ws-path (scenario: flood.protocolOptions.path)`
+          : '';
+      this.#fail('BAD_HANDSHAKE', checked.error.message + hint);
       return;
     }
     this.#queue.skip(result.consumed);

@@ -1,12 +1,20 @@
-/** The harness's WebSocket flood client against an independent peer: the npm `ws` server, echoing. */
+/**
+ * The harness's WebSocket flood client against an independent peer (the npm `ws` server, echoing) and
+ * against servers that answer the upgrade wrongly; and from the command line against portico's own
+ * WebSocket server, whose endpoints are not on "/".
+ */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { websocketAccept } from '../../framework/index.js';
 import { runFlood } from '../../harness/flood/flood.js';
 import type { FloodOptions } from '../../harness/types.js';
+import { assertVerdicts, checkOf, runHarness, small } from '../helpers/harness-run.js';
 
 async function wsEcho(t: TestContext): Promise<{ port: number; frames: { binary: boolean; length: number }[] }> {
   const frames: { binary: boolean; length: number }[] = [];
@@ -106,4 +114,46 @@ test('websocket flood checks every reply frame as strictly as a server checks ou
     assert.equal(result.connectionsBad, 1, c.name);
     assert.equal(result.errors[c.code], 1, `${c.name}: ${JSON.stringify(result.errors)}`);
   }
+});
+
+test('a 404 to the upgrade: BAD_HANDSHAKE names the path asked for and how to give another', { timeout: 20_000 }, async (t) => {
+  const notFound = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', () => socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'));
+  });
+  await new Promise<void>((r) => notFound.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => notFound.close(() => r())));
+  const port = (notFound.address() as AddressInfo).port;
+  const result = await runFlood(options(port, { connections: 2, concurrency: 2, connectionTimeoutMs: 2000 }));
+  assert.equal(result.errors['BAD_HANDSHAKE'], 2, JSON.stringify(result.errors));
+  assert.match(result.errorExamples['BAD_HANDSHAKE'] ?? '', /^the server answered 404, not 101, to GET \/: .*--ws-path .*flood\.protocolOptions\.path/);
+  const other = await runFlood(options(port, { connections: 1, concurrency: 1, connectionTimeoutMs: 2000, protocolOptions: { path: '/ws' } }));
+  assert.match(other.errorExamples['BAD_HANDSHAKE'] ?? '', /to GET \/ws: /);
+});
+
+// ---- from the command line, against portico-websocket (/echo, /chat, /broadcast; nothing on "/") ----
+
+const porticoWebsocket = 'node dist/examples/websocket/main.js';
+
+test('--ws-path /echo floods portico-websocket from the command line; without it the 404 points at --ws-path', { timeout: 60_000 }, async (t) => {
+  const run = await runHarness(t, ['--server', porticoWebsocket, '--protocol', 'websocket', '--ws-path', '/echo', ...small]);
+  assertVerdicts(run, { result: 'PASS' });
+  assert.equal(run.report!.flood!.messagesReceived, 90);
+  assert.deepEqual((run.report!.provenance.scenario['flood'] as { protocolOptions?: unknown }).protocolOptions, { path: '/echo' });
+
+  const missing = await runHarness(t, ['--server', porticoWebsocket, '--protocol', 'websocket', ...small]);
+  assertVerdicts(missing, { fail: ['flood errors'], result: 'FAIL' });
+  assert.match(missing.stdout, /first BAD_HANDSHAKE: the server answered 404, not 101, to GET \/: .*--ws-path/);
+});
+
+test('--ws-path overrides a scenario file\'s flood.protocolOptions.path, as other flags override their fields', { timeout: 60_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portico-harness-test-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ws.json');
+  await writeFile(file, JSON.stringify({ server: porticoWebsocket, flood: { protocol: 'websocket', protocolOptions: { path: '/nothing-here', binary: false } } }));
+  const run = await runHarness(t, [file, '--ws-path', '/echo', ...small]);
+  assertVerdicts(run, { result: 'PASS' });
+  const flood = run.report!.provenance.scenario['flood'] as { protocolOptions: Record<string, unknown> };
+  assert.deepEqual(flood.protocolOptions, { path: '/echo', binary: false }, 'the path from the flag, the rest from the file');
+  assert.match(checkOf(run.report, 'flood errors').detail, /^0 of 30 connections in error/);
 });

@@ -116,7 +116,7 @@ test('a server that never prints its ready line: clear error with its stderr, wi
 test('--help documents every flag and the exit codes', T, async (t) => {
   const run = await runToExit(process.execPath, [harness, 'run', '--help'], { t });
   assert.equal(run.code, 0, run.stderr);
-  for (const flag of ['--server', '--ready', '--port-arg', '--protocol', '--connections', '--concurrency', '--messages', '--size', '--memory-cap', '--lock-order', '--leak-check', '--netns', '--report', '--accept-signal-exit', '--accept-exit-codes', '--stop-signal', '--stop-deadline', '--send', '--expect-bytes', '--expect-regex', '--max-reply']) {
+  for (const flag of ['--server', '--ready', '--port-arg', '--protocol', '--connections', '--concurrency', '--messages', '--size', '--memory-cap', '--lock-order', '--leak-check', '--netns', '--report', '--accept-signal-exit', '--accept-exit-codes', '--stop-signal', '--stop-deadline', '--send', '--expect-bytes', '--expect-regex', '--max-reply', '--ws-path']) {
     assert.match(run.stdout, new RegExp(`^\\s+${flag}\\b`, 'm'), `help lists ${flag}`);
   }
   assert.match(run.stdout, /Exit status: 0 PASS; 1 FAIL .*; 3 INCOMPLETE; 2 bad arguments/);
@@ -143,6 +143,9 @@ test('bad flags and bad scenario fields exit 2 naming the field, and run nothing
     [['--server', plainEcho, '--stop-signal', 'KILL'], /stopSignal: SIGKILL cannot be caught/],
     [['--server', plainEcho, '--accept-exit-codes', '0;143'], /--accept-exit-codes: expected exit codes separated by commas/],
     [['--server', plainEcho, '--bogus'], /unknown option --bogus/],
+    [['--server', plainEcho, '--ws-path', '/echo'], /--ws-path is for --protocol websocket; this flood's protocol is echo/],
+    [['--server', plainEcho, '--protocol', 'owserver', '--ws-path', '/echo'], /--ws-path is for --protocol websocket; this flood's protocol is owserver/],
+    [['--server', plainEcho, '--protocol', 'websocket', '--ws-path', 'echo'], /websocket flood: the path \(--ws-path, protocolOptions\.path\) must start with "\/", e\.g\. \/echo, got "echo"/],
     [['--connections', '5'], /nothing to run/],
     [[badFile], /bad\.json: flood\.conections: unknown field/],
     [[join(dir, 'missing.json')], /cannot read scenario file .*missing\.json: ENOENT/],
