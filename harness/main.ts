@@ -38,9 +38,11 @@ function runHelp(): string {
   ];
   const width = Math.max(...rows.map(([a]) => a.length)) + 2;
   return `${usage()}
-A scenario file is JSON in the shape of Scenario (harness/types.ts); every field but "server" has a
-default, unknown fields are errors, and flags given with a file override its fields (see
-ci/scenarios/*.json). Fields:
+A scenario file is JSON in the shape of Scenario (declared in the package's dist/harness/types.d.ts);
+every field but "server" has a default, unknown fields are errors, and flags given with a file
+override its fields. README.md in the package has an example, in its section
+"Harness: black-box server tests"; and every report.json holds its run's full scenario, a ready-made
+file to start from (provenance.scenario: \`portico-harness run report.json\` runs it again). Fields:
   ${scenarioFields.top.join(', ')}
   flood: ${scenarioFields.flood.join(', ')}
   thresholds: ${scenarioFields.thresholds.join(', ')}

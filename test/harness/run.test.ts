@@ -5,13 +5,13 @@
  * same server without faults must pass. Loads are small: a few dozen connections per run.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readLockReport } from '../../harness/lock-report-reader.js';
 import { assertVerdicts, broken, checkOf, harness, plainEcho, runHarness, small } from '../helpers/harness-run.js';
-import { runToExit } from '../helpers/spawn-server.js';
+import { repoRoot, runToExit } from '../helpers/spawn-server.js';
 
 const T = { timeout: 60_000 };
 
@@ -120,6 +120,25 @@ test('--help documents every flag and the exit codes', T, async (t) => {
     assert.match(run.stdout, new RegExp(`^\\s+${flag}\\b`, 'm'), `help lists ${flag}`);
   }
   assert.match(run.stdout, /Exit status: 0 PASS; 1 FAIL .*; 3 INCOMPLETE; 2 bad arguments/);
+});
+
+test('--help sends users only to files an installed package has', T, async (t) => {
+  const help = await runToExit(process.execPath, [harness, 'run', '--help'], { t });
+  assert.equal(help.code, 0, help.stderr);
+  // What npm would ship, from package.json "files" (no build: --ignore-scripts).
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_V8_COVERAGE: undefined };
+  const pack = await runToExit(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { env, timeoutMs: 60_000, t });
+  assert.equal(pack.code, 0, pack.stderr);
+  const shipped = (JSON.parse(pack.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+  const named = [...help.stdout.matchAll(/\b(?:ci|dist|examples|framework|harness|test)\/[\w./*-]*\w/g)].map((m) => m[0]);
+  assert.ok(named.includes('dist/harness/types.d.ts'), `the help names where Scenario is declared: ${named.join(', ')}`);
+  for (const path of new Set(named)) {
+    const glob = new RegExp(`^${path.replace(/[.]/g, '\\.').replace(/\*/g, '[^/]*')}$`);
+    assert.ok(shipped.some((file) => glob.test(file)), `run --help names ${path}, which is not in the package`);
+  }
+  assert.ok(shipped.includes('README.md'));
+  assert.match(help.stdout, /README\.md[\s\S]*"Harness: black-box server tests"/);
+  assert.match(await readFile(join(repoRoot, 'README.md'), 'utf8'), /^## Harness: black-box server tests$/m);
 });
 
 test('bad flags and bad scenario fields exit 2 naming the field, and run nothing', T, async (t) => {
