@@ -344,17 +344,23 @@ export async function launchServer(options: LaunchOptions): Promise<LaunchedServ
   return server;
 }
 
-/** Null if `program` can be run (a path, or a name on PATH), else why not. */
-export function whyNotExecutable(program: string, cwd: string): string | null {
+/** The executable file `program` names (a path, or a name on PATH, as a shell finds it), or null. */
+export function findExecutable(program: string, cwd: string): string | null {
   const candidates = program.includes('/') ? [resolvePath(cwd, program)] : (process.env['PATH'] ?? '').split(delimiter).filter((d) => d !== '').map((d) => join(d, program));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return null;
+      if (statSync(candidate).isFile()) return candidate;
     } catch {
       // not this one
     }
   }
+  return null;
+}
+
+/** Null if `program` can be run (a path, or a name on PATH), else why not. */
+export function whyNotExecutable(program: string, cwd: string): string | null {
+  if (findExecutable(program, cwd) !== null) return null;
   return program.includes('/') ? `${program}: no such executable file` : `${program}: not found on PATH`;
 }
 

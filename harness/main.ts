@@ -66,7 +66,9 @@ The server:
   NODE_OPTIONS=--import <leak preload>,
   PORTICO_LEAK_REPORT, PORTICO_LEAK_AFTER_MS,
   PORTICO_LEAK_SIGNAL                         for node servers unless --no-leak-check; the preload
-                                              reports what is still alive at max(deadline - 1s, 80 %)
+                                              reports what is still alive at max(deadline - 1s, 80 %).
+                                              A command that resolves to a script with a node
+                                              shebang (an installed bin) runs as node <script>
   --netns needs root or unprivileged user namespaces, plus unshare (util-linux) and ip (iproute2).
 
 The load:

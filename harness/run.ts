@@ -23,6 +23,7 @@ import {
 } from './launcher.js';
 import { type LockReport, type ReadFindings, readLeakFindings, readLockReport } from './lock-report-reader.js';
 import { type MemoryCap, prepareMemoryCap } from './memory-cap.js';
+import { type NodeScript, findNodeScript, underNode } from './node-script.js';
 import { waitForReadiness } from './readiness.js';
 import { scenarioFile } from './scenario-file.js';
 import { formatDuration } from './report/format.js';
@@ -70,8 +71,10 @@ const message = (error: unknown): string => (error instanceof Error ? error.mess
  * Whether the leak preload can watch this server stop: it goes in through NODE_OPTIONS (node only),
  * and it re-raises the stop signal, which for SIGUSR1 would open node's inspector instead.
  */
-export function leakCheckPossibility(scenario: Scenario): RunFacts['leakCheck'] {
-  if (!isNodeCommand(scenario.server)) return { possible: false, why: `"${scenario.server[0]}" is not node, so the leak preload cannot go in` };
+export function leakCheckPossibility(scenario: Scenario, nodeScript: NodeScript | null = null): RunFacts['leakCheck'] {
+  if (!isNodeCommand(scenario.server) && nodeScript === null) {
+    return { possible: false, why: `"${scenario.server[0]}" is not node, nor a script with a node shebang, so the leak preload cannot go in` };
+  }
   if (scenario.stopSignal === 'SIGUSR1') return { possible: false, why: "the stop signal SIGUSR1 is node's inspector signal; the leak preload cannot watch it" };
   return { possible: true };
 }
@@ -88,12 +91,17 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const startedAt = new Date();
   /** The time origin of the report: the server's start (reset just before the launch). */
   let t0 = performance.now();
-  const leakCheck = scenario.leakCheck === false ? ({ possible: false, why: 'not enabled' } as const) : leakCheckPossibility(scenario);
+  const cwd = options.cwd ?? process.cwd();
+  // An installed bin (a node script on PATH) runs as `node <script>`, so the leak preload can go in.
+  const nodeScript = scenario.leakCheck === false || isNodeCommand(scenario.server) ? null : findNodeScript(scenario.server[0]!, cwd);
+  const leakCheck = scenario.leakCheck === false ? ({ possible: false, why: 'not enabled' } as const) : leakCheckPossibility(scenario, nodeScript);
+  const ranUnderNode = leakCheck.possible && nodeScript !== null ? nodeScript : null;
   const work = await mkdtemp(join(tmpdir(), 'portico-harness-'));
   const lockPath = join(work, 'lockdep.jsonl');
   const leakPath = join(work, 'leaks.jsonl');
 
   let serverCommand: readonly string[] = scenario.server;
+  let ranAs: RunReport['ranAs'] = undefined;
   let cap: MemoryCap | null = null;
   let server: LaunchedServer | null = null;
   let sampler: TimeWaitSampler | null = null;
@@ -112,10 +120,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   try {
     const command = await resolveServerCommand(scenario);
     serverCommand = command.argv;
+    if (ranUnderNode !== null) {
+      const why = `${scenario.server[0]} is a node script (${ranUnderNode.shebang}), run under node so the leak preload could go in`;
+      ranAs = { argv: underNode(ranUnderNode, serverCommand), why };
+    }
     cap = await prepareMemoryCap(scenario.memoryCapBytes);
     t0 = performance.now();
     server = await launchServer({
-      argv: cap.wrapCommand(serverCommand),
+      argv: cap.wrapCommand(ranAs?.argv ?? serverCommand),
       displayArgv: serverCommand,
       env: serverEnvironment({
         lockReportPath: scenario.lockOrder ? lockPath : null,
@@ -123,7 +135,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         leakAfterMs: leakAfterMs(scenario.thresholds.stopDeadlineMs),
         stopSignal: scenario.stopSignal,
       }),
-      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      cwd,
     });
     cap.attach(server.pid, t0);
     try {
@@ -190,6 +202,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     scenario: scenario.name,
     provenance: provenance(options.command ?? null, scenarioFile(scenario)),
     serverCommand,
+    ...(ranAs !== undefined ? { ranAs } : {}),
     ready,
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - t0),

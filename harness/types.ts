@@ -347,6 +347,11 @@ export interface RunReport {
   readonly provenance: RunProvenance;
   /** The argv as run: `{port}` substituted, `--port 0` appended with portArg (never the cgroup wrapper). */
   readonly serverCommand: readonly string[];
+  /**
+   * Present when the command ran other than as written: a node script (an installed bin on PATH, or
+   * a path, whose first line is a node shebang) run as `node <script> …`, so the leak preload could go in.
+   */
+  readonly ranAs?: { readonly argv: readonly string[]; readonly why: string };
   readonly ready: Readiness | null;
   readonly startedAt: string;
   /** From the server's start (the time origin of every series in the report) to the report. */

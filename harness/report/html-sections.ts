@@ -33,6 +33,7 @@ export function headerSection(report: RunReport): string {
   const ready = report.ready === null ? 'never became ready' : `${report.ready.server} on ${report.ready.host}:${report.ready.port} (ready by ${report.ready.by})`;
   const facts = keyValueTable([
     ['server command', formatCommand(report.serverCommand)],
+    ...(report.ranAs !== undefined ? [['ran as', `${formatCommand(report.ranAs.argv)} (${report.ranAs.why})`] as [string, string]] : []),
     ['listening', ready],
     ['started at', report.startedAt],
     ['run time', formatDuration(report.durationMs)],

@@ -19,6 +19,7 @@ export function formatSummary(report: RunReport): string {
   const lines: string[] = [];
   lines.push(`scenario: ${report.scenario}`);
   lines.push(`server:   ${formatCommand(report.serverCommand)}`);
+  if (report.ranAs !== undefined) lines.push(`ran as:   ${formatCommand(report.ranAs.argv)} (${report.ranAs.why})`);
   if (report.error !== undefined) {
     const [first = '', ...rest] = report.error.trimEnd().split(/\r?\n/);
     lines.push(`error:    ${first}`, ...rest.map((line) => `          ${line}`.trimEnd()));

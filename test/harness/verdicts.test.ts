@@ -7,9 +7,10 @@
  */
 import { floodResult } from '../helpers/flood-result.js';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { buildScenario } from '../../harness/scenario.js';
 import type { CheckResult, FloodResult, MemoryResult, Scenario, ServerExit } from '../../harness/types.js';
@@ -152,6 +153,39 @@ test('--lock-order on a server that is not portico: lock order NOT CHECKED, RESU
 test('--leak-check on a server that is not node: leaks NOT CHECKED, RESULT INCOMPLETE', T, async (t) => {
   const run = await runHarness(t, ['--server', 'python3 test/fixtures/asyncio_echo.py {port}', '--ready', 'regex:serving', '--leak-check', '--accept-exit-codes', '0,143', ...small]);
   assertVerdicts(run, { notChecked: ['TIME_WAIT', 'memory cap', 'lock order', 'leaks'], result: 'INCOMPLETE' });
+});
+
+/**
+ * An installed bin as npm lays it out: bin/<name>, a symlink on PATH to an executable script whose
+ * first line is a node shebang (here one that runs portico's echo).
+ */
+async function installedBin(dir: string, name: string): Promise<{ bin: string; script: string; path: string }> {
+  const script = join(dir, 'lib', 'main.js');
+  await mkdir(join(dir, 'lib'), { recursive: true });
+  await mkdir(join(dir, 'bin'), { recursive: true });
+  await writeFile(script, `#!/usr/bin/env node\nawait import(${JSON.stringify(pathToFileURL(join(repoRoot, 'dist/examples/echo/main.js')).href)});\n`, { mode: 0o755 });
+  const bin = join(dir, 'bin', name);
+  await symlink(script, bin);
+  return { bin, script, path: `${join(dir, 'bin')}${delimiter}${process.env['PATH'] ?? ''}` };
+}
+
+test('--leak-check on an installed bin (a symlink on PATH to a node-shebang script): run under node, so leaks are checked; the report shows the command as written', T, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portico-bin-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const { script, path } = await installedBin(dir, 'portico-echo-test');
+  const run = await runHarness(t, ['--server', 'portico-echo-test', '--leak-check', ...small], 40_000, { ...process.env, PATH: path });
+  assertVerdicts(run, { notChecked: ['TIME_WAIT', 'memory cap', 'lock order'], result: 'PASS' });
+  assert.match(checkOf(run.report, 'leaks').detail, /^nothing kept the server alive after SIGTERM/);
+  assert.deepEqual(run.report!.serverCommand, ['portico-echo-test']);
+  assert.match(run.stdout, /^server: +portico-echo-test$/m);
+  const why = 'portico-echo-test is a node script (#!/usr/bin/env node), run under node so the leak preload could go in';
+  assert.deepEqual(run.report!.ranAs, { argv: ['node', script], why });
+  assert.ok(run.stdout.includes(`\nran as:   node ${script} (${why})\n`), run.stdout);
+
+  // The same script by its path, with arguments after it: they follow the script.
+  const byPath = await runHarness(t, ['--server', `${script} --idle-timeout 30s`, '--leak-check', ...small]);
+  assertVerdicts(byPath, { notChecked: ['TIME_WAIT', 'memory cap', 'lock order'], result: 'PASS' });
+  assert.deepEqual(byPath.report!.ranAs?.argv, ['node', script, '--idle-timeout', '30s']);
 });
 
 test('a server that never starts: every check but "server ready" is NOT CHECKED "never started", even the memory cap', T, async (t) => {

@@ -30,11 +30,12 @@ export interface HarnessRun extends RunResult {
   readonly reportDir: string;
 }
 
-export async function runHarness(t: TestContext, args: readonly string[], timeoutMs = 40_000): Promise<HarnessRun> {
+/** `env`: the harness's whole environment (default: this process's), e.g. with a PATH of test bins. */
+export async function runHarness(t: TestContext, args: readonly string[], timeoutMs = 40_000, env?: NodeJS.ProcessEnv): Promise<HarnessRun> {
   const dir = await mkdtemp(join(tmpdir(), 'portico-harness-test-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const started = performance.now();
-  const result = await runToExit(process.execPath, [harness, 'run', ...args, '--report', dir], { timeoutMs, t });
+  const result = await runToExit(process.execPath, [harness, 'run', ...args, '--report', dir], { timeoutMs, t, ...(env !== undefined ? { env } : {}) });
   const exitedAt = Date.now();
   const elapsedMs = performance.now() - started;
   let report: RunReport | null = null;
