@@ -2,8 +2,9 @@
  * Honest verdicts (harness/verdicts.ts): PASS, FAIL or NOT CHECKED with the reason, and a run that is
  * PASS only when every requested check passed. First judged from hand-made facts (every NOT CHECKED
  * case, fast), then whole harness runs: a server that never started, lock order asked of a server
- * no detector reports from (INCOMPLETE, exit 3), and the README's Python lock-order example run as
- * printed there — clean it passes, with an inversion it fails.
+ * no detector reports from (INCOMPLETE, exit 3), an installed bin (a node script on PATH) under the
+ * leak check, the README's Python lock-order example run as printed there — clean it passes, with an
+ * inversion it fails — and the README's ad-hoc commands for portico servers.
  */
 import { floodResult } from '../helpers/flood-result.js';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
-import { buildScenario } from '../../harness/scenario.js';
+import { buildScenario, splitCommandLine } from '../../harness/scenario.js';
 import type { CheckResult, FloodResult, MemoryResult, Scenario, ServerExit } from '../../harness/types.js';
 import { type RunFacts, judgeRun, runVerdict } from '../../harness/verdicts.js';
 import { assertVerdicts, checkOf, plainEcho, runHarness, small } from '../helpers/harness-run.js';
@@ -221,4 +222,34 @@ test("the README's Python lock-order example, as printed there: clean it PASSes,
   assertVerdicts(inverted, { fail: ['lock order'], result: 'FAIL' });
   assert.equal(checkOf(inverted.report, 'lock order').detail, 'inversion: log => stats => log');
   assert.deepEqual(inverted.report!.locks, [{ kind: 'inversion', cycle: ['log', 'stats', 'log'], singleTask: false, text: 'inversion: log => stats => log' }]);
+});
+
+/**
+ * The ad-hoc commands for portico's own servers in the README's first harness example block, as
+ * argument lists after `run`: continuation lines joined, trailing comments dropped.
+ */
+async function readmePorticoCommands(): Promise<string[][]> {
+  const readme = await readFile(join(repoRoot, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Harness: black-box server tests'));
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(block !== undefined, 'the harness section opens with a sh block');
+  const commands = block
+    .replace(/[ \t]*#[^\n"]*\\?$/gm, (m) => (m.endsWith('\\') ? ' \\' : ''))
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('node dist/harness/main.js run ') && /--server "node dist\/examples\//.test(line));
+  return commands.map((line) => splitCommandLine(line).slice(3));
+}
+
+test('the README\'s ad-hoc commands for portico servers end as shown there: PASS, not INCOMPLETE (at a small load, no --netns)', T, async (t) => {
+  const commands = await readmePorticoCommands();
+  assert.ok(commands.some((args) => args.includes('--lock-order')), 'the README shows --lock-order on a portico server');
+  for (const args of commands) {
+    // The load is cut down and the report goes to the test's folder; --netns only changes how
+    // TIME_WAIT is counted (and needs privileges a test machine may not have).
+    const kept = args.filter((a, i) => a !== '--netns' && a !== '--report' && args[i - 1] !== '--report');
+    const run = await runHarness(t, [...kept, '--connections', '30', '--concurrency', '5', '--messages', '3', '--quiet']);
+    assertVerdicts(run, { result: 'PASS' });
+  }
 });
