@@ -80,7 +80,8 @@ export class WebSocketReceiver {
     this.#inflater = options.inflater ?? null;
     this.#maxMessage = maxMessage;
     this.#parser = new FrameParser(this.queue, { role: options.role, maxFramePayload: maxFrame, rsv1Allowed: this.#inflater !== null });
-    this.#assembler = new MessageAssembler(callbacks, maxMessage, this.#inflater === null ? null : this.#inflate);
+    // The inflate hook is made only when deflate was agreed: a closure per connection is memory for nothing otherwise.
+    this.#assembler = new MessageAssembler(callbacks, maxMessage, this.#inflater === null ? null : (compressed, binary) => this.#inflate(compressed, binary));
   }
 
   /** 'open' while frames are read; 'closed' after the peer's close frame; 'failed' after a protocol error. */
@@ -166,10 +167,10 @@ export class WebSocketReceiver {
   }
 
   /** The assembler has a whole compressed message: inflate it, and parse nothing more until it is out. */
-  readonly #inflate = (compressed: Buffer, binary: boolean): void => {
+  #inflate(compressed: Buffer, binary: boolean): void {
     this.#inflating = true;
     this.#inflater!.run(compressed, (error, data) => this.#inflated(error, data!, binary), this.#maxMessage);
-  };
+  }
 
   /** Posted by the inflater: deliver the message (or fail), then go on parsing what waited behind it. */
   #inflated(error: PorticoError | null, data: Buffer, binary: boolean): void {
