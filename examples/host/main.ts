@@ -43,7 +43,7 @@ try {
     );
   } else {
     const options = resolveFlags(flags, raw);
-    const planned = loadHostConfig(String(options['config']), builtinPlugins);
+    const planned = loadHostConfig(String(options['config']), builtinPlugins, flags.map((f) => f.name));
     const workers = options['workers'] as number;
     if (cluster.isWorker) await runWorker(planned);
     else if (workers > 1) {

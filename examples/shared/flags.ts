@@ -1,4 +1,5 @@
 import { ErrorCodes, PorticoError } from '../../framework/index.js';
+import { closestName } from './spelling.js';
 
 /** A command-line flag / config option of an example server. */
 export interface FlagSpec {
@@ -64,12 +65,18 @@ export function coerceFlag(spec: FlagSpec, raw: unknown): FlagValue {
   }
 }
 
+/** ", did you mean --max-connections?" when `name` is a near miss of a known flag, else "". */
+function didYouMean(name: string, specs: readonly FlagSpec[]): string {
+  const near = closestName(name, specs.map((s) => s.name));
+  return near === null ? '' : `, did you mean --${near}?`;
+}
+
 /** Apply defaults and types to raw options; unknown names are errors. */
 export function resolveFlags(specs: readonly FlagSpec[], raw: Readonly<Record<string, unknown>>): Record<string, FlagValue | undefined> {
   const known = new Map(specs.map((s) => [s.name, s]));
   for (const name of Object.keys(raw)) {
     if (!known.has(name)) {
-      throw new PorticoError(ErrorCodes.CONFIG, 'host', `unknown option --${name} (known: ${specs.map((s) => s.name).join(', ')})`);
+      throw new PorticoError(ErrorCodes.CONFIG, 'host', `unknown option --${name}${didYouMean(name, specs)} (known: ${specs.map((s) => s.name).join(', ')})`);
     }
   }
   const out: Record<string, FlagValue | undefined> = {};
@@ -108,7 +115,7 @@ export function parseArgv(specs: readonly FlagSpec[], argv: readonly string[]): 
     const eq = arg.indexOf('=');
     const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
     const spec = known.get(name);
-    if (spec === undefined) throw new PorticoError(ErrorCodes.CONFIG, 'host', `unknown option --${name} (see --help)`);
+    if (spec === undefined) throw new PorticoError(ErrorCodes.CONFIG, 'host', `unknown option --${name}${didYouMean(name, specs)} (see --help)`);
     if (eq >= 0) raw[name] = arg.slice(eq + 1);
     else if (spec.kind === 'boolean') raw[name] = true;
     else {
