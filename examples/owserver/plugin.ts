@@ -2,6 +2,7 @@ import { ErrorCodes, PorticoError, Server, TimerWheel } from '../../framework/in
 import { listenFlags, type ServerPlugin } from '../shared/plugin.js';
 import type { FlagValues } from '../shared/flags.js';
 import type { OwBus } from './bus/bus.js';
+import { buildRoster, splitFakeSpec } from './bus/device-roster.js';
 import { SimulatedBus } from './bus/simulated-bus.js';
 import { DEFAULT_PORT } from './protocol/constants.js';
 import { OwserverConnection, type OwserverContext, type OwserverStats } from './server/owserver-connection.js';
@@ -92,7 +93,14 @@ export const owserverPlugin: ServerPlugin = {
     ...listenFlags.map((f) => (f.name === 'port' ? { ...f, description: `TCP port; 0 picks a free one (owserver's is ${DEFAULT_PORT})` } : f)),
     { name: 'listen', kind: 'string', description: "owserver's -p: PORT or HOST:PORT (overrides --host/--port)" },
     { name: 'upstream', kind: 'string', description: "proxy mode: answer from this owserver (HOST:PORT), like owserver's -s" },
-    { name: 'fake', kind: 'string', description: 'simulated devices, as owserver --fake: family codes or ids', default: '10.67C6697351FF,28.4AEC29CDBAAB,05.F2FBE3467CC2' },
+    {
+      name: 'fake',
+      kind: 'string',
+      description: 'simulated devices, as owserver --fake: family codes or ids',
+      default: '10.67C6697351FF,28.4AEC29CDBAAB,05.F2FBE3467CC2',
+      // The roster is built again at start; a bad list must be a usage error, not a failure to start.
+      check: (value) => void buildRoster(splitFakeSpec(String(value))),
+    },
     { name: 'seed', kind: 'integer', description: 'seed for simulated values (deterministic runs); default random', min: 0 },
     { name: 'latency', kind: 'duration', description: 'simulated time per bus transaction', default: 0, min: 0 },
     { name: 'no_persistence', kind: 'boolean', description: 'never grant persistent connections', default: false },

@@ -10,6 +10,12 @@ export interface FlagSpec {
   readonly choices?: readonly string[];
   readonly min?: number;
   readonly max?: number;
+  /**
+   * Checks a value beyond its kind (a device list, a HOST:PORT) by throwing an Error that says what is
+   * wrong; the message is reported after the flag's name, as a config error. Runs at parse time, so a
+   * bad value is a usage error (exit 2), never a failure to start.
+   */
+  readonly check?: (value: FlagValue) => void;
 }
 
 export type FlagValue = string | number | boolean;
@@ -33,6 +39,18 @@ export function coerceFlag(spec: FlagSpec, raw: unknown): FlagValue {
   const fail = (why: string): never => {
     throw new PorticoError(ErrorCodes.CONFIG, 'host', `--${spec.name}: ${why}`);
   };
+  const value = typedValue(spec, raw, fail);
+  if (spec.check !== undefined) {
+    try {
+      spec.check(value);
+    } catch (error) {
+      return fail((error as Error).message);
+    }
+  }
+  return value;
+}
+
+function typedValue(spec: FlagSpec, raw: unknown, fail: (why: string) => never): FlagValue {
   switch (spec.kind) {
     case 'boolean':
       if (typeof raw === 'boolean') return raw;

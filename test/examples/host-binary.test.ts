@@ -161,6 +161,7 @@ test('bad configs exit 2 with a message naming the problem', T, async (t) => {
     { name: 'a host flag as a top-level key', content: { servers: [{ server: 'echo', port: 0 }], workrs: 4 }, message: /portico\.json: unknown key "workrs" \(known: servers\); --workers is a command-line flag of portico, not a config key \[/ },
     { name: 'unrelated top-level key', content: { servers: [{ server: 'echo', port: 0 }], comment: 'x' }, message: /portico\.json: unknown key "comment" \(known: servers\) \[/ },
     { name: 'misspelt option', content: { servers: [{ server: 'echo', port: 0, options: { 'max-conections': 1 } }] }, message: /servers\[0\] \(echo\): unknown option --max-conections, did you mean --max-connections\? \(known: / },
+    { name: 'a bad owserver device list', content: { servers: [{ server: 'owserver', port: 0, options: { fake: '99' } }] }, message: /servers\[0\] \(owserver\): --fake: fake device "99": family 99 is not simulated/ },
     { name: '"options" not an object', content: { servers: [{ server: 'echo', port: 0, options: 'max-connections=1' }] }, message: /servers\[0\] \(echo\): "options" must be an object, got "max-connections=1"/ },
   ];
   for (const c of cases) {
