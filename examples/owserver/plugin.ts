@@ -9,14 +9,26 @@ import { OwserverConnection, type OwserverContext, type OwserverStats } from './
 import { PersistenceLedger } from './server/persistence.js';
 import { UpstreamForwarder } from './server/upstream.js';
 
-/** owserver's `-p` value: "PORT", "HOST:PORT" or "[IPv6]:PORT". */
-export function parseListenSpec(spec: string): { host: string | null; port: number } {
+/** What is wrong with an owserver `-p`/`-s` value ("PORT", "HOST:PORT" or "[IPv6]:PORT"), or its parts. */
+function readListenSpec(spec: string): { host: string | null; port: number } | string {
   const match = /^(?:\[([^\]]+)\]:|([^:]+):)?(\d+)$/.exec(spec.trim());
-  if (match === null) throw new PorticoError(ErrorCodes.CONFIG, 'host', `-p: expected PORT or HOST:PORT, got "${spec}"`);
+  if (match === null) return `expected PORT or HOST:PORT, got "${spec}"`;
   const port = Number(match[3]);
-  if (port > 65535) throw new PorticoError(ErrorCodes.CONFIG, 'host', `-p: port ${port} out of range`);
+  if (port > 65535) return `port ${port} out of range`;
   return { host: match[1] ?? match[2] ?? null, port };
 }
+
+/** owserver's `-p` value: "PORT", "HOST:PORT" or "[IPv6]:PORT"; a CONFIG error naming `flag` otherwise. */
+export function parseListenSpec(spec: string, flag = '--listen'): { host: string | null; port: number } {
+  const parsed = readListenSpec(spec);
+  if (typeof parsed === 'string') throw new PorticoError(ErrorCodes.CONFIG, 'host', `${flag}: ${parsed}`);
+  return parsed;
+}
+
+const checkListenSpec = (value: unknown): void => {
+  const parsed = readListenSpec(String(value));
+  if (typeof parsed === 'string') throw new Error(parsed);
+};
 
 export interface OwserverHandle {
   readonly server: Server;
@@ -32,7 +44,7 @@ export function createOwserver(options: FlagValues, bus?: OwBus): OwserverHandle
   let port = options['port'] as number;
   const listen = options['listen'] as string | undefined;
   if (listen !== undefined) {
-    const parsed = parseListenSpec(listen);
+    const parsed = parseListenSpec(listen, '--listen');
     if (parsed.host !== null) host = parsed.host;
     port = parsed.port;
   }
@@ -55,7 +67,7 @@ export function createOwserver(options: FlagValues, bus?: OwBus): OwserverHandle
   const upstreamSpec = options['upstream'] as string | undefined;
   let upstream: UpstreamForwarder | null = null;
   if (upstreamSpec !== undefined) {
-    const parsed = parseListenSpec(upstreamSpec);
+    const parsed = parseListenSpec(upstreamSpec, '--upstream');
     upstream = new UpstreamForwarder({ host: parsed.host ?? '127.0.0.1', port: parsed.port });
   }
   const ctx: OwserverContext = {
@@ -91,8 +103,8 @@ export const owserverPlugin: ServerPlugin = {
   summary: 'portico-owserver: an owserver (OWFS 1-Wire protocol) server with persistent connections, on a simulated bus.',
   flags: [
     ...listenFlags.map((f) => (f.name === 'port' ? { ...f, description: `TCP port; 0 picks a free one (owserver's is ${DEFAULT_PORT})` } : f)),
-    { name: 'listen', kind: 'string', description: "owserver's -p: PORT or HOST:PORT (overrides --host/--port)" },
-    { name: 'upstream', kind: 'string', description: "proxy mode: answer from this owserver (HOST:PORT), like owserver's -s" },
+    { name: 'listen', alias: '-p', kind: 'string', placeholder: '[HOST:]PORT', description: "where to listen, as owserver's -p (overrides --host/--port)", check: checkListenSpec },
+    { name: 'upstream', alias: '-s', kind: 'string', placeholder: '[HOST:]PORT', description: "proxy mode: answer from this owserver, as owserver's -s", check: checkListenSpec },
     {
       name: 'fake',
       kind: 'string',

@@ -16,6 +16,10 @@ export interface FlagSpec {
    * bad value is a usage error (exit 2), never a failure to start.
    */
   readonly check?: (value: FlagValue) => void;
+  /** Another spelling on the command line, e.g. owserver's `-p` for `--listen` (also as `-pVALUE`). */
+  readonly alias?: string;
+  /** What the value looks like in --help, e.g. `HOST:PORT` (default: by kind). */
+  readonly placeholder?: string;
 }
 
 export type FlagValue = string | number | boolean;
@@ -34,10 +38,13 @@ export function parseDuration(text: string): number {
   return Math.round(Number(match[1]) * durationUnits[match[2] ?? 'ms']!);
 }
 
-/** Convert one raw value (from argv or JSON config) to the flag's type, or throw a clear error. */
-export function coerceFlag(spec: FlagSpec, raw: unknown): FlagValue {
+/**
+ * Convert one raw value (from argv or JSON config) to the flag's type, or throw a clear error naming
+ * the flag as the user spelled it (`-s` or `--upstream`; default `--name`).
+ */
+export function coerceFlag(spec: FlagSpec, raw: unknown, spelling = `--${spec.name}`): FlagValue {
   const fail = (why: string): never => {
-    throw new PorticoError(ErrorCodes.CONFIG, 'host', `--${spec.name}: ${why}`);
+    throw new PorticoError(ErrorCodes.CONFIG, 'host', `${spelling}: ${why}`);
   };
   const value = typedValue(spec, raw, fail);
   if (spec.check !== undefined) {
@@ -89,8 +96,12 @@ function didYouMean(name: string, specs: readonly FlagSpec[]): string {
   return near === null ? '' : `, did you mean --${near}?`;
 }
 
-/** Apply defaults and types to raw options; unknown names are errors. */
-export function resolveFlags(specs: readonly FlagSpec[], raw: Readonly<Record<string, unknown>>): Record<string, FlagValue | undefined> {
+/** Apply defaults and types to raw options; unknown names are errors. `spelled` (from parseArgv) names flags in errors as they were typed. */
+export function resolveFlags(
+  specs: readonly FlagSpec[],
+  raw: Readonly<Record<string, unknown>>,
+  spelled: Readonly<Record<string, string>> = {},
+): Record<string, FlagValue | undefined> {
   const known = new Map(specs.map((s) => [s.name, s]));
   for (const name of Object.keys(raw)) {
     if (!known.has(name)) {
@@ -100,7 +111,7 @@ export function resolveFlags(specs: readonly FlagSpec[], raw: Readonly<Record<st
   const out: Record<string, FlagValue | undefined> = {};
   for (const spec of specs) {
     const value = raw[spec.name];
-    out[spec.name] = value === undefined ? (spec.default === undefined ? undefined : coerceFlag(spec, spec.default)) : coerceFlag(spec, value);
+    out[spec.name] = value === undefined ? (spec.default === undefined ? undefined : coerceFlag(spec, spec.default)) : coerceFlag(spec, value, spelled[spec.name]);
   }
   return out;
 }
@@ -108,9 +119,10 @@ export function resolveFlags(specs: readonly FlagSpec[], raw: Readonly<Record<st
 /** `--help` text: usage, summary and every flag with its default. */
 export function helpText(command: string, summary: string, specs: readonly FlagSpec[], extra = ''): string {
   const rows = specs.map((s) => {
-    const arg = s.kind === 'boolean' ? '' : s.kind === 'choice' ? ` <${s.choices?.join('|')}>` : s.kind === 'duration' ? ' <duration>' : s.kind === 'integer' ? ' <n>' : ' <value>';
+    const shape = s.placeholder ?? (s.kind === 'choice' ? s.choices?.join('|') : s.kind === 'duration' ? 'duration' : s.kind === 'integer' ? 'n' : 'value');
+    const arg = s.kind === 'boolean' ? '' : ` <${shape}>`;
     const def = s.default === undefined ? '' : ` (default: ${String(s.default)})`;
-    return [`  --${s.name}${arg}`, `${s.description}${def}`] as const;
+    return [`  ${s.alias !== undefined ? `${s.alias}, ` : ''}--${s.name}${arg}`, `${s.description}${def}`] as const;
   });
   rows.push(['  --help', 'show this help and exit']);
   const width = Math.max(...rows.map(([a]) => a.length)) + 2;
@@ -118,10 +130,20 @@ export function helpText(command: string, summary: string, specs: readonly FlagS
   return `Usage: ${command} [options]\n\n${summary}\n\nOptions:\n${lines.join('\n')}\n${extra ? `\n${extra}\n` : ''}`;
 }
 
-/** Parse `--name value`, `--name=value` and bare boolean flags. Returns raw strings / booleans. */
-export function parseArgv(specs: readonly FlagSpec[], argv: readonly string[]): { help: boolean; raw: Record<string, unknown> } {
+/**
+ * Parse `--name value`, `--name=value`, bare boolean flags and aliases (`-p value`, `-pvalue`).
+ * Returns raw strings / booleans by flag name, and how each flag was spelled (for error messages).
+ */
+export function parseArgv(
+  specs: readonly FlagSpec[],
+  argv: readonly string[],
+): { help: boolean; raw: Record<string, unknown>; spelled: Record<string, string> } {
   const known = new Map(specs.map((s) => [s.name, s]));
+  const aliases = new Map(specs.filter((s) => s.alias !== undefined).map((s) => [s.alias!, s]));
   const raw: Record<string, unknown> = {};
+  const spelled: Record<string, string> = {};
+  // A flag of ours where a value should be means the value was left out (`-s --port 0`).
+  const isFlag = (arg: string): boolean => arg === '--help' || aliases.has(arg) || (arg.startsWith('--') && known.has(arg.slice(2).split('=')[0]!));
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -129,18 +151,32 @@ export function parseArgv(specs: readonly FlagSpec[], argv: readonly string[]): 
       help = true;
       continue;
     }
-    if (!arg.startsWith('--')) throw new PorticoError(ErrorCodes.CONFIG, 'host', `unexpected argument "${arg}" (see --help)`);
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    const spec = known.get(name);
-    if (spec === undefined) throw new PorticoError(ErrorCodes.CONFIG, 'host', `unknown option --${name}${didYouMean(name, specs)} (see --help)`);
-    if (eq >= 0) raw[name] = arg.slice(eq + 1);
-    else if (spec.kind === 'boolean') raw[name] = true;
+    let spec: FlagSpec | undefined;
+    let spelling: string;
+    let inline: string | undefined;
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+      spec = known.get(name);
+      if (spec === undefined) throw new PorticoError(ErrorCodes.CONFIG, 'host', `unknown option --${name}${didYouMean(name, specs)} (see --help)`);
+      spelling = `--${name}`;
+      if (eq >= 0) inline = arg.slice(eq + 1);
+    } else {
+      // `-p 4304` or `-p4304`, as owserver takes them.
+      spec = aliases.get(arg) ?? aliases.get(arg.slice(0, 2));
+      if (spec === undefined) throw new PorticoError(ErrorCodes.CONFIG, 'host', `unexpected argument "${arg}" (see --help)`);
+      spelling = spec.alias!;
+      if (arg.length > spelling.length) inline = arg.slice(spelling.length);
+    }
+    spelled[spec.name] = spelling;
+    if (inline !== undefined) raw[spec.name] = inline;
+    else if (spec.kind === 'boolean') raw[spec.name] = true;
     else {
-      const value = argv[++i];
-      if (value === undefined) throw new PorticoError(ErrorCodes.CONFIG, 'host', `--${name} needs a value`);
-      raw[name] = value;
+      const value = argv[i + 1];
+      if (value === undefined || isFlag(value)) throw new PorticoError(ErrorCodes.CONFIG, 'host', `${spelling} needs a value`);
+      raw[spec.name] = value;
+      i++;
     }
   }
-  return { help, raw };
+  return { help, raw, spelled };
 }
