@@ -79,7 +79,9 @@ export function planServers(parsed: unknown, plugins: ReadonlyMap<string, Server
     if (entry.host !== undefined) raw['host'] = entry.host;
     if (entry.port !== undefined) raw['port'] = entry.port;
     try {
-      return { plugin, options: resolveFlags(plugin.flags, raw) };
+      const options = resolveFlags(plugin.flags, raw);
+      plugin.validate?.(options);
+      return { plugin, options };
     } catch (error) {
       throw configError(`${where}: servers[${i}] (${entry.server}): ${(error as Error).message}`);
     }

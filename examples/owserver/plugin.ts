@@ -30,6 +30,35 @@ const checkListenSpec = (value: unknown): void => {
   if (typeof parsed === 'string') throw new Error(parsed);
 };
 
+/** owserver's defaults for the low bounds (the high ones are in the flag specs). */
+const DEFAULT_CLIENTS_LOW = 10;
+const DEFAULT_TIMEOUT_LOW_S = 600;
+
+/** owserver's persistence limits, checked: each low bound at most its high one. */
+export interface PersistenceLimits {
+  readonly clientsLow: number;
+  readonly clientsHigh: number;
+  readonly timeoutLowS: number;
+  readonly timeoutHighS: number;
+}
+
+/**
+ * A low bound left unset follows its high one down (`--timeout_persistent_high 60` alone means at
+ * most 60 s idle, not owserver's 600 s short wait); a low bound set above its high one is refused.
+ */
+export function persistenceLimits(options: FlagValues): PersistenceLimits {
+  const pair = (low: string, high: string, lowDefault: number): [number, number] => {
+    const highValue = options[high] as number;
+    const given = options[low] as number | undefined;
+    if (given === undefined) return [Math.min(lowDefault, highValue), highValue];
+    if (given > highValue) throw new PorticoError(ErrorCodes.CONFIG, 'host', `--${low} ${given} is above --${high} ${highValue}: the low bound must not exceed the high one`);
+    return [given, highValue];
+  };
+  const [clientsLow, clientsHigh] = pair('clients_persistent_low', 'clients_persistent_high', DEFAULT_CLIENTS_LOW);
+  const [timeoutLowS, timeoutHighS] = pair('timeout_persistent_low', 'timeout_persistent_high', DEFAULT_TIMEOUT_LOW_S);
+  return { clientsLow, clientsHigh, timeoutLowS, timeoutHighS };
+}
+
 export interface OwserverHandle {
   readonly server: Server;
   readonly stats: OwserverStats;
@@ -49,12 +78,13 @@ export function createOwserver(options: FlagValues, bus?: OwBus): OwserverHandle
     port = parsed.port;
   }
   const seconds = (name: string): number => (options[name] as number) * 1000;
+  const limits = persistenceLimits(options);
   const ledger = new PersistenceLedger({
     enabled: !(options['no_persistence'] as boolean),
-    clientsLow: options['clients_persistent_low'] as number,
-    clientsHigh: options['clients_persistent_high'] as number,
-    timeoutLowMs: seconds('timeout_persistent_low'),
-    timeoutHighMs: seconds('timeout_persistent_high'),
+    clientsLow: limits.clientsLow,
+    clientsHigh: limits.clientsHigh,
+    timeoutLowMs: limits.timeoutLowS * 1000,
+    timeoutHighMs: limits.timeoutHighS * 1000,
   });
   const theBus =
     bus ??
@@ -116,9 +146,19 @@ export const owserverPlugin: ServerPlugin = {
     { name: 'seed', kind: 'integer', description: 'seed for simulated values (deterministic runs); default random', min: 0 },
     { name: 'latency', kind: 'duration', description: 'simulated time per bus transaction', default: 0, min: 0 },
     { name: 'no_persistence', kind: 'boolean', description: 'never grant persistent connections', default: false },
-    { name: 'clients_persistent_low', kind: 'integer', description: 'below this many persistent clients, idle ones get the long timeout', default: 10, min: 0 },
+    {
+      name: 'clients_persistent_low',
+      kind: 'integer',
+      description: `below this many persistent clients, idle ones get the long timeout; at most --clients_persistent_high (default: ${DEFAULT_CLIENTS_LOW}, or --clients_persistent_high if lower)`,
+      min: 0,
+    },
     { name: 'clients_persistent_high', kind: 'integer', description: 'at most this many persistent clients', default: 20, min: 0 },
-    { name: 'timeout_persistent_low', kind: 'integer', description: 'seconds a persistent connection may idle (short)', default: 600, min: 0 },
+    {
+      name: 'timeout_persistent_low',
+      kind: 'integer',
+      description: `seconds a persistent connection may idle (short); at most --timeout_persistent_high (default: ${DEFAULT_TIMEOUT_LOW_S}, or --timeout_persistent_high if lower)`,
+      min: 0,
+    },
     { name: 'timeout_persistent_high', kind: 'integer', description: 'seconds a persistent connection may idle (long)', default: 3600, min: 0 },
     { name: 'timeout_server', kind: 'integer', description: 'seconds of silence allowed while a message is being received', default: 10, min: 1 },
     { name: 'message-deadline', kind: 'duration', description: 'a whole request must arrive within this (drops trickling peers); 0 = off', default: '30s', min: 0 },
@@ -126,6 +166,9 @@ export const owserverPlugin: ServerPlugin = {
     { name: 'max-connections', kind: 'integer', description: 'open connections allowed; 0 = unlimited', default: 0, min: 0 },
     { name: 'drain-timeout', kind: 'duration', description: 'on SIGTERM, abort connections still open after this', default: '5s', min: 0 },
   ],
+  validate(options) {
+    persistenceLimits(options);
+  },
   async start(options) {
     const { server, upstream } = createOwserver(options);
     const address = await server.listen();

@@ -88,6 +88,7 @@ export async function serverMain(plugin: ServerPlugin, command: string, argv = p
       return;
     }
     const options = resolveFlags(plugin.flags, raw, spelled);
+    plugin.validate?.(options);
     await runServers([{ plugin, start: () => plugin.start(options) }]);
   } catch (error) {
     failAndExit(command, error);

@@ -162,6 +162,7 @@ test('bad configs exit 2 with a message naming the problem', T, async (t) => {
     { name: 'unrelated top-level key', content: { servers: [{ server: 'echo', port: 0 }], comment: 'x' }, message: /portico\.json: unknown key "comment" \(known: servers\) \[/ },
     { name: 'misspelt option', content: { servers: [{ server: 'echo', port: 0, options: { 'max-conections': 1 } }] }, message: /servers\[0\] \(echo\): unknown option --max-conections, did you mean --max-connections\? \(known: / },
     { name: 'a bad owserver device list', content: { servers: [{ server: 'owserver', port: 0, options: { fake: '99' } }] }, message: /servers\[0\] \(owserver\): --fake: fake device "99": family 99 is not simulated/ },
+    { name: 'owserver bounds low above high', content: { servers: [{ server: 'owserver', port: 0, options: { clients_persistent_low: 30, clients_persistent_high: 5 } }] }, message: /servers\[0\] \(owserver\): --clients_persistent_low 30 is above --clients_persistent_high 5/ },
     { name: '"options" not an object', content: { servers: [{ server: 'echo', port: 0, options: 'max-connections=1' }] }, message: /servers\[0\] \(echo\): "options" must be an object, got "max-connections=1"/ },
   ];
   for (const c of cases) {

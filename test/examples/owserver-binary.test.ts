@@ -1,11 +1,12 @@
 /**
  * The `portico-owserver` binary's flag contract, as a real child process: owserver's `-p`/`-s` shown
  * in --help and taken as owserver takes them, bad flag values exit 2 with one line on stderr naming
- * the flag as it was typed, and never listen.
+ * the flag as it was typed, and never listen; persistence bounds low <= high.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { owserverBinary, spawnPortico } from '../helpers/owserver-portico.js';
+import { OwWire, SG_PERSIST, SG_PERSISTENT, Type, request } from '../helpers/owserver-wire.js';
 import { parseReadyLine, runNode } from '../helpers/spawn-server.js';
 
 const T = { timeout: 30_000 };
@@ -41,6 +42,10 @@ test('bad flag values exit 2 with one line naming the flag, and never listen', T
     [['--upstream'], /^portico-owserver: --upstream needs a value/],
     [['-s', '--latency', '5ms'], /^portico-owserver: -s needs a value/],
     [['-x'], /^portico-owserver: unexpected argument "-x"/],
+    // Low bounds above high ones.
+    [['--clients_persistent_low', '30', '--clients_persistent_high', '5'], /^portico-owserver: --clients_persistent_low 30 is above --clients_persistent_high 5/],
+    [['--clients_persistent_low=21'], /^portico-owserver: --clients_persistent_low 21 is above --clients_persistent_high 20/],
+    [['--timeout_persistent_low', '100', '--timeout_persistent_high', '10'], /^portico-owserver: --timeout_persistent_low 100 is above --timeout_persistent_high 10/],
   ];
   for (const [args, message] of cases) {
     const r = await runNode(owserverBinary, ['--port', '0', ...args]);
@@ -53,9 +58,22 @@ test('bad flag values exit 2 with one line naming the flag, and never listen', T
   }
 });
 
-test('-pHOST:PORT attached, as owserver takes it, starts the server there', T, async (t) => {
-  const server = await spawnPortico(['-p127.0.0.1:0'], t);
+test('owserver spellings start the server: -pHOST:PORT attached, low = high accepted', T, async (t) => {
+  const server = await spawnPortico(['-p127.0.0.1:0', '--clients_persistent_low=3', '--clients_persistent_high=3', '--timeout_persistent_low=5', '--timeout_persistent_high=5'], t);
   assert.equal(server.ready[0]!.host, '127.0.0.1');
   assert.ok(server.port > 0);
   assert.equal(await server.stop('SIGTERM'), 0, server.stderr);
+});
+
+test('--timeout_persistent_high 1 alone: the low bound follows it down, an idle persistent connection closes after ~1 s (not 600 s)', T, async (t) => {
+  const server = await spawnPortico(['--timeout_persistent_high=1'], t);
+  const wire = await OwWire.open(server.port);
+  t.after(() => wire.close());
+  wire.send(request(Type.NOP, null, { sg: SG_PERSIST }));
+  const [reply] = await wire.waitReplies(1);
+  assert.equal(reply!.sg & SG_PERSISTENT, SG_PERSISTENT, 'granted');
+  const answeredAt = performance.now();
+  await wire.waitEnded(4000);
+  const after = wire.endedAt! - answeredAt;
+  assert.ok(after > 700 && after < 2000, `closed after ${after.toFixed(0)} ms`);
 });
