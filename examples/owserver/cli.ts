@@ -138,7 +138,8 @@ try {
   else await run(parsed);
 } catch (error) {
   if (error instanceof UsageError) {
-    process.stderr.write(`portico-ow: ${error.message}\n\n${usage}`);
+    // One line, as every portico bin says a usage error; the usage itself is --help's.
+    process.stderr.write(`portico-ow: ${error.message} (see --help)\n`);
     process.exitCode = 2;
   } else if (error instanceof OwClientError) {
     process.stderr.write(`portico-ow: ${error.message} [${error.code}]\n`);

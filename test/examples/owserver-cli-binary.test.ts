@@ -1,7 +1,7 @@
 /**
  * The `portico-ow` client CLI's flags, as a real child process against a portico owserver on
  * 127.0.0.1: `--timeout` takes a duration with a unit like every other portico bin (a bare number is
- * refused: ms or s?).
+ * refused: ms or s?), and a usage error exits 2 with one line on stderr, as every portico bin does.
  */
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
@@ -46,7 +46,7 @@ test('--timeout 300ms gives up on a silent server after about 300 ms (exit 1, OW
   assert.ok(took < 3000, `gave up after ${took.toFixed(0)} ms`);
 });
 
-test('bad --timeout values are usage errors: exit 2, naming --timeout', T, async () => {
+test('usage errors exit 2 with one line on stderr naming the problem (bad --timeout values among them)', T, async () => {
   const cases: [string[], RegExp][] = [
     [['--timeout', '1500'], /^portico-ow: --timeout: "1500" needs a unit: 1500ms, 1500s, 1500m or 1500h/],
     [['--timeout', '0'], /^portico-ow: --timeout: must be more than 0/],
@@ -54,12 +54,27 @@ test('bad --timeout values are usage errors: exit 2, naming --timeout', T, async
     [['--timeout', '-1s'], /^portico-ow: --timeout: not a duration: "-1s"/],
     [['--timeout', 'soon'], /^portico-ow: --timeout: not a duration: "soon"/],
     [['--timeout'], /^portico-ow: --timeout needs a value/],
+    [['--bogus'], /^portico-ow: unknown option --bogus \(see --help\)$/m],
+    [['--format', 'x.y'], /^portico-ow: --format: expected one of f\.i, fi/],
+    [['extra'], /^portico-ow: dir takes PATH/],
   ];
   for (const [flags, message] of cases) {
     const r = await runNode(owCliBinary, ['dir', '-s', '127.0.0.1:1', '/', ...flags]);
     const what = `${flags.join(' ')}: exit ${r.code}, stderr ${r.stderr}`;
     assert.equal(r.code, 2, what);
     assert.match(r.stderr, message, what);
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, `one line on stderr: ${what}`);
     assert.equal(r.stdout, '', what);
+  }
+});
+
+test('a missing or unknown command is a one-line usage error too', T, async () => {
+  for (const [args, message] of [
+    [[], /^portico-ow: missing command \(see --help\)\n$/],
+    [['frobnicate', '/'], /^portico-ow: unknown command "frobnicate" \(see --help\)\n$/],
+  ] as const) {
+    const r = await runNode(owCliBinary, args);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
   }
 });
