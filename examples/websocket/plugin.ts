@@ -18,7 +18,8 @@ export const websocketPlugin: ServerPlugin = {
   ].join('\n'),
   flags: [
     ...listenFlags,
-    { name: 'max-message', kind: 'integer', description: 'largest message in bytes; bigger ones close with 1009', default: 16 * 1024 * 1024, min: 0 },
+    // 0 would close every non-empty message with 1009: a server that cannot be used, so it is refused.
+    { name: 'max-message', kind: 'integer', description: 'largest message in bytes, 1 or more (0 is refused: it would refuse every message); bigger ones close with 1009', default: 16 * 1024 * 1024, min: 1 },
     { name: 'max-connections', kind: 'integer', description: 'open connections allowed; 0 = unlimited', default: 0, min: 0 },
     { name: 'heartbeat', kind: 'duration', description: 'ping every socket this often and drop one that missed the last pong; 0 = off', default: 0, min: 0 },
     { name: 'handshake-timeout', kind: 'duration', description: 'the request head must arrive within this', default: '10s', min: 1 },
