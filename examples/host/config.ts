@@ -1,7 +1,7 @@
 import { ErrorCodes, PorticoError } from '../../framework/index.js';
 import { resolveFlags, type FlagValues } from '../shared/flags.js';
 import { readJsonConfig } from '../shared/json-config.js';
-import type { ServerPlugin } from '../shared/plugin.js';
+import type { ServerPlugin, StartedServer } from '../shared/plugin.js';
 import { closestName } from '../shared/spelling.js';
 
 /** One server in the host config: `{ "server": "echo", "host": "127.0.0.1", "port": 7007, "options": {…} }`. */
@@ -19,6 +19,8 @@ export interface HostConfig {
 export interface PlannedServer {
   plugin: ServerPlugin;
   options: FlagValues;
+  /** Where its errors point: `<config file>: servers[1] (proxy)`. */
+  where: string;
 }
 
 function configError(message: string): PorticoError {
@@ -78,12 +80,26 @@ export function planServers(parsed: unknown, plugins: ReadonlyMap<string, Server
     const raw: Record<string, unknown> = { ...(entry.options ?? {}) };
     if (entry.host !== undefined) raw['host'] = entry.host;
     if (entry.port !== undefined) raw['port'] = entry.port;
+    const at = `${where}: servers[${i}] (${entry.server})`;
     try {
       const options = resolveFlags(plugin.flags, raw);
       plugin.validate?.(options);
-      return { plugin, options };
+      return { plugin, options, where: at };
     } catch (error) {
-      throw configError(`${where}: servers[${i}] (${entry.server}): ${(error as Error).message}`);
+      throw configError(`${at}: ${(error as Error).message}`);
     }
   });
+}
+
+/**
+ * Start a planned server. A config error only starting finds (a certificate file that cannot be read)
+ * points at its entry like the errors planning finds; others (a port in use) pass as they are.
+ */
+export async function startPlanned({ plugin, options, where }: PlannedServer): Promise<StartedServer> {
+  try {
+    return await plugin.start(options);
+  } catch (error) {
+    if (error instanceof PorticoError && error.code === ErrorCodes.CONFIG) throw configError(`${where}: ${error.message}`);
+    throw error;
+  }
 }

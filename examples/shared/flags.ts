@@ -18,8 +18,10 @@ export interface FlagSpec {
   readonly check?: (value: FlagValue) => void;
   /** Another spelling on the command line, e.g. owserver's `-p` for `--listen` (also as `-pVALUE`). */
   readonly alias?: string;
-  /** What the value looks like in --help, e.g. `HOST:PORT` (default: by kind). */
+  /** What the value looks like in --help and in the error when a required flag is missing, e.g. `HOST:PORT` (default: by kind). */
   readonly placeholder?: string;
+  /** No default and no meaning without it: leaving it out is a config error. */
+  readonly required?: boolean;
 }
 
 export type FlagValue = string | number | boolean;
@@ -111,6 +113,9 @@ export function resolveFlags(
   const out: Record<string, FlagValue | undefined> = {};
   for (const spec of specs) {
     const value = raw[spec.name];
+    if (value === undefined && spec.required === true) {
+      throw new PorticoError(ErrorCodes.CONFIG, 'host', `--${spec.name}${spec.placeholder !== undefined ? ` ${spec.placeholder}` : ''} is required`);
+    }
     out[spec.name] = value === undefined ? (spec.default === undefined ? undefined : coerceFlag(spec, spec.default)) : coerceFlag(spec, value, spelled[spec.name]);
   }
   return out;

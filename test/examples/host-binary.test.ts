@@ -163,6 +163,10 @@ test('bad configs exit 2 with a message naming the problem', T, async (t) => {
     { name: 'misspelt option', content: { servers: [{ server: 'echo', port: 0, options: { 'max-conections': 1 } }] }, message: /servers\[0\] \(echo\): unknown option --max-conections, did you mean --max-connections\? \(known: / },
     { name: 'a bad owserver device list', content: { servers: [{ server: 'owserver', port: 0, options: { fake: '99' } }] }, message: /servers\[0\] \(owserver\): --fake: fake device "99": family 99 is not simulated/ },
     { name: 'owserver bounds low above high', content: { servers: [{ server: 'owserver', port: 0, options: { clients_persistent_low: 30, clients_persistent_high: 5 } }] }, message: /servers\[0\] \(owserver\): --clients_persistent_low 30 is above --clients_persistent_high 5/ },
+    // Every server's own errors carry the entry they are about, those only starting finds included.
+    { name: 'a proxy without a backend', content: { servers: [{ server: 'echo', port: 0 }, { server: 'proxy', port: 0 }] }, message: /portico\.json: servers\[1\] \(proxy\): --backend HOST:PORT is required \[/ },
+    { name: 'a proxy with a bad backend', content: { servers: [{ server: 'proxy', port: 0, options: { backend: 'nowhere' } }] }, message: /portico\.json: servers\[0\] \(proxy\): --backend: expected HOST:PORT/ },
+    { name: 'an unreadable certificate', content: { servers: [{ server: 'echo', port: 0 }, { server: 'echo', port: 0, options: { 'tls-cert': '/nonexistent/cert.pem', 'tls-key': '/nonexistent/key.pem' } }] }, message: /portico\.json: servers\[1\] \(echo\): --tls-cert: cannot read \/nonexistent\/cert\.pem: ENOENT/ },
     { name: '"options" not an object', content: { servers: [{ server: 'echo', port: 0, options: 'max-connections=1' }] }, message: /servers\[0\] \(echo\): "options" must be an object, got "max-connections=1"/ },
   ];
   for (const c of cases) {

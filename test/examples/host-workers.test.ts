@@ -134,10 +134,19 @@ test('--workers 2: Ctrl-C (SIGINT to the primary and every worker at once) stops
   assert.doesNotMatch(host.stderr, /ERR_IPC|Unhandled|Error/);
 });
 
-test('--workers 2: a bad server option is still a usage error (exit 2)', T, async (t) => {
-  const config = await echoConfig(t, [{ server: 'proxy', host: '127.0.0.1', port: 0, options: { backend: '127.0.0.1:' } }]);
-  const result = await runToExit(process.execPath, [hostBinary, '--config', config, '--workers', '2']);
-  assert.equal(result.code, 2, result.stderr);
+test('--workers 2: a bad server option is a usage error (exit 2), said once, naming its config entry', T, async (t) => {
+  const cases: [object, RegExp][] = [
+    [{ server: 'proxy', host: '127.0.0.1', port: 0, options: { backend: '127.0.0.1:' } }, /servers\[0\] \(proxy\): --backend: expected HOST:PORT/],
+    [{ server: 'proxy', host: '127.0.0.1', port: 0 }, /servers\[0\] \(proxy\): --backend HOST:PORT is required/],
+  ];
+  for (const [entry, message] of cases) {
+    const config = await echoConfig(t, [entry]);
+    const result = await runToExit(process.execPath, [hostBinary, '--config', config, '--workers', '2']);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /^portico: /);
+    assert.match(result.stderr, message);
+    assert.equal(result.stderr.split('\n').filter(Boolean).length, 1, `one line, from the primary, before any worker: ${result.stderr}`);
+  }
 });
 
 test('--stats-interval without --workers prints the same stats line from the one process', T, async (t) => {
