@@ -47,6 +47,8 @@ export async function runWorker(planned: readonly PlannedServer[]): Promise<void
   const report = (): void => {
     send({ kind: 'stats', servers: running.servers.map(({ server }) => server.stats?.() ?? {}) });
   };
+  // Once at once: the primary prints no stats line before every worker has reported.
+  report();
   const timer = setInterval(report, STATS_EVERY_MS);
   timer.unref();
   let left = false;

@@ -73,6 +73,24 @@ test('--workers 2: one ready line, echo served, counters summed, SIGTERM drains 
   assert.equal(host.stdoutLines.filter((l) => l.startsWith('{"event":"listening"')).length, 1, 'one ready line, not one per worker');
 });
 
+test('--workers 2: every stats line carries the counters, the first one too (zeros before any connection)', T, async (t) => {
+  const config = await echoConfig(t);
+  // Much shorter than the workers' report period (1 s): lines before their first report would be bare.
+  const host = await spawnServer({ t, script: hostBinary, args: ['--config', config, '--workers', '2', '--stats-interval', '50ms'] });
+  await statsLine(host, () => true);
+  await echoes(host.port, 3);
+  await statsLine(host, (s) => s.servers[0]?.accepted === 3);
+  assert.equal(await host.stop('SIGTERM'), 0);
+  const lines = host.stdoutLines.filter((l) => l.startsWith('{"event":"stats"')).map((l) => JSON.parse(l) as StatsLine);
+  assert.ok(lines.length >= 2, host.stdoutLines.join('\n'));
+  const counters = ['accepted', 'active', 'closed', 'overLimit', 'callbackErrors', 'handshakeFailed', 'handshakeAnswered'];
+  for (const [i, line] of lines.entries()) {
+    const server = line.servers[0]!;
+    for (const name of counters) assert.equal(typeof server[name], 'number', `stats line ${i} has ${name}: ${JSON.stringify(line)}`);
+  }
+  assert.equal(lines[0]!.servers[0]!.accepted, 0, 'no connection yet when the first line is printed');
+});
+
 test('--workers 2: a worker killed is replaced, and the port keeps answering', T, async (t) => {
   const config = await echoConfig(t);
   const host = await spawnServer({ t, script: hostBinary, args: ['--config', config, '--workers', '2', '--stats-interval', '200ms'] });
