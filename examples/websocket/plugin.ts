@@ -49,8 +49,12 @@ export const websocketPlugin: ServerPlugin = {
         route(head) {
           const path = head.target.split('?')[0];
           if (head.has('upgrade')) return route(path ?? '');
-          if (path === '/' && (head.method === 'GET' || head.method === 'HEAD')) {
-            return { kind: 'response', status: 200, headers: [['Content-Type', 'text/html; charset=utf-8'], ['Cache-Control', 'no-store']], body: page };
+          if (path === '/') {
+            if (head.method === 'GET' || head.method === 'HEAD') {
+              return { kind: 'response', status: 200, headers: [['Content-Type', 'text/html; charset=utf-8'], ['Cache-Control', 'no-store']], body: page };
+            }
+            // The page is there, the method is wrong: 405 with what it takes, not 404 (RFC 9110 §15.5.6).
+            return { kind: 'response', status: 405, headers: [['Allow', 'GET, HEAD'], ['Content-Type', 'text/plain; charset=utf-8']], body: 'method not allowed: / takes GET and HEAD\n' };
           }
           return route(path ?? '');
         },

@@ -1,10 +1,12 @@
 /**
  * The `portico-websocket` binary's contract, as a real child process on 127.0.0.1: bad flag values
- * exit 2 with one line on stderr naming the flag, and never listen.
+ * exit 2 with one line on stderr naming the flag, and never listen; plain HTTP gets the page on
+ * `GET /` and `HEAD /`, 405 with Allow for another method there, 404 elsewhere.
  */
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import { test } from 'node:test';
-import { parseReadyLine, runNode, websocketBinary } from '../helpers/spawn-server.js';
+import { parseReadyLine, runNode, spawnServer, websocketBinary, withTimeout } from '../helpers/spawn-server.js';
 
 const T = { timeout: 30_000 };
 
@@ -31,4 +33,42 @@ test('bad flag values exit 2 with one line naming the flag, and never listen', T
     assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, `one line on stderr: ${what}`);
     assert.ok(!hasReadyLine(r.stdout), what);
   }
+});
+
+/** One plain HTTP request on a fresh connection: status, headers and body. */
+function request(port: number, method: string, path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  const done = new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  return withTimeout(done, 5000, `${method} ${path}`);
+}
+
+test('plain HTTP: the page on GET and HEAD /, 405 with Allow: GET, HEAD for other methods there, 404 elsewhere', T, async (t) => {
+  const server = await spawnServer({ script: websocketBinary, args: ['--port', '0'], t });
+  const cases: [string, string, number, string | undefined][] = [
+    ['GET', '/', 200, undefined],
+    ['HEAD', '/', 200, undefined],
+    ['POST', '/', 405, 'GET, HEAD'],
+    ['PUT', '/', 405, 'GET, HEAD'],
+    ['DELETE', '/?x=1', 405, 'GET, HEAD'],
+    ['POST', '/nowhere', 404, undefined],
+    ['GET', '/nowhere', 404, undefined],
+  ];
+  for (const [method, path, status, allow] of cases) {
+    const r = await request(server.port, method, path);
+    const what = `${method} ${path}: ${r.status} ${JSON.stringify(r.headers)}`;
+    assert.equal(r.status, status, what);
+    assert.equal(r.headers['allow'], allow, what);
+    if (status === 200) assert.match(r.headers['content-type'] ?? '', /^text\/html/, what);
+    if (method === 'GET' && status === 200) assert.match(r.body, /<title>portico WebSocket<\/title>/, what);
+    if (method === 'HEAD') assert.equal(r.body, '', what);
+  }
+  assert.equal(await server.stop('SIGTERM'), 0, server.stderr);
 });
