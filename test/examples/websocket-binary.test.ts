@@ -1,12 +1,15 @@
 /**
  * The `portico-websocket` binary's contract, as a real child process on 127.0.0.1: bad flag values
  * exit 2 with one line on stderr naming the flag, and never listen; plain HTTP gets the page on
- * `GET /` and `HEAD /`, 405 with Allow for another method there, 404 elsewhere.
+ * `GET /` and `HEAD /`, 405 with Allow for another method there, 404 elsewhere; the README names
+ * every route --help lists.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseReadyLine, runNode, spawnServer, websocketBinary, withTimeout } from '../helpers/spawn-server.js';
+import { parseReadyLine, repoRoot, runNode, spawnServer, websocketBinary, withTimeout } from '../helpers/spawn-server.js';
 
 const T = { timeout: 30_000 };
 
@@ -16,6 +19,24 @@ test('--help says what --max-message takes', T, async () => {
   const r = await runNode(websocketBinary, ['--help']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^ {2}--max-message <n> +largest message in bytes, 1 or more \(0 is refused/m);
+});
+
+test('the README names every route --help lists, in the WebSocket section and in the table of bins', T, async () => {
+  const help = await runNode(websocketBinary, ['--help']);
+  assert.equal(help.code, 0, help.stderr);
+  const routes = [...help.stdout.matchAll(/^ +(?:GET )?(\/\S*) {2,}/gm)].map((m) => m[1]!);
+  assert.deepEqual(routes, ['/echo', '/chat', '/broadcast', '/'], help.stdout);
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const start = readme.indexOf('\n## WebSocket');
+  assert.ok(start >= 0, 'a WebSocket section');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  const row = readme.split('\n').find((l) => l.startsWith('| `portico-websocket` |'));
+  assert.ok(row !== undefined, 'a portico-websocket row in the table of bins');
+  for (const route of routes) {
+    const mention = route === '/' ? /`(?:GET )?\/`/ : new RegExp(`\`${route}\``);
+    assert.match(section, mention, `the WebSocket section names ${route}`);
+    assert.match(row, route === '/' ? /on `\/`/ : mention, `the table row names ${route}`);
+  }
 });
 
 test('bad flag values exit 2 with one line naming the flag, and never listen', T, async () => {
