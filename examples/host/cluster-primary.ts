@@ -173,8 +173,15 @@ export async function runPrimary(planned: readonly PlannedServer[], options: Pri
   }
 
   let statsTimer: NodeJS.Timeout | null = null;
+  // Every stats line carries the counters: until each worker has reported once (each does as soon as
+  // its servers are up), a sum would have none of them, so no line is printed.
+  let everyWorkerReported = false;
   if (options.statsIntervalMs > 0) {
     statsTimer = setInterval(() => {
+      if (!everyWorkerReported) {
+        if (states.size === 0 || [...states.values()].some((s) => s.stats.length === 0)) return;
+        everyWorkerReported = true;
+      }
       const servers = planned.map(({ plugin }, i) => {
         const sum: Record<string, number> = {};
         sumStats(sum, retired[i]!);

@@ -1,6 +1,6 @@
 import type { StartedServer } from '../shared/plugin.js';
 import { runServers, type ServerAnnouncer } from '../shared/server-main.js';
-import type { PlannedServer } from './config.js';
+import { startPlanned, type PlannedServer } from './config.js';
 import { isPrimaryMessage, type WorkerMessage } from './cluster-messages.js';
 
 const STATS_EVERY_MS = 1000;
@@ -41,12 +41,14 @@ export async function runWorker(planned: readonly PlannedServer[]): Promise<void
     if (isPrimaryMessage(message)) onStop();
   });
   const running = await runServers(
-    planned.map(({ plugin, options }) => ({ plugin, start: () => plugin.start(options) })),
+    planned.map((p) => ({ plugin: p.plugin, start: () => startPlanned(p) })),
     announcer,
   );
   const report = (): void => {
     send({ kind: 'stats', servers: running.servers.map(({ server }) => server.stats?.() ?? {}) });
   };
+  // Once at once: the primary prints no stats line before every worker has reported.
+  report();
   const timer = setInterval(report, STATS_EVERY_MS);
   timer.unref();
   let left = false;

@@ -1,7 +1,8 @@
 import { ErrorCodes, PorticoError } from '../../framework/index.js';
 import { resolveFlags, type FlagValues } from '../shared/flags.js';
 import { readJsonConfig } from '../shared/json-config.js';
-import type { ServerPlugin } from '../shared/plugin.js';
+import type { ServerPlugin, StartedServer } from '../shared/plugin.js';
+import { closestName } from '../shared/spelling.js';
 
 /** One server in the host config: `{ "server": "echo", "host": "127.0.0.1", "port": 7007, "options": {…} }`. */
 export interface HostServerEntry {
@@ -18,39 +19,87 @@ export interface HostConfig {
 export interface PlannedServer {
   plugin: ServerPlugin;
   options: FlagValues;
+  /** Where its errors point: `<config file>: servers[1] (proxy)`. */
+  where: string;
 }
 
 function configError(message: string): PorticoError {
   return new PorticoError(ErrorCodes.CONFIG, 'host', message);
 }
 
-/** Read and validate a host config file against the known plugins. */
-export function loadHostConfig(path: string, plugins: ReadonlyMap<string, ServerPlugin>): PlannedServer[] {
-  const parsed = readJsonConfig(path);
-  return planServers(parsed, plugins, path);
+const topLevelKeys = ['servers'] as const;
+const entryKeys = ['server', 'host', 'port', 'options'] as const;
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * A key nobody reads is a mistake, not a comment: `"prot": 7999` would otherwise listen on a random
+ * port and `"option": {...}` run without its limits, both silently. A near miss of a known key is
+ * named; otherwise `note` may say where the key belongs.
+ */
+function refuseUnknownKeys(object: Record<string, unknown>, known: readonly string[], where: string, note: (key: string) => string | null = () => null): void {
+  for (const key of Object.keys(object)) {
+    if (known.includes(key)) continue;
+    const near = closestName(key, known);
+    const more = near === null ? note(key) : null;
+    throw configError(`${where}: unknown key "${key}"${near !== null ? `, did you mean "${near}"?` : ''} (known: ${known.join(', ')})${more !== null ? `; ${more}` : ''}`);
+  }
 }
 
-export function planServers(parsed: unknown, plugins: ReadonlyMap<string, ServerPlugin>, where = 'config'): PlannedServer[] {
-  if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as HostConfig).servers)) {
-    throw configError(`${where}: expected {"servers": [ ... ]}`);
-  }
-  const entries = (parsed as HostConfig).servers;
+/** Read and validate a host config file against the known plugins; `hostFlags` are the host's own flag names (a config key may be one of them by mistake). */
+export function loadHostConfig(path: string, plugins: ReadonlyMap<string, ServerPlugin>, hostFlags: readonly string[] = []): PlannedServer[] {
+  const parsed = readJsonConfig(path);
+  return planServers(parsed, plugins, path, hostFlags);
+}
+
+export function planServers(parsed: unknown, plugins: ReadonlyMap<string, ServerPlugin>, where = 'config', hostFlags: readonly string[] = []): PlannedServer[] {
+  if (!isObject(parsed)) throw configError(`${where}: expected {"servers": [ ... ]}`);
+  refuseUnknownKeys(parsed, topLevelKeys, where, (key) => {
+    const flag = closestName(key, hostFlags);
+    return flag === null ? null : `--${flag} is a command-line flag of portico, not a config key`;
+  });
+  if (!Array.isArray(parsed['servers'])) throw configError(`${where}: expected {"servers": [ ... ]}`);
+  const entries = parsed['servers'] as unknown[];
   if (entries.length === 0) throw configError(`${where}: "servers" is empty`);
-  return entries.map((entry, i) => {
-    if (typeof entry !== 'object' || entry === null || typeof entry.server !== 'string') {
-      throw configError(`${where}: servers[${i}] needs a "server" name`);
-    }
+  return entries.map((item, i) => {
+    if (!isObject(item)) throw configError(`${where}: servers[${i}] needs a "server" name`);
+    const named = typeof item['server'] === 'string' ? ` (${item['server']})` : '';
+    const knownPlugin = typeof item['server'] === 'string' ? plugins.get(item['server']) : undefined;
+    refuseUnknownKeys(item, entryKeys, `${where}: servers[${i}]${named}`, (key) =>
+      knownPlugin?.flags.some((f) => f.name === key) === true ? `server options go in "options": {"${key}": ...}` : null,
+    );
+    const entry = item as unknown as HostServerEntry;
+    if (typeof entry.server !== 'string') throw configError(`${where}: servers[${i}] needs a "server" name`);
     const plugin = plugins.get(entry.server);
     if (plugin === undefined) {
       throw configError(`${where}: servers[${i}]: unknown server "${entry.server}" (known: ${[...plugins.keys()].join(', ')})`);
     }
+    if (entry.options !== undefined && !isObject(entry.options)) {
+      throw configError(`${where}: servers[${i}] (${entry.server}): "options" must be an object, got ${JSON.stringify(entry.options)}`);
+    }
     const raw: Record<string, unknown> = { ...(entry.options ?? {}) };
     if (entry.host !== undefined) raw['host'] = entry.host;
     if (entry.port !== undefined) raw['port'] = entry.port;
+    const at = `${where}: servers[${i}] (${entry.server})`;
     try {
-      return { plugin, options: resolveFlags(plugin.flags, raw) };
+      const options = resolveFlags(plugin.flags, raw);
+      plugin.validate?.(options);
+      return { plugin, options, where: at };
     } catch (error) {
-      throw configError(`${where}: servers[${i}] (${entry.server}): ${(error as Error).message}`);
+      throw configError(`${at}: ${(error as Error).message}`);
     }
   });
+}
+
+/**
+ * Start a planned server. A config error only starting finds (a certificate file that cannot be read)
+ * points at its entry like the errors planning finds; others (a port in use) pass as they are.
+ */
+export async function startPlanned({ plugin, options, where }: PlannedServer): Promise<StartedServer> {
+  try {
+    return await plugin.start(options);
+  } catch (error) {
+    if (error instanceof PorticoError && error.code === ErrorCodes.CONFIG) throw configError(`${where}: ${error.message}`);
+    throw error;
+  }
 }

@@ -5,7 +5,7 @@ import { runPrimary } from './cluster-primary.js';
 import { runWorker } from './cluster-worker.js';
 import { failAndExit, runServers } from '../shared/server-main.js';
 import { helpText, parseArgv, resolveFlags, type FlagSpec } from '../shared/flags.js';
-import { loadHostConfig } from './config.js';
+import { loadHostConfig, startPlanned } from './config.js';
 import { builtinPlugins } from './plugins.js';
 
 const defaultConfig = fileURLToPath(new URL('../../../examples/host/default-config.json', import.meta.url));
@@ -43,13 +43,13 @@ try {
     );
   } else {
     const options = resolveFlags(flags, raw);
-    const planned = loadHostConfig(String(options['config']), builtinPlugins);
+    const planned = loadHostConfig(String(options['config']), builtinPlugins, flags.map((f) => f.name));
     const workers = options['workers'] as number;
     if (cluster.isWorker) await runWorker(planned);
     else if (workers > 1) {
       await runPrimary(planned, { workers, statsIntervalMs: options['stats-interval'] as number, stopGraceMs: options['stop-grace'] as number });
     } else {
-      const running = await runServers(planned.map(({ plugin, options: o }) => ({ plugin, start: () => plugin.start(o) })));
+      const running = await runServers(planned.map((p) => ({ plugin: p.plugin, start: () => startPlanned(p) })));
       const every = options['stats-interval'] as number;
       if (every > 0) {
         // One process: the same stats line as the cluster primary prints, from this process's servers.

@@ -4,6 +4,7 @@
  * owpresent / owget. Output matches ow-shell: dir and get-of-a-directory print one entry per line;
  * read and get-of-a-property print the raw value without a newline; present prints 1 or 0.
  */
+import { parseDuration } from '../shared/flags.js';
 import { DEFAULT_PORT, Sg } from './protocol/constants.js';
 import { OwClient } from './client/ow-client.js';
 import { OwClientError } from './client/client-errors.js';
@@ -24,7 +25,7 @@ Options:
   --format FMT             device id format: f.i, fi, f.i.c, f.ic, fi.c, fic
   --trim                   strip padding from values
   --no-persistent          do not ask for a persistent connection
-  --timeout MS             answer timeout (default 5000)
+  --timeout DURATION       answer timeout with a unit, e.g. 500ms, 5s (default 5s)
   --help                   show this help
 
 Exit codes: 0 success, 1 the request failed (the message names the owserver error), 2 usage error.
@@ -72,8 +73,14 @@ function parse(argv: readonly string[]): Parsed | 'help' {
     } else if (arg === '--trim') sg |= Sg.TRIM;
     else if (arg === '--no-persistent') persistent = false;
     else if (arg === '--timeout') {
-      timeoutMs = Number(value());
-      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError('--timeout must be a positive integer (ms)');
+      // The server bins' rule: a bare number is refused, as "--timeout 5" never says whether it means ms or s.
+      const text = value();
+      try {
+        timeoutMs = parseDuration(text);
+      } catch (error) {
+        throw new UsageError(`--timeout: ${(error as Error).message}`);
+      }
+      if (timeoutMs <= 0) throw new UsageError('--timeout: must be more than 0 (e.g. 500ms, 5s)');
     } else if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
     else positional.push(arg);
   }
@@ -131,7 +138,8 @@ try {
   else await run(parsed);
 } catch (error) {
   if (error instanceof UsageError) {
-    process.stderr.write(`portico-ow: ${error.message}\n\n${usage}`);
+    // One line, as every portico bin says a usage error; the usage itself is --help's.
+    process.stderr.write(`portico-ow: ${error.message} (see --help)\n`);
     process.exitCode = 2;
   } else if (error instanceof OwClientError) {
     process.stderr.write(`portico-ow: ${error.message} [${error.code}]\n`);

@@ -2,19 +2,61 @@ import { ErrorCodes, PorticoError, Server, TimerWheel } from '../../framework/in
 import { listenFlags, type ServerPlugin } from '../shared/plugin.js';
 import type { FlagValues } from '../shared/flags.js';
 import type { OwBus } from './bus/bus.js';
+import { buildRoster, splitFakeSpec } from './bus/device-roster.js';
 import { SimulatedBus } from './bus/simulated-bus.js';
 import { DEFAULT_PORT } from './protocol/constants.js';
 import { OwserverConnection, type OwserverContext, type OwserverStats } from './server/owserver-connection.js';
 import { PersistenceLedger } from './server/persistence.js';
 import { UpstreamForwarder } from './server/upstream.js';
 
-/** owserver's `-p` value: "PORT", "HOST:PORT" or "[IPv6]:PORT". */
-export function parseListenSpec(spec: string): { host: string | null; port: number } {
+/** What is wrong with an owserver `-p`/`-s` value ("PORT", "HOST:PORT" or "[IPv6]:PORT"), or its parts. */
+function readListenSpec(spec: string): { host: string | null; port: number } | string {
   const match = /^(?:\[([^\]]+)\]:|([^:]+):)?(\d+)$/.exec(spec.trim());
-  if (match === null) throw new PorticoError(ErrorCodes.CONFIG, 'host', `-p: expected PORT or HOST:PORT, got "${spec}"`);
+  if (match === null) return `expected PORT or HOST:PORT, got "${spec}"`;
   const port = Number(match[3]);
-  if (port > 65535) throw new PorticoError(ErrorCodes.CONFIG, 'host', `-p: port ${port} out of range`);
+  if (port > 65535) return `port ${port} out of range`;
   return { host: match[1] ?? match[2] ?? null, port };
+}
+
+/** owserver's `-p` value: "PORT", "HOST:PORT" or "[IPv6]:PORT"; a CONFIG error naming `flag` otherwise. */
+export function parseListenSpec(spec: string, flag = '--listen'): { host: string | null; port: number } {
+  const parsed = readListenSpec(spec);
+  if (typeof parsed === 'string') throw new PorticoError(ErrorCodes.CONFIG, 'host', `${flag}: ${parsed}`);
+  return parsed;
+}
+
+const checkListenSpec = (value: unknown): void => {
+  const parsed = readListenSpec(String(value));
+  if (typeof parsed === 'string') throw new Error(parsed);
+};
+
+/** owserver's defaults for the low bounds (the high ones are in the flag specs). */
+const DEFAULT_CLIENTS_LOW = 10;
+const DEFAULT_TIMEOUT_LOW_S = 600;
+
+/** owserver's persistence limits, checked: each low bound at most its high one. */
+export interface PersistenceLimits {
+  readonly clientsLow: number;
+  readonly clientsHigh: number;
+  readonly timeoutLowS: number;
+  readonly timeoutHighS: number;
+}
+
+/**
+ * A low bound left unset follows its high one down (`--timeout_persistent_high 60` alone means at
+ * most 60 s idle, not owserver's 600 s short wait); a low bound set above its high one is refused.
+ */
+export function persistenceLimits(options: FlagValues): PersistenceLimits {
+  const pair = (low: string, high: string, lowDefault: number): [number, number] => {
+    const highValue = options[high] as number;
+    const given = options[low] as number | undefined;
+    if (given === undefined) return [Math.min(lowDefault, highValue), highValue];
+    if (given > highValue) throw new PorticoError(ErrorCodes.CONFIG, 'host', `--${low} ${given} is above --${high} ${highValue}: the low bound must not exceed the high one`);
+    return [given, highValue];
+  };
+  const [clientsLow, clientsHigh] = pair('clients_persistent_low', 'clients_persistent_high', DEFAULT_CLIENTS_LOW);
+  const [timeoutLowS, timeoutHighS] = pair('timeout_persistent_low', 'timeout_persistent_high', DEFAULT_TIMEOUT_LOW_S);
+  return { clientsLow, clientsHigh, timeoutLowS, timeoutHighS };
 }
 
 export interface OwserverHandle {
@@ -31,17 +73,18 @@ export function createOwserver(options: FlagValues, bus?: OwBus): OwserverHandle
   let port = options['port'] as number;
   const listen = options['listen'] as string | undefined;
   if (listen !== undefined) {
-    const parsed = parseListenSpec(listen);
+    const parsed = parseListenSpec(listen, '--listen');
     if (parsed.host !== null) host = parsed.host;
     port = parsed.port;
   }
   const seconds = (name: string): number => (options[name] as number) * 1000;
+  const limits = persistenceLimits(options);
   const ledger = new PersistenceLedger({
     enabled: !(options['no_persistence'] as boolean),
-    clientsLow: options['clients_persistent_low'] as number,
-    clientsHigh: options['clients_persistent_high'] as number,
-    timeoutLowMs: seconds('timeout_persistent_low'),
-    timeoutHighMs: seconds('timeout_persistent_high'),
+    clientsLow: limits.clientsLow,
+    clientsHigh: limits.clientsHigh,
+    timeoutLowMs: limits.timeoutLowS * 1000,
+    timeoutHighMs: limits.timeoutHighS * 1000,
   });
   const theBus =
     bus ??
@@ -54,7 +97,7 @@ export function createOwserver(options: FlagValues, bus?: OwBus): OwserverHandle
   const upstreamSpec = options['upstream'] as string | undefined;
   let upstream: UpstreamForwarder | null = null;
   if (upstreamSpec !== undefined) {
-    const parsed = parseListenSpec(upstreamSpec);
+    const parsed = parseListenSpec(upstreamSpec, '--upstream');
     upstream = new UpstreamForwarder({ host: parsed.host ?? '127.0.0.1', port: parsed.port });
   }
   const ctx: OwserverContext = {
@@ -90,15 +133,32 @@ export const owserverPlugin: ServerPlugin = {
   summary: 'portico-owserver: an owserver (OWFS 1-Wire protocol) server with persistent connections, on a simulated bus.',
   flags: [
     ...listenFlags.map((f) => (f.name === 'port' ? { ...f, description: `TCP port; 0 picks a free one (owserver's is ${DEFAULT_PORT})` } : f)),
-    { name: 'listen', kind: 'string', description: "owserver's -p: PORT or HOST:PORT (overrides --host/--port)" },
-    { name: 'upstream', kind: 'string', description: "proxy mode: answer from this owserver (HOST:PORT), like owserver's -s" },
-    { name: 'fake', kind: 'string', description: 'simulated devices, as owserver --fake: family codes or ids', default: '10.67C6697351FF,28.4AEC29CDBAAB,05.F2FBE3467CC2' },
+    { name: 'listen', alias: '-p', kind: 'string', placeholder: '[HOST:]PORT', description: "where to listen, as owserver's -p (overrides --host/--port)", check: checkListenSpec },
+    { name: 'upstream', alias: '-s', kind: 'string', placeholder: '[HOST:]PORT', description: "proxy mode: answer from this owserver, as owserver's -s", check: checkListenSpec },
+    {
+      name: 'fake',
+      kind: 'string',
+      description: 'simulated devices, as owserver --fake: family codes or ids',
+      default: '10.67C6697351FF,28.4AEC29CDBAAB,05.F2FBE3467CC2',
+      // The roster is built again at start; a bad list must be a usage error, not a failure to start.
+      check: (value) => void buildRoster(splitFakeSpec(String(value))),
+    },
     { name: 'seed', kind: 'integer', description: 'seed for simulated values (deterministic runs); default random', min: 0 },
     { name: 'latency', kind: 'duration', description: 'simulated time per bus transaction', default: 0, min: 0 },
     { name: 'no_persistence', kind: 'boolean', description: 'never grant persistent connections', default: false },
-    { name: 'clients_persistent_low', kind: 'integer', description: 'below this many persistent clients, idle ones get the long timeout', default: 10, min: 0 },
+    {
+      name: 'clients_persistent_low',
+      kind: 'integer',
+      description: `below this many persistent clients, idle ones get the long timeout; at most --clients_persistent_high (default: ${DEFAULT_CLIENTS_LOW}, or --clients_persistent_high if lower)`,
+      min: 0,
+    },
     { name: 'clients_persistent_high', kind: 'integer', description: 'at most this many persistent clients', default: 20, min: 0 },
-    { name: 'timeout_persistent_low', kind: 'integer', description: 'seconds a persistent connection may idle (short)', default: 600, min: 0 },
+    {
+      name: 'timeout_persistent_low',
+      kind: 'integer',
+      description: `seconds a persistent connection may idle (short); at most --timeout_persistent_high (default: ${DEFAULT_TIMEOUT_LOW_S}, or --timeout_persistent_high if lower)`,
+      min: 0,
+    },
     { name: 'timeout_persistent_high', kind: 'integer', description: 'seconds a persistent connection may idle (long)', default: 3600, min: 0 },
     { name: 'timeout_server', kind: 'integer', description: 'seconds of silence allowed while a message is being received', default: 10, min: 1 },
     { name: 'message-deadline', kind: 'duration', description: 'a whole request must arrive within this (drops trickling peers); 0 = off', default: '30s', min: 0 },
@@ -106,6 +166,9 @@ export const owserverPlugin: ServerPlugin = {
     { name: 'max-connections', kind: 'integer', description: 'open connections allowed; 0 = unlimited', default: 0, min: 0 },
     { name: 'drain-timeout', kind: 'duration', description: 'on SIGTERM, abort connections still open after this', default: '5s', min: 0 },
   ],
+  validate(options) {
+    persistenceLimits(options);
+  },
   async start(options) {
     const { server, upstream } = createOwserver(options);
     const address = await server.listen();

@@ -3,7 +3,7 @@ import { ErrorCodes, PorticoError, encodeProxyHeaderV1, encodeProxyHeaderV2, typ
 import { connectionLogLine, handshakeLogCallbacks, handshakesFromFlags, layerFlags, readPem } from '../shared/layer-flags.js';
 import type { FlagValues } from '../shared/flags.js';
 import { listenFlags, type ServerPlugin } from '../shared/plugin.js';
-import { parseBackendAddress } from './backend-address.js';
+import { checkBackendAddress, parseBackendAddress } from './backend-address.js';
 import type { BackendErrorAction } from './channel.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -12,7 +12,7 @@ export const proxyPlugin: ServerPlugin = {
   summary: 'portico-proxy: a TCP proxy on the portico framework (flow control both ways, half-close, connect timeout).',
   flags: [
     ...listenFlags,
-    { name: 'backend', kind: 'string', description: 'HOST:PORT (or [IPv6]:PORT) every client is relayed to; required' },
+    { name: 'backend', kind: 'string', placeholder: 'HOST:PORT', required: true, description: 'where every client is relayed to (or [IPv6]:PORT); required', check: checkBackendAddress },
     { name: 'connect-timeout', kind: 'duration', description: 'give up on the backend after this; the client is then reset', default: '5s', min: 1 },
     { name: 'on-backend-error', kind: 'choice', choices: ['reset', 'close'], description: 'what a client gets when the backend is down or too slow: RST or FIN', default: 'reset' },
     { name: 'buffer-bytes', kind: 'integer', description: 'bytes queued per connection before the proxy stops reading the other side', default: 65536, min: 1 },
@@ -32,10 +32,8 @@ export const proxyPlugin: ServerPlugin = {
     ...layerFlags,
   ],
   async start(options) {
-    const backend = options['backend'];
-    if (backend === undefined) throw new PorticoError(ErrorCodes.CONFIG, 'host', '--backend HOST:PORT is required (see --help)');
     const proxy = new TcpProxy({
-      backend: parseBackendAddress(String(backend)),
+      backend: parseBackendAddress(String(options['backend'])),
       connectTimeoutMs: options['connect-timeout'] as number,
       onBackendError: options['on-backend-error'] as BackendErrorAction,
       bufferBytes: options['buffer-bytes'] as number,

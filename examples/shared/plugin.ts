@@ -19,6 +19,11 @@ export interface ServerPlugin {
   readonly summary: string;
   /** Every option it takes; `host` and `port` are always among them. */
   readonly flags: readonly FlagSpec[];
+  /**
+   * Checks between flags that no single flag can make (a low bound above its high one): throws
+   * PORTICO_ERR_CONFIG. Run on the resolved flags before anything starts (a usage error, exit 2).
+   */
+  validate?(options: FlagValues): void;
   start(options: FlagValues): Promise<StartedServer>;
 }
 

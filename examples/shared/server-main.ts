@@ -82,12 +82,13 @@ export async function runServers(
 /** `main` of a single-server binary: parse argv against the plugin's flags, then run it. */
 export async function serverMain(plugin: ServerPlugin, command: string, argv = process.argv.slice(2)): Promise<void> {
   try {
-    const { help, raw } = parseArgv(plugin.flags, argv);
+    const { help, raw, spelled } = parseArgv(plugin.flags, argv);
     if (help) {
       process.stdout.write(helpText(command, plugin.summary, plugin.flags, 'Prints {"event":"listening",...} on stdout when ready; SIGTERM or SIGINT drains and exits 0.'));
       return;
     }
-    const options = resolveFlags(plugin.flags, raw);
+    const options = resolveFlags(plugin.flags, raw, spelled);
+    plugin.validate?.(options);
     await runServers([{ plugin, start: () => plugin.start(options) }]);
   } catch (error) {
     failAndExit(command, error);

@@ -18,7 +18,8 @@ export const websocketPlugin: ServerPlugin = {
   ].join('\n'),
   flags: [
     ...listenFlags,
-    { name: 'max-message', kind: 'integer', description: 'largest message in bytes; bigger ones close with 1009', default: 16 * 1024 * 1024, min: 0 },
+    // 0 would close every non-empty message with 1009: a server that cannot be used, so it is refused.
+    { name: 'max-message', kind: 'integer', description: 'largest message in bytes, 1 or more (0 is refused: it would refuse every message); bigger ones close with 1009', default: 16 * 1024 * 1024, min: 1 },
     { name: 'max-connections', kind: 'integer', description: 'open connections allowed; 0 = unlimited', default: 0, min: 0 },
     { name: 'heartbeat', kind: 'duration', description: 'ping every socket this often and drop one that missed the last pong; 0 = off', default: 0, min: 0 },
     { name: 'handshake-timeout', kind: 'duration', description: 'the request head must arrive within this', default: '10s', min: 1 },
@@ -48,8 +49,12 @@ export const websocketPlugin: ServerPlugin = {
         route(head) {
           const path = head.target.split('?')[0];
           if (head.has('upgrade')) return route(path ?? '');
-          if (path === '/' && (head.method === 'GET' || head.method === 'HEAD')) {
-            return { kind: 'response', status: 200, headers: [['Content-Type', 'text/html; charset=utf-8'], ['Cache-Control', 'no-store']], body: page };
+          if (path === '/') {
+            if (head.method === 'GET' || head.method === 'HEAD') {
+              return { kind: 'response', status: 200, headers: [['Content-Type', 'text/html; charset=utf-8'], ['Cache-Control', 'no-store']], body: page };
+            }
+            // The page is there, the method is wrong: 405 with what it takes, not 404 (RFC 9110 §15.5.6).
+            return { kind: 'response', status: 405, headers: [['Allow', 'GET, HEAD'], ['Content-Type', 'text/plain; charset=utf-8']], body: 'method not allowed: / takes GET and HEAD\n' };
           }
           return route(path ?? '');
         },

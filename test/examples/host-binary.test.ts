@@ -150,6 +150,24 @@ test('bad configs exit 2 with a message naming the problem', T, async (t) => {
     { name: 'port out of range', content: { servers: [{ server: 'echo', port: 70000 }] }, message: /servers\[0\] \(echo\): --port: must be <= 65535, got 70000/ },
     { name: 'negative port', content: { servers: [{ server: 'echo', port: -1 }] }, message: /--port: must be >= 0, got -1/ },
     { name: 'bad option value', content: { servers: [{ server: 'echo', port: 0 }, { server: 'echo', port: 0, options: { 'idle-timeout': 'later' } }] }, message: /servers\[1\] \(echo\): --idle-timeout: not a duration/ },
+    // Keys nobody reads: each would otherwise run something other than what the file says.
+    { name: 'misspelt entry key', content: { servers: [{ server: 'echo', prot: 7999 }] }, message: /: servers\[0\] \(echo\): unknown key "prot", did you mean "port"\? \(known: server, host, port, options\) \[/ },
+    { name: 'misspelt "options"', content: { servers: [{ server: 'echo', port: 0, option: { 'max-connections': 1 } }] }, message: /: servers\[0\] \(echo\): unknown key "option", did you mean "options"\?/ },
+    { name: 'misspelt "server"', content: { servers: [{ sever: 'echo', port: 0 }] }, message: /: servers\[0\]: unknown key "sever", did you mean "server"\?/ },
+    { name: 'an option outside "options"', content: { servers: [{ server: 'echo', port: 0, 'max-connections': 1 }] }, message: /servers\[0\] \(echo\): unknown key "max-connections" \(known: server, host, port, options\); server options go in "options": \{"max-connections": \.\.\.\}/ },
+    { name: 'unrelated entry key', content: { servers: [{ server: 'echo', port: 0, colour: 'red' }] }, message: /servers\[0\] \(echo\): unknown key "colour" \(known: server, host, port, options\) \[/ },
+    { name: 'a later entry', content: { servers: [{ server: 'echo', port: 0 }, { server: 'websocket', port: 0, hots: '127.0.0.1' }] }, message: /servers\[1\] \(websocket\): unknown key "hots", did you mean "host"\?/ },
+    { name: 'misspelt top-level key', content: { server: [{ server: 'echo', port: 0 }] }, message: /portico\.json: unknown key "server", did you mean "servers"\? \(known: servers\) \[/ },
+    { name: 'a host flag as a top-level key', content: { servers: [{ server: 'echo', port: 0 }], workrs: 4 }, message: /portico\.json: unknown key "workrs" \(known: servers\); --workers is a command-line flag of portico, not a config key \[/ },
+    { name: 'unrelated top-level key', content: { servers: [{ server: 'echo', port: 0 }], comment: 'x' }, message: /portico\.json: unknown key "comment" \(known: servers\) \[/ },
+    { name: 'misspelt option', content: { servers: [{ server: 'echo', port: 0, options: { 'max-conections': 1 } }] }, message: /servers\[0\] \(echo\): unknown option --max-conections, did you mean --max-connections\? \(known: / },
+    { name: 'a bad owserver device list', content: { servers: [{ server: 'owserver', port: 0, options: { fake: '99' } }] }, message: /servers\[0\] \(owserver\): --fake: fake device "99": family 99 is not simulated/ },
+    { name: 'owserver bounds low above high', content: { servers: [{ server: 'owserver', port: 0, options: { clients_persistent_low: 30, clients_persistent_high: 5 } }] }, message: /servers\[0\] \(owserver\): --clients_persistent_low 30 is above --clients_persistent_high 5/ },
+    // Every server's own errors carry the entry they are about, those only starting finds included.
+    { name: 'a proxy without a backend', content: { servers: [{ server: 'echo', port: 0 }, { server: 'proxy', port: 0 }] }, message: /portico\.json: servers\[1\] \(proxy\): --backend HOST:PORT is required \[/ },
+    { name: 'a proxy with a bad backend', content: { servers: [{ server: 'proxy', port: 0, options: { backend: 'nowhere' } }] }, message: /portico\.json: servers\[0\] \(proxy\): --backend: expected HOST:PORT/ },
+    { name: 'an unreadable certificate', content: { servers: [{ server: 'echo', port: 0 }, { server: 'echo', port: 0, options: { 'tls-cert': '/nonexistent/cert.pem', 'tls-key': '/nonexistent/key.pem' } }] }, message: /portico\.json: servers\[1\] \(echo\): --tls-cert: cannot read \/nonexistent\/cert\.pem: ENOENT/ },
+    { name: '"options" not an object', content: { servers: [{ server: 'echo', port: 0, options: 'max-connections=1' }] }, message: /servers\[0\] \(echo\): "options" must be an object, got "max-connections=1"/ },
   ];
   for (const c of cases) {
     const path = configFile(t, c.content);
@@ -157,6 +175,7 @@ test('bad configs exit 2 with a message naming the problem', T, async (t) => {
     assert.equal(r.code, 2, `${c.name}: exit ${r.code}, stderr ${r.stderr}`);
     assert.match(r.stderr, /^portico: /, c.name);
     assert.match(r.stderr, c.message, `${c.name}: ${r.stderr}`);
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, `${c.name}: one line on stderr: ${r.stderr}`);
     assert.ok(!hasReadyLine(r.stdout), `${c.name}: no server may start: ${r.stdout}`);
   }
 });

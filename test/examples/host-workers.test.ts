@@ -73,6 +73,24 @@ test('--workers 2: one ready line, echo served, counters summed, SIGTERM drains 
   assert.equal(host.stdoutLines.filter((l) => l.startsWith('{"event":"listening"')).length, 1, 'one ready line, not one per worker');
 });
 
+test('--workers 2: every stats line carries the counters, the first one too (zeros before any connection)', T, async (t) => {
+  const config = await echoConfig(t);
+  // Much shorter than the workers' report period (1 s): lines before their first report would be bare.
+  const host = await spawnServer({ t, script: hostBinary, args: ['--config', config, '--workers', '2', '--stats-interval', '50ms'] });
+  await statsLine(host, () => true);
+  await echoes(host.port, 3);
+  await statsLine(host, (s) => s.servers[0]?.accepted === 3);
+  assert.equal(await host.stop('SIGTERM'), 0);
+  const lines = host.stdoutLines.filter((l) => l.startsWith('{"event":"stats"')).map((l) => JSON.parse(l) as StatsLine);
+  assert.ok(lines.length >= 2, host.stdoutLines.join('\n'));
+  const counters = ['accepted', 'active', 'closed', 'overLimit', 'callbackErrors', 'handshakeFailed', 'handshakeAnswered'];
+  for (const [i, line] of lines.entries()) {
+    const server = line.servers[0]!;
+    for (const name of counters) assert.equal(typeof server[name], 'number', `stats line ${i} has ${name}: ${JSON.stringify(line)}`);
+  }
+  assert.equal(lines[0]!.servers[0]!.accepted, 0, 'no connection yet when the first line is printed');
+});
+
 test('--workers 2: a worker killed is replaced, and the port keeps answering', T, async (t) => {
   const config = await echoConfig(t);
   const host = await spawnServer({ t, script: hostBinary, args: ['--config', config, '--workers', '2', '--stats-interval', '200ms'] });
@@ -134,10 +152,19 @@ test('--workers 2: Ctrl-C (SIGINT to the primary and every worker at once) stops
   assert.doesNotMatch(host.stderr, /ERR_IPC|Unhandled|Error/);
 });
 
-test('--workers 2: a bad server option is still a usage error (exit 2)', T, async (t) => {
-  const config = await echoConfig(t, [{ server: 'proxy', host: '127.0.0.1', port: 0, options: { backend: '127.0.0.1:' } }]);
-  const result = await runToExit(process.execPath, [hostBinary, '--config', config, '--workers', '2']);
-  assert.equal(result.code, 2, result.stderr);
+test('--workers 2: a bad server option is a usage error (exit 2), said once, naming its config entry', T, async (t) => {
+  const cases: [object, RegExp][] = [
+    [{ server: 'proxy', host: '127.0.0.1', port: 0, options: { backend: '127.0.0.1:' } }, /servers\[0\] \(proxy\): --backend: expected HOST:PORT/],
+    [{ server: 'proxy', host: '127.0.0.1', port: 0 }, /servers\[0\] \(proxy\): --backend HOST:PORT is required/],
+  ];
+  for (const [entry, message] of cases) {
+    const config = await echoConfig(t, [entry]);
+    const result = await runToExit(process.execPath, [hostBinary, '--config', config, '--workers', '2']);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /^portico: /);
+    assert.match(result.stderr, message);
+    assert.equal(result.stderr.split('\n').filter(Boolean).length, 1, `one line, from the primary, before any worker: ${result.stderr}`);
+  }
 });
 
 test('--stats-interval without --workers prints the same stats line from the one process', T, async (t) => {

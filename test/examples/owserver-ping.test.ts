@@ -51,9 +51,9 @@ describe('keep-alive pings on a slow bus (--latency 2500ms)', { concurrency: tru
     assert.equal(client.stats.connectionsOpened, 1);
   });
 
-  test('portico-ow read --timeout 1500 prints the value through the pings', T, async (t) => {
+  test('portico-ow read --timeout 1500ms prints the value through the pings', T, async (t) => {
     const server = await startPortico({ latency: '2500ms' }, { t });
-    const r = await runNode(owCliBinary, ['read', '--timeout', '1500', '-s', server.spec, TEMPERATURE], { timeoutMs: 10_000 });
+    const r = await runNode(owCliBinary, ['read', '--timeout', '1500ms', '-s', server.spec, TEMPERATURE], { timeoutMs: 10_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, TEMPERATURE_TEXT);
   });
