@@ -28,6 +28,22 @@ const RESTART_WINDOW_MS = 30_000;
 const STOP: PrimaryMessage = { kind: 'stop' };
 
 /**
+ * The worker's IPC channel is closing or closed: it is exiting (a Ctrl-C reaches every process of the
+ * group at once), and its 'exit' is what counts. Without a callback Node reports such a failed send as
+ * an 'error' event on the Worker, which with no listener would take the primary down.
+ */
+function channelGone(error: NodeJS.ErrnoException): boolean {
+  return error.code === 'EPIPE' || error.code === 'ERR_IPC_CHANNEL_CLOSED' || error.code === 'ECONNRESET';
+}
+
+function sendStop(worker: Worker): void {
+  if (!worker.isConnected()) return;
+  worker.send(STOP, (error: Error | null) => {
+    if (error !== null && !channelGone(error as NodeJS.ErrnoException)) process.stderr.write(JSON.stringify({ event: 'worker-error', pid: worker.process.pid, error: error.message }) + '\n');
+  });
+}
+
+/**
  * The cluster primary of `portico --workers N`: forks N workers that share the listening sockets (each
  * accepts for itself — SCHED_NONE, so no hand-off through the primary — with its own dispatcher and
  * timers), prints each server's ready line once every worker is listening, replaces a worker that dies,
@@ -57,7 +73,7 @@ export async function runPrimary(planned: readonly PlannedServer[], options: Pri
       if (message.kind === 'listening') {
         state.listening.set(message.index, message);
         // Told to stop while it was starting (the message may have come before it listened for it).
-        if (stopping && worker.isConnected()) worker.send(STOP);
+        if (stopping) sendStop(worker);
       } else if (message.kind === 'stats') {
         if (message.servers.length > 0) state.stats = message.servers;
       } else {
@@ -69,6 +85,10 @@ export async function runPrimary(planned: readonly PlannedServer[], options: Pri
         state.stats = state.stats.map((s, i) => (i === message.index ? {} : s)); // counted in the stop totals now
       }
       onChange();
+    });
+    // A send can still fail after it was queued; the 'exit' below deals with the worker either way.
+    worker.on('error', (error: NodeJS.ErrnoException) => {
+      if (!channelGone(error)) process.stderr.write(JSON.stringify({ event: 'worker-error', pid: worker.process.pid, error: error.message }) + '\n');
     });
     worker.on('exit', (code, signal) => {
       states.delete(worker.id);
@@ -100,7 +120,7 @@ export async function runPrimary(planned: readonly PlannedServer[], options: Pri
   const stopAll = (): Promise<void> => {
     stopping = true;
     for (const state of states.values()) {
-      if (state.worker.isConnected()) state.worker.send(STOP);
+      sendStop(state.worker);
       // Still starting: its servers stop once up (runServers keeps a signal that came during startup).
       if (!allListening(state)) state.worker.process.kill('SIGTERM');
     }

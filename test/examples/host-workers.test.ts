@@ -148,7 +148,7 @@ test('--workers 2: Ctrl-C (SIGINT to the primary and every worker at once) stops
   const host = await spawnServer({ t, script: hostBinary, args: ['--config', config, '--workers', '2'] });
   const pids = await workerPids(host);
   for (const pid of pids) process.kill(pid, 'SIGINT');
-  assert.equal(await host.stop('SIGINT'), 0);
+  assert.equal(await host.stop('SIGINT'), 0, host.stderr);
   assert.doesNotMatch(host.stderr, /ERR_IPC|Unhandled|Error/);
 });
 
