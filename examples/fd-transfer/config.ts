@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readJsonConfig } from '../shared/json-config.js';
+import { closestName } from '../shared/spelling.js';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, PorticoError } from '../../framework/index.js';
@@ -60,11 +61,13 @@ export function loadFrontConfig(path: string): FrontConfig {
  */
 export function parseFrontConfig(parsed: unknown, baseDir: string, where = 'config'): FrontConfig {
   if (typeof parsed !== 'object' || parsed === null) throw configError(`${where}: expected {"routes": [...], "backends": {...}}`);
+  refuseUnknownKeys(parsed, ['routes', 'backends'], where);
   const { routes, backends } = parsed as { routes?: unknown; backends?: unknown };
   if (typeof backends !== 'object' || backends === null || Array.isArray(backends)) throw configError(`${where}: "backends" must be an object`);
   const specs = new Map<string, BackendSpec>();
   for (const [name, value] of Object.entries(backends as Record<string, unknown>)) {
     if (typeof value !== 'object' || value === null) throw configError(`${where}: backends.${name} must be an object`);
+    refuseUnknownKeys(value, ['module', 'options'], `${where}: backends.${name}`);
     const { module, options } = value as { module?: unknown; options?: unknown };
     if (typeof module !== 'string' || module.length === 0) throw configError(`${where}: backends.${name}.module must be a name or a path`);
     const path = builtinBackends.get(module) ?? (isAbsolute(module) ? module : resolve(baseDir, module));
@@ -83,12 +86,22 @@ export function parseFrontConfig(parsed: unknown, baseDir: string, where = 'conf
   if (!Array.isArray(routes) || routes.length === 0) throw configError(`${where}: "routes" must be a non-empty array`);
   const table: Route[] = routes.map((r: unknown, i) => {
     if (typeof r !== 'object' || r === null) throw configError(`${where}: routes[${i}] must be an object`);
+    refuseUnknownKeys(r, ['prefix', 'backend'], `${where}: routes[${i}]`);
     const { prefix, backend } = r as { prefix?: unknown; backend?: unknown };
     if (typeof prefix !== 'string' || !prefix.startsWith('/')) throw configError(`${where}: routes[${i}].prefix must start with "/"`);
     if (typeof backend !== 'string' || !specs.has(backend)) throw configError(`${where}: routes[${i}].backend must name one of the backends (${[...specs.keys()].join(', ')})`);
     return { prefix, backend };
   });
   return { routes: table, backends: specs };
+}
+
+/** A misspelt key would otherwise be ignored: a route or back end quietly running without what was asked. */
+function refuseUnknownKeys(value: object, known: readonly string[], place: string): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const near = closestName(key, known);
+    throw configError(`${place}: unknown key "${key}"${near === null ? '' : ` (did you mean "${near}"?)`}; known: ${known.join(', ')}`);
+  }
 }
 
 /**
