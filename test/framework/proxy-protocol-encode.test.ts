@@ -106,15 +106,15 @@ const ENCODE_CASES: EncodeCase[] = [
     v1: 'PROXY TCP6 fe80::1 fe80::2 1 2\r\n',
     v2: `${SIG} 21 21 0024 fe800000000000000000000000000001 fe800000000000000000000000000002 0001 0002`,
   },
-  { name: 'null source', input: { source: null, destination: v4('10.0.0.1', 80) }, v1: 'PROXY UNKNOWN\r\n', v2: LOCAL },
-  { name: 'null destination', input: { source: v4('10.0.0.1', 80), destination: null }, v1: 'PROXY UNKNOWN\r\n', v2: LOCAL },
-  { name: 'memory transport', input: { source: memory, destination: v4('10.0.0.1', 80) }, v1: 'PROXY UNKNOWN\r\n', v2: LOCAL },
-  { name: 'command local with addresses', input: { command: 'local', source: v4('10.0.0.1', 1), destination: v4('10.0.0.2', 2) }, v1: 'PROXY UNKNOWN\r\n', v2: LOCAL },
+  { name: 'null source', input: { source: null, destination: v4('192.0.2.1', 80) }, v1: 'PROXY UNKNOWN\r\n', v2: LOCAL },
+  { name: 'null destination', input: { source: v4('192.0.2.1', 80), destination: null }, v1: 'PROXY UNKNOWN\r\n', v2: LOCAL },
+  { name: 'memory transport', input: { source: memory, destination: v4('192.0.2.1', 80) }, v1: 'PROXY UNKNOWN\r\n', v2: LOCAL },
+  { name: 'command local with addresses', input: { command: 'local', source: v4('192.0.2.1', 1), destination: v4('192.0.2.2', 2) }, v1: 'PROXY UNKNOWN\r\n', v2: LOCAL },
   {
     name: 'TLVs in order after the address block',
-    input: { source: v4('10.0.0.1', 1), destination: v4('10.0.0.2', 2), tlvs: [{ type: 0x01, value: Buffer.from('h2') }, { type: 0xe0, value: new Uint8Array(0) }] },
-    v1: 'PROXY TCP4 10.0.0.1 10.0.0.2 1 2\r\n',
-    v2: `${SIG} 21 11 0014 0a000001 0a000002 0001 0002 01 0002 6832 e0 0000`,
+    input: { source: v4('192.0.2.1', 1), destination: v4('192.0.2.2', 2), tlvs: [{ type: 0x01, value: Buffer.from('h2') }, { type: 0xe0, value: new Uint8Array(0) }] },
+    v1: 'PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\n',
+    v2: `${SIG} 21 11 0014 c0000201 c0000202 0001 0002 01 0002 6832 e0 0000`,
   },
   {
     name: 'LOCAL with TLVs (haproxy health check form)',
@@ -132,7 +132,7 @@ test('encoders: exact v1 lines and v2 bytes for each family decision', () => {
 });
 
 test('encodeProxyHeaderV2 crc32c: a trailing CRC32C TLV holding the checksum of the header with it zeroed', () => {
-  const header = encodeProxyHeaderV2({ source: v4('10.0.0.1', 1), destination: v4('10.0.0.2', 2), tlvs: [{ type: 0x02, value: Buffer.from('example.com') }], crc32c: true });
+  const header = encodeProxyHeaderV2({ source: v4('192.0.2.1', 1), destination: v4('192.0.2.2', 2), tlvs: [{ type: 0x02, value: Buffer.from('example.com') }], crc32c: true });
   assert.equal(header.readUInt16BE(14), 12 + 3 + 11 + 7);
   const crcAt = header.length - 7;
   assert.deepEqual([...header.subarray(crcAt, crcAt + 3)], [0x03, 0x00, 0x04]);
@@ -153,15 +153,15 @@ test('encodeProxyHeaderV2 crc32c: a trailing CRC32C TLV holding the checksum of 
 });
 
 test('encoders refuse arguments they cannot encode with an INVALID_ARGUMENT PorticoError', () => {
-  const ok = { source: v4('10.0.0.1', 1), destination: v4('10.0.0.2', 2) };
+  const ok = { source: v4('192.0.2.1', 1), destination: v4('192.0.2.2', 2) };
   const cases: [string, () => unknown][] = [
     ['IPv4 family with IPv6 text', () => encodeProxyHeaderV1({ ...ok, source: v4('::1', 1) })],
-    ['IPv6 family with IPv4 text', () => encodeProxyHeaderV2({ ...ok, destination: v6('10.0.0.2', 2) })],
-    ['IPv4 with a leading zero', () => encodeProxyHeaderV1({ ...ok, source: v4('10.0.0.01', 1) })],
+    ['IPv6 family with IPv4 text', () => encodeProxyHeaderV2({ ...ok, destination: v6('192.0.2.2', 2) })],
+    ['IPv4 with a leading zero', () => encodeProxyHeaderV1({ ...ok, source: v4('192.0.2.01', 1) })],
     ['host name', () => encodeProxyHeaderV1({ ...ok, source: v4('localhost', 1) })],
-    ['port 65536', () => encodeProxyHeaderV1({ ...ok, source: v4('10.0.0.1', 65536) })],
-    ['port -1', () => encodeProxyHeaderV2({ ...ok, destination: v4('10.0.0.2', -1) })],
-    ['port 1.5', () => encodeProxyHeaderV2({ ...ok, destination: v4('10.0.0.2', 1.5) })],
+    ['port 65536', () => encodeProxyHeaderV1({ ...ok, source: v4('192.0.2.1', 65536) })],
+    ['port -1', () => encodeProxyHeaderV2({ ...ok, destination: v4('192.0.2.2', -1) })],
+    ['port 1.5', () => encodeProxyHeaderV2({ ...ok, destination: v4('192.0.2.2', 1.5) })],
     ['CRC32C TLV given by hand', () => encodeProxyHeaderV2({ ...ok, tlvs: [{ type: 0x03, value: new Uint8Array(4) }] })],
     ['TLV type 256', () => encodeProxyHeaderV2({ ...ok, tlvs: [{ type: 256, value: new Uint8Array(0) }] })],
     ['TLV value of 65536 bytes', () => encodeProxyHeaderV2({ ...ok, tlvs: [{ type: 0xe0, value: new Uint8Array(65536) }] })],
