@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readJsonConfig } from '../shared/json-config.js';
-import { closestName } from '../shared/spelling.js';
+import { refuseUnknownKeys } from '../shared/config-keys.js';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, PorticoError } from '../../framework/index.js';
@@ -93,15 +93,6 @@ export function parseFrontConfig(parsed: unknown, baseDir: string, where = 'conf
     return { prefix, backend };
   });
   return { routes: table, backends: specs };
-}
-
-/** A misspelt key would otherwise be ignored: a route or back end quietly running without what was asked. */
-function refuseUnknownKeys(value: object, known: readonly string[], place: string): void {
-  for (const key of Object.keys(value)) {
-    if (known.includes(key)) continue;
-    const near = closestName(key, known);
-    throw configError(`${place}: unknown key "${key}"${near === null ? '' : ` (did you mean "${near}"?)`}; known: ${known.join(', ')}`);
-  }
 }
 
 /**

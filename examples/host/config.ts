@@ -2,6 +2,7 @@ import { ErrorCodes, PorticoError } from '../../framework/index.js';
 import { resolveFlags, type FlagValues } from '../shared/flags.js';
 import { readJsonConfig } from '../shared/json-config.js';
 import type { ServerPlugin, StartedServer } from '../shared/plugin.js';
+import { refuseUnknownKeys } from '../shared/config-keys.js';
 import { closestName } from '../shared/spelling.js';
 
 /** One server in the host config: `{ "server": "echo", "host": "127.0.0.1", "port": 7007, "options": {…} }`. */
@@ -31,20 +32,6 @@ const topLevelKeys = ['servers'] as const;
 const entryKeys = ['server', 'host', 'port', 'options'] as const;
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/**
- * A key nobody reads is a mistake, not a comment: `"prot": 7999` would otherwise listen on a random
- * port and `"option": {...}` run without its limits, both silently. A near miss of a known key is
- * named; otherwise `note` may say where the key belongs.
- */
-function refuseUnknownKeys(object: Record<string, unknown>, known: readonly string[], where: string, note: (key: string) => string | null = () => null): void {
-  for (const key of Object.keys(object)) {
-    if (known.includes(key)) continue;
-    const near = closestName(key, known);
-    const more = near === null ? note(key) : null;
-    throw configError(`${where}: unknown key "${key}"${near !== null ? `, did you mean "${near}"?` : ''} (known: ${known.join(', ')})${more !== null ? `; ${more}` : ''}`);
-  }
-}
 
 /** Read and validate a host config file against the known plugins; `hostFlags` are the host's own flag names (a config key may be one of them by mistake). */
 export function loadHostConfig(path: string, plugins: ReadonlyMap<string, ServerPlugin>, hostFlags: readonly string[] = []): PlannedServer[] {

@@ -395,10 +395,10 @@ test('a back-end module that does not exist is a configuration error at startup,
 test('a misspelt key in the front config is a configuration error naming it and the key it probably meant', () => {
   const backends = { x: { module: 'websocket-echo' } };
   const cases: [unknown, RegExp][] = [
-    [{ routes: [{ prefix: '/x', backend: 'x' }], backends, route: [] }, /config: unknown key "route" \(did you mean "routes"\?\); known: routes, backends$/],
-    [{ routes: [{ prefix: '/x', backend: 'x' }], backends: { x: { module: 'websocket-echo', option: {} } } }, /config: backends\.x: unknown key "option" \(did you mean "options"\?\)/],
-    [{ routes: [{ prefix: '/x', backend: 'x', prefx: '/y' }], backends }, /config: routes\[0\]: unknown key "prefx" \(did you mean "prefix"\?\)/],
-    [{ routes: [{ prefix: '/x', backend: 'x', weight: 2 }], backends }, /config: routes\[0\]: unknown key "weight"; known: prefix, backend$/],
+    [{ routes: [{ prefix: '/x', backend: 'x' }], backends, route: [] }, /config: unknown key "route", did you mean "routes"\? \(known: routes, backends\)$/],
+    [{ routes: [{ prefix: '/x', backend: 'x' }], backends: { x: { module: 'websocket-echo', option: {} } } }, /config: backends\.x: unknown key "option", did you mean "options"\?/],
+    [{ routes: [{ prefix: '/x', backend: 'x', prefx: '/y' }], backends }, /config: routes\[0\]: unknown key "prefx", did you mean "prefix"\?/],
+    [{ routes: [{ prefix: '/x', backend: 'x', weight: 2 }], backends }, /config: routes\[0\]: unknown key "weight" \(known: prefix, backend\)$/],
   ];
   for (const [config, message] of cases) assert.throws(() => parseFrontConfig(config, tmpdir()), message, JSON.stringify(config));
   assert.equal(parseFrontConfig({ routes: [{ prefix: '/x', backend: 'x' }], backends }, tmpdir()).routes.length, 1, 'the same without the typo is fine');
