@@ -20,6 +20,7 @@ export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './buff
 export { PooledBuffer } from './buffers/pooled-buffer.js';
 export type { Transport, TransportSink, SocketEndpoint } from './transport/transport.js';
 export { TcpTransport, type TcpReadMode } from './transport/tcp-transport.js';
+export { NativeTcpTransport } from './transport/native-tcp-transport.js';
 export { TlsTransport, type TlsServerTransportOptions, type TlsConnectTarget, type TlsSecureCallback } from './transport/tls-transport.js';
 export { MemoryTransport, type MemoryTransportOptions } from './transport/memory-transport.js';
 export { Connection, type ConnectionContext, type ConnectionStats, type HandlerSource, type WriteStatus } from './connection/connection.js';

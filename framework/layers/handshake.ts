@@ -62,6 +62,11 @@ export interface HandshakeContext {
 export interface HandshakeHandler {
   /** Short name for errors and stats: 'accept-proxy', 'tcp-rules', 'health-check', 'tls', 'send-proxy'. */
   readonly name: string;
+  /**
+   * The handler replaces the transport with one built on a `net.Socket` (TLS): a server with such a
+   * layer accepts its connections as `net.Socket`s, not native handles. Default false.
+   */
+  readonly needsSocket?: boolean;
   /** Called once when this handler's turn comes. Return `need-more` to be given bytes. */
   start(ctx: HandshakeContext): HandshakeStep;
   /**

@@ -30,6 +30,7 @@ export function tlsHandshake(options: TlsHandshakeOptions): HandshakeHandler {
   }
   return {
     name: 'tls',
+    needsSocket: true,
     start(ctx: HandshakeContext): HandshakeStep {
       return {
         kind: 'replace-transport',
@@ -63,6 +64,7 @@ export type TlsClientHandshakeOptions = Omit<TlsConnectTarget, 'host' | 'port'> 
 export function tlsClientHandshake(options: TlsClientHandshakeOptions = {}): HandshakeHandler {
   return {
     name: 'tls',
+    needsSocket: true,
     start(ctx: HandshakeContext): HandshakeStep {
       return {
         kind: 'replace-transport',

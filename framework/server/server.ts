@@ -7,6 +7,8 @@ import { TimerWheel } from '../core/timer-wheel.js';
 import { Connection, type ConnectionContext, type HandlerSource } from '../connection/connection.js';
 import { type ConnectionOptions, type ConnectionOptionsInput, resolveConnectionOptions } from '../connection/connection-options.js';
 import { TcpTransport, type TcpReadMode } from '../transport/tcp-transport.js';
+import { NativeTcpTransport } from '../transport/native-tcp-transport.js';
+import { isNativeStreamHandle, nativeStream, nativeStreamUnavailable } from '../transport/native-stream.js';
 import type { SocketEndpoint } from '../transport/transport.js';
 import { ConnectionDrain, type DrainResult } from './connection-drain.js';
 import { type AcceptMode, type NativeTcpHandle, type OnConnection, peerOf, takeOverAccepts } from './accept-handles.js';
@@ -74,6 +76,13 @@ interface ServerBaseOptions<U> {
    * read in `copy` mode.
    */
   acceptMode?: AcceptMode;
+  /**
+   * Default true: accepted connections run on Node's native TCP handle itself (`NativeTcpTransport`),
+   * with no `net.Socket`: about 3 KiB less memory per connection and less CPU per read and write. Not
+   * used (a `net.Socket` is) in accept mode `'server'`, with `readMode: 'copy'`, when a handshake layer
+   * needs a socket (TLS), or where this Node lacks the stream binding (a process warning says so).
+   */
+  nativeHandles?: boolean;
   callbacks?: ServerCallbacks;
 }
 
@@ -128,6 +137,8 @@ export class Server<U = unknown> {
   #stopping: Promise<StopResult> | null = null;
   #ctx: ConnectionContext<U>;
   #readMode: TcpReadMode;
+  /** Accepted handles become NativeTcpTransports (see `nativeHandles`). */
+  #native: boolean;
   #maxConnections: number;
   #handshakes: readonly HandshakeHandler[];
   #handshakeTimeoutMs: number;
@@ -172,6 +183,11 @@ export class Server<U = unknown> {
     this.#handshakeTimeoutMs = positiveInteger(options.handshakeTimeoutMs, 5000, 'handshakeTimeoutMs');
     this.#maxHandshakeBytes = positiveInteger(options.maxHandshakeBytes, 16384, 'maxHandshakeBytes');
     this.#readMode = options.readMode ?? 'onread';
+    this.#native = (options.nativeHandles ?? true) && this.#readMode === 'onread' && !this.#handshakes.some((h) => h.needsSocket === true);
+    if (this.#native && nativeStream() === null) {
+      this.#native = false;
+      process.emitWarning(`portico: accepted connections use net.Socket: ${nativeStreamUnavailable()}`, { code: 'PORTICO_NATIVE_FALLBACK' });
+    }
     this.#refusals = new RefusalCloser({ wheel: this.wheel, clock: this.clock, lingerMs: this.#connectionOptions.lingerMs, max: closing });
     this.#ctx = {
       dispatcher: this.dispatcher,
@@ -273,9 +289,11 @@ export class Server<U = unknown> {
       return;
     }
     if (this.#options.noDelay ?? true) handle.setNoDelay?.(true);
-    let transport: TcpTransport;
+    let transport: Transport;
     try {
-      transport = TcpTransport.fromHandle(handle, this.pool, this.#readMode, this.#specificLocal);
+      transport =
+        (this.#native && isNativeStreamHandle(handle) ? NativeTcpTransport.fromHandle(handle, this.pool, this.#specificLocal) : null) ??
+        TcpTransport.fromHandle(handle, this.pool, this.#readMode, this.#specificLocal);
     } catch (error) {
       // This Node will not let us wrap accepted handles after all: say why, and hand this connection
       // (and every later one) to net.Server's own path instead of dropping it.
@@ -328,7 +346,7 @@ export class Server<U = unknown> {
     return true;
   }
 
-  #admit(transport: TcpTransport): void {
+  #admit(transport: Transport): void {
     if (this.#handshakes.length === 0) {
       this.#open(transport, null, []);
       return;

@@ -267,6 +267,12 @@ export class TcpTransport implements Transport {
       this.#resetWanted = true;
       return;
     }
+    if (s.writableEnded && !s.writableFinished) {
+      // The shutdown waits behind writes the peer may never read: libuv would refuse the RST and Node
+      // then drops the handle unclosed. Close it (FIN) instead, as the Transport contract allows.
+      s.destroy();
+      return;
+    }
     this.#resetNow();
   }
 

@@ -11,14 +11,15 @@
  * leaves none.
  */
 import type * as net from 'node:net';
-import { CompletionDispatcher, type Connection, Server, type TcpTransport, TimerWheel, systemClock } from '../../framework/index.js';
+import { CompletionDispatcher, type Connection, NativeTcpTransport, Server, TcpTransport, TimerWheel, systemClock } from '../../framework/index.js';
 import type { PeerSees } from './ordering-cases.js';
 import { instrumentWheel } from './ordering-coverage.js';
 import { LINGER_MS, LONG_DEADLINE_MS, type OpenRig, type OrderingRig, TICK_MS, sleep, turns, waitFor, within } from './ordering-harness.js';
 import { connectClient } from './tcp-client.js';
 import { connectionStatesAsync } from './tcp-states.js';
 
-export const openTcpRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) => {
+/** The rig on accepted connections as native handles (the default) or as `net.Socket`s (`nativeHandles: false`). */
+export const tcpRig = (nativeHandles: boolean): OpenRig => async ({ makeHandler, pool, log, idleMs }) => {
   const clock = systemClock;
   const wheel = new TimerWheel({ clock, tickMs: TICK_MS, autoTick: false });
   const timers = instrumentWheel(wheel);
@@ -33,6 +34,7 @@ export const openTcpRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) =>
     clock,
     drainDeadlineMs: LONG_DEADLINE_MS,
     connection: { lingerMs: LINGER_MS, idle: { readMs: idleMs } },
+    nativeHandles,
   });
   const { port } = await server.listen();
   let client: net.Socket;
@@ -141,7 +143,14 @@ export const openTcpRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) =>
     async dispose() {
       client.destroy();
       if (stopping === null) await server.stop({ deadlineMs: 0 }).catch(() => {});
-      const socket = (log.conn!.transport as TcpTransport).socket;
+      const transport = log.conn!.transport;
+      const expected = nativeHandles ? 'NativeTcpTransport' : 'TcpTransport';
+      if (transport.constructor.name !== expected) throw new Error(`the server's transport is a ${transport.constructor.name}, not a ${expected}`);
+      if (transport instanceof NativeTcpTransport) {
+        if (!(await waitFor(() => transport.closed, 1000))) throw new Error("the server's native handle is still open");
+        return;
+      }
+      const socket = (transport as TcpTransport).socket;
       const handle = (socket as unknown as { _handle: unknown })._handle;
       if (!socket.destroyed || handle !== null) throw new Error(`the server's socket is still open (destroyed ${socket.destroyed}, handle ${handle === null ? 'null' : 'kept'})`);
     },

