@@ -2,6 +2,9 @@ import * as net from 'node:net';
 import type { BufferPool } from '../buffers/buffer-pool.js';
 import type { PooledBuffer } from '../buffers/pooled-buffer.js';
 import { TcpTransport, type TcpReadMode } from '../transport/tcp-transport.js';
+import { NativeTcpTransport } from '../transport/native-tcp-transport.js';
+import { isNativeStreamHandle } from '../transport/native-stream.js';
+import type { Transport } from '../transport/transport.js';
 import type { Server } from './server.js';
 
 /**
@@ -139,9 +142,15 @@ export class HandoffReceiver<U = unknown> {
       return;
     }
     this.#onHandoff?.(bytes);
-    let transport: TcpTransport;
+    let transport: Transport;
     try {
-      transport = handle instanceof net.Socket ? transportFromSocket(handle, this.#server.pool) : TcpTransport.fromHandle(handle, this.#server.pool, this.#readMode);
+      const pool = this.#server.pool;
+      if (handle instanceof net.Socket) transport = transportFromSocket(handle, pool);
+      else {
+        // As the server accepts its own: on the native handle when it does (and the read mode allows).
+        const native = this.#readMode === 'onread' && this.#server.nativeHandles && isNativeStreamHandle(handle) ? NativeTcpTransport.fromHandle(handle, pool) : null;
+        transport = native ?? TcpTransport.fromHandle(handle, pool, this.#readMode);
+      }
     } catch {
       this.#refuse(message.id, 'bad-handle', handle); // not a TCP handle (a pipe, a UDP socket)
       return;

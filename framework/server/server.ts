@@ -259,6 +259,11 @@ export class Server<U = unknown> {
     return this.#listening;
   }
 
+  /** @internal Connections this server takes on native handles (`nativeHandles`, where it applies and this Node allows). */
+  get nativeHandles(): boolean {
+    return this.#native;
+  }
+
   #chooseAcceptMode(): AcceptMode {
     if ((this.#options.acceptMode ?? 'handle') === 'server') return 'server';
     const refused = takeOverAccepts(this.#net, (status, handle, original) => this.#acceptHandle(status, handle, original));

@@ -8,6 +8,13 @@ import type { SocketEndpoint, Transport, TransportSink } from './transport.js';
 
 type WriteDone = (error?: Error | null) => void;
 
+/** Writes held while corked, written together (one writev) at uncork. */
+interface Corked {
+  readonly chunks: Uint8Array[];
+  readonly dones: WriteDone[];
+  bytes: number;
+}
+
 /** A write request of ours: which transport it belongs to and whose completions it carries. */
 interface WriteReq extends NativeWriteReq {
   transport: NativeTcpTransport;
@@ -94,11 +101,10 @@ export class NativeTcpTransport implements Transport {
   #resetWanted = false;
   #failed = false;
   #corks = 0;
-  #corked: Uint8Array[] = [];
-  #corkedDones: WriteDone[] = [];
-  #corkedBytes = 0;
-  /** Completions of async writes, oldest first (libuv completes a stream's writes in order). */
-  readonly #dones = new Fifo<WriteDone>();
+  /** Writes held by cork (made on the first one: most connections never cork). */
+  #corked: Corked | null = null;
+  /** Completions of async writes, oldest first (libuv completes a stream's writes in order); made on the first. */
+  #dones: Fifo<WriteDone> | null = null;
   /**
    * Completions of writes the kernel took at once, held for a microtask: an uncork completes its writes
    * after it returns, as net.Socket's do (a handler that saw 'over-high-water' from a corked write
@@ -143,7 +149,7 @@ export class NativeTcpTransport implements Transport {
   }
 
   get writeQueueSize(): number {
-    return this.#closed ? 0 : this.#handle.writeQueueSize + this.#corkedBytes;
+    return this.#closed ? 0 : this.#handle.writeQueueSize + (this.#corked?.bytes ?? 0);
   }
 
   /** True once the handle is closed (its close callback ran). */
@@ -250,13 +256,14 @@ export class NativeTcpTransport implements Transport {
 
   write(data: Uint8Array, done: WriteDone): void {
     if (this.#closing) {
-      queueMicrotask(() => done(errnoError(UV_ECANCELED, 'write')));
+      cancelLater([done]);
       return;
     }
     if (this.#corks > 0) {
-      this.#corked.push(data);
-      this.#corkedDones.push(done);
-      this.#corkedBytes += data.length;
+      const corked = (this.#corked ??= { chunks: [], dones: [], bytes: 0 });
+      corked.chunks.push(data);
+      corked.dones.push(done);
+      corked.bytes += data.length;
       return;
     }
     const req = this.#newReq(data, 1);
@@ -273,14 +280,12 @@ export class NativeTcpTransport implements Transport {
   }
 
   #flushCorked(): void {
-    const chunks = this.#corked;
-    const dones = this.#corkedDones;
-    if (chunks.length === 0) return;
-    this.#corked = [];
-    this.#corkedDones = [];
-    this.#corkedBytes = 0;
+    const corked = this.#corked;
+    if (corked === null) return;
+    this.#corked = null;
+    const { chunks, dones } = corked;
     if (this.#closing) {
-      for (const done of dones) queueMicrotask(() => done(errnoError(UV_ECANCELED, 'write')));
+      cancelLater(dones);
       return;
     }
     this.#deferred ??= [];
@@ -327,8 +332,9 @@ export class NativeTcpTransport implements Transport {
     const binding = this.#binding;
     if (binding.streamBaseState[binding.kLastWriteWasAsync] !== 0) {
       req.async = true;
-      if (done !== null) this.#dones.push(done);
-      else for (const d of dones!) this.#dones.push(d);
+      const queue = (this.#dones ??= new Fifo<WriteDone>());
+      if (done !== null) queue.push(done);
+      else for (const d of dones!) queue.push(d);
       return;
     }
     req.data = null;
@@ -347,7 +353,7 @@ export class NativeTcpTransport implements Transport {
     req.data = null;
     const error = status < 0 ? errnoError(status, 'write') : null;
     for (let i = 0; i < req.count; i++) {
-      const done = this.#dones.shift();
+      const done = this.#dones?.shift();
       if (done === undefined) break; // flushed by the close already
       done(error);
     }
@@ -360,7 +366,7 @@ export class NativeTcpTransport implements Transport {
     this.#flushCorked();
     if (this.#closing) return;
     this.#shutdownSent = true;
-    if (this.#peerEnded && this.#handle.writeQueueSize === 0 && this.#dones.length === 0) {
+    if (this.#peerEnded && this.#handle.writeQueueSize === 0 && (this.#dones?.length ?? 0) === 0) {
       // The peer's FIN is in and nothing of ours is queued: close(2) sends our FIN by itself.
       this.#writeShut = true;
       this.#sink?.onWriteShut();
@@ -420,11 +426,7 @@ export class NativeTcpTransport implements Transport {
     if (this.#closing) return;
     this.#closing = true;
     this.#stopReading();
-    this.#corked = [];
-    const dones = this.#corkedDones;
-    this.#corkedDones = [];
-    this.#corkedBytes = 0;
-    for (const done of dones) queueMicrotask(() => done(errnoError(UV_ECANCELED, 'write')));
+    this.#dropCorked();
     if (this.#shutdownSent && !this.#writeShut) {
       // A shutdown still waits behind queued writes: libuv refuses the RST (EINVAL) and Node then marks
       // the handle closing without closing it, so it could never be closed. Close it (FIN) instead.
@@ -432,6 +434,13 @@ export class NativeTcpTransport implements Transport {
       return;
     }
     this.#handle.reset(() => this.#onClosed());
+  }
+
+  /** Closing: writes still held by cork are never written; their completions say so, after the caller returns. */
+  #dropCorked(): void {
+    if (this.#corked === null) return;
+    cancelLater(this.#corked.dones);
+    this.#corked = null;
   }
 
   #fail(error: NodeJS.ErrnoException): void {
@@ -459,11 +468,7 @@ export class NativeTcpTransport implements Transport {
     }
     this.#closing = true;
     this.#stopReading();
-    this.#corked = [];
-    const dones = this.#corkedDones;
-    this.#corkedDones = [];
-    this.#corkedBytes = 0;
-    for (const done of dones) queueMicrotask(() => done(errnoError(UV_ECANCELED, 'write')));
+    this.#dropCorked();
     this.#handle.close(() => this.#onClosed());
   }
 
@@ -478,10 +483,15 @@ export class NativeTcpTransport implements Transport {
     this.#into = scratch;
     // Writes libuv never reported (it cancels them before the close callback; this is the safety net).
     const cancelled = errnoError(UV_ECANCELED, 'write');
-    for (let done = this.#dones.shift(); done !== undefined; done = this.#dones.shift()) done(cancelled);
+    const queue = this.#dones;
+    if (queue !== null) for (let done = queue.shift(); done !== undefined; done = queue.shift()) done(cancelled);
     delete this.#handle[owner];
     this.#sink?.onClosed();
   }
+}
+
+function cancelLater(dones: readonly WriteDone[]): void {
+  if (dones.length > 0) queueMicrotask(() => dones.forEach((done) => done(errnoError(UV_ECANCELED, 'write'))));
 }
 
 function getName(status: number): string {

@@ -125,3 +125,41 @@ test('a stopping server refuses handoffs; a handle that is not TCP is refused', 
     [10, false, 'bad-handle'],
   ]);
 });
+
+/** A client connected to a listener whose accepted connection is kept as Node's raw TCP handle (what a handoff from another process carries). */
+async function acceptedRawHandle(t: { after(fn: () => unknown): void }): Promise<{ client: net.Socket; handle: unknown }> {
+  const listener = net.createServer();
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  t.after(() => listener.close());
+  const listening = (listener as unknown as { _handle: { onconnection: (status: number, handle: unknown) => void } })._handle;
+  const handleP = new Promise<unknown>((resolve) => {
+    listening.onconnection = (_status, handle) => resolve(handle);
+  });
+  const client = net.connect((listener.address() as net.AddressInfo).port, '127.0.0.1');
+  t.after(() => client.destroy());
+  return { client, handle: await withTimeout(handleP, 5000, 'accept') };
+}
+
+for (const nativeHandles of [true, false]) {
+  test(`a raw TCP handle handed over is adopted as ${nativeHandles ? 'a NativeTcpTransport' : 'a TcpTransport (nativeHandles: false)'}, as the server accepts its own`, T, async (t) => {
+    const transports: string[] = [];
+    const server = new Server({
+      host: '127.0.0.1',
+      port: 0,
+      nativeHandles,
+      handler: { ...echoHandler, onConnectionEstablished: (c) => (transports.push(c.transport.constructor.name), echoHandler.onConnectionEstablished!(c)) },
+    });
+    await server.listen();
+    t.after(() => server.stop({ deadlineMs: 100 }));
+    const channel = new FakeChannel();
+    const receiver = new HandoffReceiver(server, { channel });
+    t.after(() => receiver.close());
+    const { client, handle } = await acceptedRawHandle(t);
+    const probe = new SocketProbe(client);
+    client.write('-raw');
+    channel.emit('message', handoffMessage(9, Buffer.from('handed')), handle);
+    assert.deepEqual(channel.acks, [{ type: 'portico:handoff-ack', id: 9, accepted: true }]);
+    assert.equal((await probe.take(10)).toString(), 'handed-raw');
+    assert.deepEqual(transports, [nativeHandles ? 'NativeTcpTransport' : 'TcpTransport']);
+  });
+}
