@@ -1,4 +1,4 @@
-import { Buffer } from 'node:buffer';
+import { Buffer, isUtf8 } from 'node:buffer';
 import { PorticoError } from '../core/errors.js';
 import type { PooledBuffer } from '../buffers/pooled-buffer.js';
 import type { WebSocketCallbacks } from './callbacks.js';
@@ -28,8 +28,16 @@ export type CompressedMessageSink = (compressed: Buffer, binary: boolean) => voi
 export class MessageAssembler {
   readonly #callbacks: WebSocketCallbacks;
   readonly #maxMessage: number;
-  readonly #utf8 = new Utf8Validator();
-  readonly #buffer: MessageBuffer;
+  /**
+   * The incremental validator, for text that arrives in more than one chunk (made on first need: a
+   * text message that comes whole in one chunk is checked in one call, and most connections never
+   * need it).
+   */
+  #utf8: Utf8Validator | null = null;
+  /** The open text message is being validated incrementally (`#utf8` holds its state). */
+  #validating = false;
+  /** Payload being gathered (made on first need: a message that comes whole is never gathered). */
+  #gathered: MessageBuffer | null = null;
   /** TEXT or BINARY while a message is open (between its first frame and its FIN frame), else 0. */
   #message = 0;
   /** Declared payload bytes of the open message so far (its frames' lengths added up). */
@@ -56,7 +64,6 @@ export class MessageAssembler {
   constructor(callbacks: WebSocketCallbacks, maxMessage: number, compressedSink: CompressedMessageSink | null = null) {
     this.#callbacks = callbacks;
     this.#maxMessage = maxMessage;
-    this.#buffer = new MessageBuffer(maxMessage);
     this.#compressedSink = compressedSink;
   }
 
@@ -87,7 +94,7 @@ export class MessageAssembler {
       this.#message = opcode;
       this.#declared = 0;
       this.#compressed = rsv1;
-      this.#utf8.reset();
+      this.#validating = false;
     }
     if (length > this.#maxMessage - this.#declared) {
       return tooBigFailure(`message of at least ${this.#declared + length} bytes over the limit of ${this.#maxMessage}`);
@@ -111,19 +118,31 @@ export class MessageAssembler {
     if (this.#compressed) {
       // Compressed bytes: gathered (zlib works off the event loop, the chunk is a view), checked once inflated.
       this.#frameLeft -= chunk.length;
-      this.#buffer.append(chunk, this.#frameLeft);
+      this.#gather().append(chunk, this.#frameLeft);
       return null;
     }
-    // Fail fast: the chunk holding the first bad byte fails, not the end of the message.
-    if (this.#message === Opcode.TEXT && !this.#utf8.write(chunk)) return utf8Failure('text message is not valid UTF-8');
     this.#frameLeft -= chunk.length;
-    if (this.#fin && this.#frameLeft === 0 && this.#buffer.length === 0 && this.#whole === null) {
-      this.#whole = chunk; // the whole message in one view: no gathering copy (valid until frameEnd, next)
+    if (this.#fin && this.#frameLeft === 0 && (this.#gathered === null || this.#gathered.length === 0) && this.#whole === null && !this.#validating) {
+      // The whole message in one view: no gathering copy (valid until frameEnd, next), text checked in one call.
+      if (this.#message === Opcode.TEXT && !isUtf8(chunk)) return utf8Failure('text message is not valid UTF-8');
+      this.#whole = chunk;
       this.#wholeOwner = owner;
-    } else {
-      this.#buffer.append(chunk, this.#frameLeft);
+      return null;
     }
+    if (this.#message === Opcode.TEXT) {
+      // Fail fast: the chunk holding the first bad byte fails, not the end of the message.
+      if (!this.#validating) {
+        this.#validating = true;
+        (this.#utf8 ??= new Utf8Validator()).reset();
+      }
+      if (!this.#utf8!.write(chunk)) return utf8Failure('text message is not valid UTF-8');
+    }
+    this.#gather().append(chunk, this.#frameLeft);
     return null;
+  }
+
+  #gather(): MessageBuffer {
+    return (this.#gathered ??= new MessageBuffer(this.#maxMessage));
   }
 
   /** The current frame is complete: deliver what it completes. */
@@ -133,22 +152,23 @@ export class MessageAssembler {
     if (!this.#fin) return null;
     const binary = this.#message === Opcode.BINARY;
     if (this.#compressed) {
-      const compressed = this.#buffer.take();
+      const compressed = this.#gather().take();
       this.#message = 0;
       this.#declared = 0;
       this.#compressed = false;
       this.#compressedSink!(compressed, binary);
       return null;
     }
-    if (!binary && !this.#utf8.end()) return utf8Failure('text message ends inside a UTF-8 sequence');
+    if (!binary && this.#validating && !this.#utf8!.end()) return utf8Failure('text message ends inside a UTF-8 sequence');
+    this.#validating = false;
     const whole = this.#whole;
     let data: string | Buffer;
     if (whole !== null) {
       data = binary ? this.#own(whole) : whole.toString('utf8');
       this.#wholeOwner = null;
-      this.#buffer.clear();
     } else {
-      data = binary ? this.#buffer.take() : this.#buffer.takeText();
+      const gathered = this.#gathered;
+      data = binary ? (gathered?.take() ?? Buffer.alloc(0)) : (gathered?.takeText() ?? '');
     }
     this.#whole = null;
     this.#message = 0;
@@ -159,7 +179,8 @@ export class MessageAssembler {
 
   /** Forget any open message (the connection failed or closed). */
   reset(): void {
-    this.#buffer.clear();
+    this.#gathered?.clear();
+    this.#validating = false;
     this.#whole = null;
     this.#wholeOwner = null;
     this.#control = EMPTY;
