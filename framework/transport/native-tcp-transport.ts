@@ -32,7 +32,7 @@ interface ShutdownReq extends NativeShutdownReq {
 const owner = Symbol('portico.transport');
 type OwnedHandle = NativeStreamHandle & { [owner]?: NativeTcpTransport };
 
-const scratch = new Uint8Array(64); // handed to libuv once the transport is closed; never read
+const scratch = Buffer.alloc(64); // handed to libuv once the transport is closed; never read
 
 function errnoError(status: number, syscall: string): NodeJS.ErrnoException {
   let code: string;
@@ -90,7 +90,7 @@ export class NativeTcpTransport implements Transport {
   /** A buffer of our own libuv reads into next, while reads fill what they are given. */
   #next: PooledBuffer | null = null;
   /** What libuv reads into now (the landing buffer, `#next`'s bytes, or scratch once closed). */
-  #into: Uint8Array;
+  #into: Buffer;
   #reading = false;
   #peerEnded = false;
   #shutdownSent = false;
@@ -197,7 +197,7 @@ export class NativeTcpTransport implements Transport {
       this.#next = null;
     } else {
       buffer = this.#pool.acquireFor(nread);
-      buffer.bytes.set(into.length === nread ? into : into.subarray(0, nread));
+      into.copy(buffer.bytes, 0, 0, nread); // the landing buffer is a Buffer: a native copy, no view per read
     }
     buffer.length = nread;
     const sink = this.#sink;
