@@ -77,7 +77,8 @@ interface ServerBaseOptions<U> {
    */
   acceptMode?: AcceptMode;
   /**
-   * Default true: accepted connections run on Node's native TCP handle itself (`NativeTcpTransport`),
+   * Default true (false when the environment has PORTICO_NATIVE_HANDLES=0, a switch for any server
+   * binary): accepted connections run on Node's native TCP handle itself (`NativeTcpTransport`),
    * with no `net.Socket`: about 3 KiB less memory per connection and less CPU per read and write. Not
    * used (a `net.Socket` is) in accept mode `'server'`, with `readMode: 'copy'`, when a handshake layer
    * needs a socket (TLS), or where this Node lacks the stream binding (a process warning says so).
@@ -183,7 +184,7 @@ export class Server<U = unknown> {
     this.#handshakeTimeoutMs = positiveInteger(options.handshakeTimeoutMs, 5000, 'handshakeTimeoutMs');
     this.#maxHandshakeBytes = positiveInteger(options.maxHandshakeBytes, 16384, 'maxHandshakeBytes');
     this.#readMode = options.readMode ?? 'onread';
-    this.#native = (options.nativeHandles ?? true) && this.#readMode === 'onread' && !this.#handshakes.some((h) => h.needsSocket === true);
+    this.#native = (options.nativeHandles ?? process.env['PORTICO_NATIVE_HANDLES'] !== '0') && this.#readMode === 'onread' && !this.#handshakes.some((h) => h.needsSocket === true);
     if (this.#native && nativeStream() === null) {
       this.#native = false;
       process.emitWarning(`portico: accepted connections use net.Socket: ${nativeStreamUnavailable()}`, { code: 'PORTICO_NATIVE_FALLBACK' });

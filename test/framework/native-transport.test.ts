@@ -255,3 +255,22 @@ test('a Node without the stream binding: the server warns once (PORTICO_NATIVE_F
   assert.deepEqual(result.warnings, ['PORTICO_NATIVE_FALLBACK']);
   assert.deepEqual(result.kinds, [true]);
 });
+
+test('PORTICO_NATIVE_HANDLES=0 in the environment turns native handles off for a server that does not set nativeHandles', () => {
+  const index = fileURLToPath(new URL('../../framework/index.js', import.meta.url));
+  const script = `
+    const { Server } = await import(${JSON.stringify(index)});
+    const net = await import('node:net');
+    const seen = [];
+    const handler = { onConnectionEstablished: (c) => { seen.push(c.transport.constructor.name); c.close(); }, onReadCompleted: (c, b) => b.release() };
+    for (const nativeHandles of [undefined, true]) {
+      const server = new Server({ host: '127.0.0.1', port: 0, handler, ...(nativeHandles === undefined ? {} : { nativeHandles }) });
+      const { port } = await server.listen();
+      await new Promise((resolve, reject) => { const s = net.connect(port, '127.0.0.1'); s.on('close', resolve); s.on('error', reject); s.resume(); });
+      await server.stop({ deadlineMs: 200 });
+    }
+    console.log(JSON.stringify(seen));
+  `;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, PORTICO_NATIVE_HANDLES: '0' } });
+  assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), ['TcpTransport', 'NativeTcpTransport'], 'the variable decides the default only; an explicit option wins');
+});
