@@ -256,7 +256,7 @@ export class NativeTcpTransport implements Transport {
 
   write(data: Uint8Array, done: WriteDone): void {
     if (this.#closing) {
-      cancelLater([done]);
+      this.#cancel([done]);
       return;
     }
     if (this.#corks > 0) {
@@ -285,7 +285,7 @@ export class NativeTcpTransport implements Transport {
     this.#corked = null;
     const { chunks, dones } = corked;
     if (this.#closing) {
-      cancelLater(dones);
+      this.#cancel(dones);
       return;
     }
     this.#deferred ??= [];
@@ -385,23 +385,26 @@ export class NativeTcpTransport implements Transport {
   /** @internal Our FIN went out (status 0) or the shutdown failed. */
   shutdownCompleted(status: number): void {
     if (this.#closed) return;
-    if (status < 0 && status !== UV_ECANCELED) {
-      // ENOTCONN: the peer is gone already (an RST raced the shutdown); nothing more to send.
-      if (getName(status) !== 'ENOTCONN') {
-        this.#fail(errnoError(status, 'shutdown'));
-        return;
-      }
-    }
-    if (this.#closing && !this.#resetWanted) return;
-    this.#writeShut = true;
-    this.#sink?.onWriteShut();
+    // ENOTCONN: the peer is gone already (an RST raced the shutdown); nothing more to send.
+    const failed = status < 0 && status !== UV_ECANCELED && getName(status) !== 'ENOTCONN';
     if (this.#resetWanted) {
+      // reset() waited for this shutdown (libuv refuses an RST while one is in flight): whatever its
+      // outcome it is over, so the RST can go now — and must, or the handle would never be closed.
       this.#resetWanted = false;
-      this.#closing = false; // reset() waited for this shutdown; do it now
+      this.#writeShut = true;
+      this.#closing = false;
+      if (!failed) this.#sink?.onWriteShut();
       this.#resetNow();
       return;
     }
-    if (this.#peerEnded && !this.#closing) this.#close();
+    if (failed) {
+      this.#fail(errnoError(status, 'shutdown'));
+      return;
+    }
+    if (this.#closing) return;
+    this.#writeShut = true;
+    this.#sink?.onWriteShut();
+    if (this.#peerEnded) this.#close();
   }
 
   destroy(): void {
@@ -436,10 +439,21 @@ export class NativeTcpTransport implements Transport {
     this.#handle.reset(() => this.#onClosed());
   }
 
+  /**
+   * Writes that will never be written (held by cork at the close, or made after it): their completions
+   * say so after the caller returns, and in order — behind the async writes libuv has yet to cancel,
+   * when there are any (the close callback reports those first, then these).
+   */
+  #cancel(dones: readonly WriteDone[]): void {
+    const queue = this.#dones;
+    if (queue !== null && queue.length > 0 && !this.#closed) for (const done of dones) queue.push(done);
+    else cancelLater(dones);
+  }
+
   /** Closing: writes still held by cork are never written; their completions say so, after the caller returns. */
   #dropCorked(): void {
     if (this.#corked === null) return;
-    cancelLater(this.#corked.dones);
+    this.#cancel(this.#corked.dones);
     this.#corked = null;
   }
 
