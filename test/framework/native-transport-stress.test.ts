@@ -17,7 +17,7 @@ import { echoHandler } from '../../examples/echo/echo-handler.js';
 import { type CloseReason, type Connection, type ConnectionCallbacks, type PooledBuffer, Server, type ServerOptions, type StopResult } from '../../framework/index.js';
 import { seeded } from '../helpers/byte-chunks.js';
 import { until } from '../helpers/memory-connection.js';
-import { connectClient } from '../helpers/tcp-client.js';
+import { connectClient, drainedOrClosed } from '../helpers/tcp-client.js';
 
 /** `npm test` runs the same scripts every time (a CI failure can be replayed); PORTICO_STRESS_SEED=<n> picks others, `random` a new one per run. */
 const DEFAULT_SEED = 20261203;
@@ -65,15 +65,7 @@ async function startServer(options: Partial<ServerOptions<unknown>> & Pick<Serve
 async function writeAll(socket: net.Socket, data: Uint8Array): Promise<void> {
   if (socket.destroyed) return;
   if (socket.write(data)) return;
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      resolve();
-    };
-    socket.on('drain', done);
-    socket.on('close', done);
-  });
+  await drainedOrClosed(socket);
 }
 
 interface ClientResult {

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
+import { drainedOrClosed } from './tcp-client.js';
 import type { AfterHook } from './spawn-server.js';
 
 /** A node:net server standing in for the proxy's backend; every accepted socket is kept. */
@@ -133,17 +134,7 @@ export class BytePattern {
   /** Write `total` bytes of the pattern to `socket`, respecting its backpressure; resolves when all are handed over. */
   async write(socket: net.Socket, total: number, piece = 65_536): Promise<void> {
     for (let offset = 0; offset < total && !socket.destroyed; offset += piece) {
-      if (!socket.write(this.slice(offset, Math.min(piece, total - offset)))) {
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            socket.off('drain', done);
-            socket.off('close', done);
-            resolve();
-          };
-          socket.on('drain', done);
-          socket.on('close', done);
-        });
-      }
+      if (!socket.write(this.slice(offset, Math.min(piece, total - offset)))) await drainedOrClosed(socket);
     }
   }
 

@@ -77,3 +77,16 @@ export function readBytes(socket: net.Socket, n: number, ms = 5000): Promise<Buf
     socket.once('error', onEnd);
   });
 }
+
+/** Resolves once a socket whose write returned false has drained — or closed (then no 'drain' comes). */
+export function drainedOrClosed(socket: net.Socket): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import * as net from 'node:net';
+import { drainedOrClosed } from './tcp-client.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -182,16 +183,7 @@ export class RawClient {
   async writeAll(bytes: Uint8Array): Promise<void> {
     if (this.socket.destroyed || this.socket.writableEnded) return;
     if (this.socket.write(bytes)) return;
-    const socket = this.socket;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.once('drain', done);
-      socket.once('close', done);
-    });
+    await drainedOrClosed(this.socket);
   }
 
   /** Wait until `n` bytes are buffered (or the stream ended); true if they are. */
