@@ -35,12 +35,7 @@ type OwnedHandle = NativeStreamHandle & { [owner]?: NativeTcpTransport };
 const scratch = Buffer.alloc(64); // handed to libuv once the transport is closed; never read
 
 function errnoError(status: number, syscall: string): NodeJS.ErrnoException {
-  let code: string;
-  try {
-    code = getSystemErrorName(status);
-  } catch {
-    code = `E${-status}`;
-  }
+  const code = getName(status) || `E${-status}`;
   const error: NodeJS.ErrnoException = new Error(`${syscall} ${code}`);
   error.errno = status;
   error.code = code;
@@ -508,6 +503,7 @@ function cancelLater(dones: readonly WriteDone[]): void {
   if (dones.length > 0) queueMicrotask(() => dones.forEach((done) => done(errnoError(UV_ECANCELED, 'write'))));
 }
 
+/** libuv's name for a negative status ('ECONNRESET'), or '' when it has none. */
 function getName(status: number): string {
   try {
     return getSystemErrorName(status);
