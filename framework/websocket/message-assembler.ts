@@ -26,7 +26,7 @@ export type CompressedMessageSink = (compressed: Buffer, binary: boolean) => voi
  * called with the assembler's state already updated, so a callback that throws leaves it consistent.
  */
 export class MessageAssembler {
-  readonly #callbacks: WebSocketCallbacks;
+  #callbacks: WebSocketCallbacks;
   readonly #maxMessage: number;
   /**
    * The incremental validator, for text that arrives in more than one chunk (made on first need: a
@@ -65,6 +65,11 @@ export class MessageAssembler {
     this.#callbacks = callbacks;
     this.#maxMessage = maxMessage;
     this.#compressedSink = compressedSink;
+  }
+
+  /** Report to `callbacks` from now on (the receiver was lent to another socket between messages). */
+  attach(callbacks: WebSocketCallbacks): void {
+    this.#callbacks = callbacks;
   }
 
   /** True once a valid close frame was reported: nothing after it is for us. */

@@ -58,7 +58,9 @@ export type WebSocketReceiverState = 'open' | 'closed' | 'failed';
 export class WebSocketReceiver {
   /** The queue frames are parsed from. */
   readonly queue: ByteQueue;
-  readonly #callbacks: WebSocketCallbacks;
+  #callbacks: WebSocketCallbacks;
+  /** The queue is the receiver's own (not a handshake layer's): with no inflater, it may be reused (`reusable`). */
+  readonly #ownQueue: boolean;
   readonly #parser: FrameParser;
   readonly #assembler: MessageAssembler;
   readonly #inflater: ZlibMessageStream | null;
@@ -75,6 +77,7 @@ export class WebSocketReceiver {
     checkRange(maxMessage, 0, Number.MAX_SAFE_INTEGER, 'maxMessageBytes', 'websocket');
     const maxFrame = options.maxFrameBytes ?? maxMessage;
     checkRange(maxFrame, 0, Number.MAX_SAFE_INTEGER, 'maxFrameBytes', 'websocket');
+    this.#ownQueue = options.queue === undefined;
     this.queue = options.queue ?? new ByteQueue({ maxBytes: options.maxBuffered ?? 1024 * 1024 });
     this.#callbacks = callbacks;
     this.#inflater = options.inflater ?? null;
@@ -103,6 +106,30 @@ export class WebSocketReceiver {
   /** A compressed message is being inflated: pushed bytes are queued, not parsed, until `onResumed`. */
   get inflating(): boolean {
     return this.#inflating;
+  }
+
+  /**
+   * Between messages with nothing held: open, not parsing, no byte queued or pinned, no frame or message
+   * begun, and nothing of its own to keep (its own queue, no inflater). Such a receiver is as good as a
+   * new one with the same options, so `ReceiverPool` lends it to another socket (`attach`).
+   */
+  get reusable(): boolean {
+    return (
+      this.#state === 'open' &&
+      !this.#running &&
+      this.#ownQueue &&
+      this.#inflater === null &&
+      this.queue.bufferCount === 0 &&
+      !this.#parser.inFrame &&
+      !this.#assembler.messageOpen &&
+      !this.#assembler.closed
+    );
+  }
+
+  /** Report to `callbacks` from now on (a `reusable` receiver taken by another socket). */
+  attach(callbacks: WebSocketCallbacks): void {
+    this.#callbacks = callbacks;
+    this.#assembler.attach(callbacks);
   }
 
   /**

@@ -42,8 +42,8 @@ function handshakeError(message: string, cause?: unknown): PorticoError {
 
 /**
  * Open a WebSocket as a client: connect, send the upgrade (masked frames from then on), check the 101
- * as RFC 6455 §4.1 asks, and resolve with the same `WebSocket` a server gets — `ws.head` is the upgrade
- * request we sent. Rejects with PORTICO_ERR_CONNECT_* when the connection fails and
+ * as RFC 6455 §4.1 asks, and resolve with the same `WebSocket` a server gets (its handler's `onOpen`
+ * gets the upgrade request we sent). Rejects with PORTICO_ERR_CONNECT_* when the connection fails and
  * PORTICO_ERR_WEBSOCKET_HANDSHAKE when the server does not upgrade (the message gives its status).
  */
 export function connectWebSocket<U = undefined>(options: WebSocketClientOptions<U>): Promise<WebSocket<U>> {
@@ -129,10 +129,11 @@ class ClientUpgradeConnection<U> implements ConnectionCallbacks<undefined> {
     this.#queue.skip(result.consumed);
     this.#cancelDeadline();
     this.#settled = true;
-    const ws = new WebSocket<U>(conn as Connection, this.#handshakeInfo(checked.protocol), this.#queue, this.#options.handler, this.#options.user as U, this.#runtime);
+    const handshake = this.#handshakeInfo(checked.protocol);
+    const ws = new WebSocket<U>(conn as Connection, handshake, this.#queue, this.#options.handler, this.#options.user as U, this.#runtime);
     this.#ws = ws;
     this.#resolve(ws);
-    ws.start();
+    ws.start(handshake.head);
   }
 
   onWritable(): void {
@@ -162,7 +163,7 @@ class ClientUpgradeConnection<U> implements ConnectionCallbacks<undefined> {
     }
   }
 
-  /** The request we sent, as the `AcceptedHandshake` a server-side socket gets (`ws.head` is our upgrade request). */
+  /** The request we sent, as the `AcceptedHandshake` a server-side socket gets (its head is what `onOpen` gets). */
   #handshakeInfo(protocol: string | null): AcceptedHandshake {
     const parsed = new RequestHeadParser().parse(this.#upgrade.request);
     if (parsed.kind !== 'head') throw new PorticoError(ErrorCodes.INVALID_STATE, 'websocket', 'our own upgrade request did not parse');

@@ -10,8 +10,12 @@ import type { WebSocket } from './websocket.js';
  * is required.
  */
 export interface WebSocketHandler<U = unknown> {
-  /** The 101 answer is queued and frames may be sent. */
-  onOpen?(ws: WebSocket<U>): void;
+  /**
+   * The 101 answer is queued and frames may be sent. `head` is the upgrade request (cookies,
+   * authorization, ...; on a client socket, the request it sent): the socket does not keep it, so take
+   * what you need now (into `ws.user`).
+   */
+  onOpen?(ws: WebSocket<U>, head: RequestHead): void;
   /** A complete message: text as a string (valid UTF-8), binary as a Buffer the handler may keep. */
   onMessage(ws: WebSocket<U>, data: string | Buffer, isBinary: boolean): void;
   /** A ping arrived; the pong is already queued. */
@@ -35,8 +39,8 @@ export type WebSocketRoute<U = unknown> =
   | {
       readonly kind: 'websocket';
       readonly handler: WebSocketHandler<U>;
-      /** The new socket's `user`. Default: undefined. */
-      readonly createUser?: () => U;
+      /** The new socket's `user`, made from the upgrade request. Default: undefined. */
+      readonly createUser?: (head: RequestHead) => U;
     }
   | {
       readonly kind: 'response';

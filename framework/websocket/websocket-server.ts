@@ -148,12 +148,13 @@ class UpgradeConnection<U> implements ConnectionCallbacks {
     // RFC 7692 extends RFC 6455: no v7/v8 client is known to need it, so they never get it.
     const deflate = deflateOptions === false || checked.handshake.version !== 13 ? null : negotiatePerMessageDeflate(checked.handshake.extensions, deflateOptions);
     conn.write(formatAcceptResponse(checked.handshake, deflate === null ? {} : { extensions: [deflate.response] }));
-    const user = route.createUser !== undefined ? route.createUser() : (undefined as U);
+    const user = route.createUser !== undefined ? route.createUser(head) : (undefined as U);
     const ws = new WebSocket<U>(conn, checked.handshake, this.#queue!, route.handler, user, this.#options, deflate);
     this.#ws = ws;
     this.#phase = 'websocket';
     this.#parser = null;
-    ws.start();
+    this.#queue = null; // the socket's now (or released, when nothing followed the head)
+    ws.start(head);
   }
 
   #respondAndClose(conn: Connection, response: Buffer): void {

@@ -1,10 +1,10 @@
+import { MAX_BUFFER_SIZE } from '../buffers/buffer-pool.js';
 import type { PooledBuffer } from '../buffers/pooled-buffer.js';
 import type { Connection } from '../connection/connection.js';
 import { ErrorCodes, PorticoError } from '../core/errors.js';
 import type { WheelTimer } from '../core/timer-wheel.js';
 import type { ByteQueue } from '../framing/byte-queue.js';
 import type { RequestHead } from '../http/request-head-parser.js';
-import type { WebSocketCallbacks } from './callbacks.js';
 import { CloseCodes } from './close-frame.js';
 import { CompressingSender } from './compressing-sender.js';
 import { formatExtensions } from './extensions.js';
@@ -12,6 +12,7 @@ import { FrameWriter, type MessageFrameOptions, type PreparedFrame } from './fra
 import type { AcceptedHandshake, WebSocketVersion } from './handshake.js';
 import type { DeflateAgreement, PerMessageDeflateParams } from './permessage-deflate.js';
 import { WebSocketReceiver } from './receiver.js';
+import { ReceiverPool } from './receiver-pool.js';
 import type { WebSocketRuntimeOptions } from './socket-options.js';
 import type { WebSocketHandler } from './websocket-handler.js';
 import { ZlibMessageStream } from './zlib-message-stream.js';
@@ -39,6 +40,25 @@ export interface WebSocketStats {
 const writers = { server: new FrameWriter({ role: 'server' }), client: new FrameWriter({ role: 'client' }) } as const;
 
 /**
+ * A lent receiver's queue holds at most an unfinished frame header or control payload (14 + 125 bytes)
+ * and the one read just appended (a read is posted only after the last one was parsed): one read of
+ * the largest pool, with room to spare.
+ */
+const RECEIVE_QUEUE_BYTES = MAX_BUFFER_SIZE + 64 * 1024;
+
+/** One receiver pool per set of socket options (a server's, a client's): its receivers are interchangeable. */
+const pools = new WeakMap<WebSocketRuntimeOptions, ReceiverPool>();
+
+function poolFor(options: WebSocketRuntimeOptions): ReceiverPool {
+  let pool = pools.get(options);
+  if (pool === undefined) {
+    pool = new ReceiverPool({ role: options.role, maxMessageBytes: options.maxMessageBytes, maxBuffered: RECEIVE_QUEUE_BYTES });
+    pools.set(options, pool);
+  }
+  return pool;
+}
+
+/**
  * One WebSocket connection, server side (RFC 6455 version 13, HyBi versions 8 and 7: the same framing).
  * Sends frame and queue on the connection; what arrives goes to the `WebSocketHandler`. The close
  * handshake: whoever closes first sends a close frame and the other echoes its code; then the server
@@ -55,8 +75,6 @@ export class WebSocket<U = unknown> {
   readonly query: string | null;
   /** Origin (v13) or Sec-WebSocket-Origin (v7/8), null when absent. */
   readonly origin: string | null;
-  /** The upgrade request's head (cookies, authorization, ...). */
-  readonly head: RequestHead;
   /** The Sec-WebSocket-Extensions value of our 101 ('' when no extension was agreed), as a browser's `WebSocket.extensions`. */
   readonly extensions: string;
   /** What permessage-deflate agreed to, or null when messages are never compressed. */
@@ -69,7 +87,13 @@ export class WebSocket<U = unknown> {
   readonly #handler: WebSocketHandler<U>;
   readonly #options: WebSocketRuntimeOptions;
   readonly #writer: FrameWriter;
-  readonly #receiver: WebSocketReceiver;
+  /**
+   * Parses what arrives: lent by `#pool` while a message is arriving and given back between messages
+   * (null then), so an idle socket holds no parser; its own for good with permessage-deflate (the
+   * inflater's context) or when frames came right behind the upgrade request (the handshake's queue).
+   */
+  #receiver: WebSocketReceiver | null = null;
+  readonly #pool: ReceiverPool;
   /** permessage-deflate's sending half: compresses, and keeps everything sent in order behind it. */
   readonly #sender: CompressingSender<SendResult> | null = null;
   #state: WebSocketState = 'open';
@@ -104,7 +128,6 @@ export class WebSocket<U = unknown> {
     this.path = handshake.path;
     this.query = handshake.query;
     this.origin = handshake.origin;
-    this.head = handshake.head;
     this.user = user;
     this.#conn = conn;
     this.#handler = handler;
@@ -124,7 +147,12 @@ export class WebSocket<U = unknown> {
       const { params, options: deflateOptions } = deflate;
       inflater = new ZlibMessageStream({ mode: 'inflate', windowBits: params.clientMaxWindowBits, noContextTakeover: params.clientNoContextTakeover, gate: deflateOptions.gate, post });
     }
-    this.#receiver = new WebSocketReceiver(new ReceiverSink(this as WebSocket<unknown>), { role: options.role, maxMessageBytes: options.maxMessageBytes, queue, inflater });
+    this.#pool = poolFor(options);
+    if (inflater !== null || queue.length > 0) {
+      this.#receiver = new WebSocketReceiver(this, { role: options.role, maxMessageBytes: options.maxMessageBytes, queue, inflater });
+    } else {
+      queue.releaseConsumed(); // the request head's read buffer: nothing of it is unread
+    }
   }
 
   /** open, closing or closed. */
@@ -194,17 +222,30 @@ export class WebSocket<U = unknown> {
 
   // ---- from the upgrade layer --------------------------------------------------------------------
 
-  /** @internal The 101 is queued: report the open, parse what came behind the head, start the heartbeat. */
-  start(): void {
-    this.#handler.onOpen?.(this);
+  /**
+   * @internal The 101 is queued: report the open (with the upgrade request: the socket does not keep
+   * it), parse what came behind the head, start the heartbeat.
+   */
+  start(head: RequestHead): void {
+    this.#handler.onOpen?.(this, head);
     if (this.#options.heartbeatMs > 0) this.#armHeartbeat();
-    this.#receiver.parse();
+    this.#receiver?.parse();
     this.#readOn();
   }
 
   /** @internal A read completed. */
   received(buffer: PooledBuffer): void {
-    this.#receiver.push(buffer);
+    let receiver = this.#receiver;
+    if (receiver === null) {
+      if (this.#state === 'closed') {
+        buffer.release();
+        return;
+      }
+      receiver = this.#receiver = this.#pool.acquire(this);
+    }
+    receiver.push(buffer);
+    // Between messages (and not taken over by a nested read): give it back, hold nothing while idle.
+    if (this.#receiver === receiver && this.#pool.release(receiver)) this.#receiver = null;
     this.#readOn();
   }
 
@@ -235,7 +276,8 @@ export class WebSocket<U = unknown> {
     this.#closeReported = true;
     this.#state = 'closed';
     this.#cancelTimers();
-    this.#receiver.dispose();
+    this.#receiver?.dispose();
+    this.#receiver = null;
     this.#sender?.dispose();
     const wasClean = this.#closeSent && this.#closeReceived;
     // RFC 6455 7.1.5: the code of the close frame received, else 1006 (a close of ours the peer never
@@ -244,7 +286,7 @@ export class WebSocket<U = unknown> {
     this.#handler.onClose?.(this, reported ? this.#code : CloseCodes.ABNORMAL, reported ? this.#reason : '', wasClean);
   }
 
-  // ---- from the receiver (through ReceiverSink) --------------------------------------------------
+  // ---- from the receiver (the socket is its WebSocketCallbacks) ---------------------------------
 
   /** @internal */
   onMessage(data: string | Buffer, isBinary: boolean): void {
@@ -361,7 +403,8 @@ export class WebSocket<U = unknown> {
   /** Keep a read posted, unless our own output is over the high-water mark (an echo peer that never reads). */
   #readOn(): void {
     const conn = this.#conn;
-    if (this.#receiver.state !== 'open' || this.#receiver.inflating || conn.lifecycle !== 'open') return;
+    const receiver = this.#receiver;
+    if ((receiver !== null && (receiver.state !== 'open' || receiver.inflating)) || conn.lifecycle !== 'open') return;
     if (conn.queuedBytes > conn.options.highWaterMark) {
       this.#readPaused = true;
       return;
@@ -396,35 +439,6 @@ export class WebSocket<U = unknown> {
     this.#closeTimer = null;
     this.#heartbeat?.cancel();
     this.#heartbeat = null;
-  }
-}
-
-/**
- * The receiver's callbacks, forwarded to the socket's internal entry points: the socket itself cannot
- * declare `implements WebSocketCallbacks`, as those members are stripped from the published types.
- */
-class ReceiverSink implements WebSocketCallbacks {
-  readonly #ws: WebSocket<unknown>;
-  constructor(ws: WebSocket<unknown>) {
-    this.#ws = ws;
-  }
-  onMessage(data: string | Buffer, isBinary: boolean): void {
-    this.#ws.onMessage(data, isBinary);
-  }
-  onPing(payload: Buffer): void {
-    this.#ws.onPing(payload);
-  }
-  onPong(payload: Buffer): void {
-    this.#ws.onPong(payload);
-  }
-  onClose(code: number, reason: string): void {
-    this.#ws.onClose(code, reason);
-  }
-  onProtocolError(closeCode: number, error: PorticoError): void {
-    this.#ws.onProtocolError(closeCode, error);
-  }
-  onResumed(): void {
-    this.#ws.onResumed();
   }
 }
 

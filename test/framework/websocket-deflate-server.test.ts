@@ -117,8 +117,8 @@ async function startServer(perMessageDeflate: false | PerMessageDeflateOptions, 
     },
     '/room': {
       ...base,
-      onOpen(ws) {
-        base.onOpen!(ws);
+      onOpen(ws, head) {
+        base.onOpen!(ws, head);
         room.add(ws);
       },
       onMessage(ws, data) {

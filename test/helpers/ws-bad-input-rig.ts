@@ -75,10 +75,10 @@ export async function startRig(options: Partial<WebSocketServerOptions<Seen>> = 
   const sockets: WebSocket<Seen>[] = [];
   const room = new Set<WebSocket<Seen>>();
   const base = (extra: Partial<WebSocketHandler<Seen>> = {}): WebSocketHandler<Seen> => ({
-    onOpen(ws) {
+    onOpen(ws, head) {
       ws.user.port = ws.connection.remote.port;
       sockets.push(ws);
-      extra.onOpen?.(ws);
+      extra.onOpen?.(ws, head);
     },
     onMessage(ws, data, isBinary) {
       ws.user.messages.push(typeof data === 'string' ? data : data.toString('latin1'));
