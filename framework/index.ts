@@ -7,7 +7,8 @@ export { ErrorCodes, PorticoError, type ErrorCode, type ErrorLayer, type Portico
 export { type Clock, systemClock, ManualClock } from './core/clock.js';
 export {
   CompletionDispatcher,
-  DispatchSlot,
+  idleDispatchState,
+  queuedCompletions,
   sharedDispatcher,
   defaultDispatcherOptions,
   type CompletionTarget,

@@ -1,7 +1,7 @@
 import type { BufferPool } from '../buffers/buffer-pool.js';
 import { PooledBuffer } from '../buffers/pooled-buffer.js';
 import type { Clock } from '../core/clock.js';
-import { type CompletionDispatcher, type CompletionTarget, DispatchSlot } from '../core/dispatcher.js';
+import type { CompletionDispatcher, CompletionTarget, QueuedCompletion } from '../core/dispatcher.js';
 import { ErrorCodes, PorticoError } from '../core/errors.js';
 import { Fifo } from '../core/fifo.js';
 import type { TimerWheel, WheelTimer } from '../core/timer-wheel.js';
@@ -10,6 +10,7 @@ import type { ProxyInfo } from '../layers/proxy-protocol/proxy-info.js';
 import type { CloseReason, ConnectionCallbacks, IdleKind } from './callbacks.js';
 import { type Lifecycle, connectionStateTable } from './connection-state.js';
 import { resolveConnectionOptions, type ConnectionOptions, type ConnectionOptionsInput } from './connection-options.js';
+import { IdleState } from './idle-state.js';
 import { PendingWrites } from './pending-writes.js';
 import { Shut, ShutdownState, type ShutdownStateView } from './shutdown-state.js';
 
@@ -27,15 +28,16 @@ export interface ConnectionContext<U = unknown> {
 
 export type WriteStatus = 'queued' | 'over-high-water' | 'closed';
 
+/** A connection's counters, as `conn.stats` reads them at that moment. */
 export interface ConnectionStats {
-  bytesRead: number;
-  bytesWritten: number;
-  reads: number;
-  writes: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly reads: number;
+  readonly writes: number;
   /** Most bytes ever queued for writing at once. */
-  maxQueuedBytes: number;
+  readonly maxQueuedBytes: number;
   /** Most read buffers ever staged (received while no read was posted). */
-  maxStaged: number;
+  readonly maxStaged: number;
 }
 
 /** One handler for every connection, or a factory called once per connection (inside the dispatcher). */
@@ -51,6 +53,17 @@ const unclaimed: ConnectionCallbacks<unknown> = {
   onReadCompleted: (_conn, buffer) => buffer.release(),
 };
 
+/** The bits of `#flags` (one number instead of a field per boolean: less memory per connection). */
+const Flag = {
+  readPosted: 1 << 0,
+  peerEnded: 1 << 1,
+  finReported: 1 << 2,
+  overHigh: 1 << 3,
+  draining: 1 << 4,
+  releaseOnFin: 1 << 5,
+  closedDelivered: 1 << 6,
+} as const;
+
 /**
  * A connection with posted, completion-reported I/O. Post one `read` at a time and get
  * `onReadCompleted`; `write` queues and reports `onWriteCompleted`; the peer's FIN shows up as
@@ -60,11 +73,11 @@ const unclaimed: ConnectionCallbacks<unknown> = {
  */
 export class Connection<U = unknown> implements CompletionTarget, TransportSink {
   readonly id: number = nextConnectionId++;
-  /** Dispatcher bookkeeping for this connection. */
-  readonly dispatchSlot = new DispatchSlot();
+  /** The dispatcher's bookkeeping (CompletionTarget): never written here. */
+  dispatchQueue: Fifo<QueuedCompletion> | null = null;
+  dispatchReady = false;
   readonly transport: Transport;
   readonly options: Readonly<ConnectionOptions>;
-  readonly stats: ConnectionStats = { bytesRead: 0, bytesWritten: 0, reads: 0, writes: 0, maxQueuedBytes: 0, maxStaged: 0 };
   /** Per-connection application state. */
   user: U;
 
@@ -72,34 +85,70 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #source: HandlerSource<U>;
   #handler: ConnectionCallbacks<U> = unclaimed as ConnectionCallbacks<U>;
   #life: Lifecycle = 'open';
-  #shut = new ShutdownState();
-  // read side
-  #readPosted = false;
+  /** `Shut` flags. */
+  #shut = 0;
+  /** Booleans as `Flag` bits, read and written through the accessors below. */
+  #flags = 0;
+  get #readPosted(): boolean {
+    return (this.#flags & Flag.readPosted) !== 0;
+  }
+  set #readPosted(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.readPosted : this.#flags & ~Flag.readPosted;
+  }
+  get #peerEnded(): boolean {
+    return (this.#flags & Flag.peerEnded) !== 0;
+  }
+  set #peerEnded(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.peerEnded : this.#flags & ~Flag.peerEnded;
+  }
+  get #finReported(): boolean {
+    return (this.#flags & Flag.finReported) !== 0;
+  }
+  set #finReported(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.finReported : this.#flags & ~Flag.finReported;
+  }
+  get #overHigh(): boolean {
+    return (this.#flags & Flag.overHigh) !== 0;
+  }
+  set #overHigh(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.overHigh : this.#flags & ~Flag.overHigh;
+  }
+  get #draining(): boolean {
+    return (this.#flags & Flag.draining) !== 0;
+  }
+  set #draining(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.draining : this.#flags & ~Flag.draining;
+  }
+  get #releaseOnFin(): boolean {
+    return (this.#flags & Flag.releaseOnFin) !== 0;
+  }
+  set #releaseOnFin(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.releaseOnFin : this.#flags & ~Flag.releaseOnFin;
+  }
+  get #closedDelivered(): boolean {
+    return (this.#flags & Flag.closedDelivered) !== 0;
+  }
+  set #closedDelivered(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.closedDelivered : this.#flags & ~Flag.closedDelivered;
+  }
   #staged: Fifo<PooledBuffer> | null = null; // bytes a lower layer read ahead; most connections never have any
-  #peerEnded = false;
-  #finReported = false;
   // write side
   #queuedBytes = 0;
   // Writes complete in order, so one callback per connection pops them (no closure per write, and
   // Node can batch the completions of consecutive writes into one tick).
   #pending = new PendingWrites();
-  #overHigh = false;
   #corks = 0;
-  // the rest
-  #draining = false;
-  #releaseOnFin = false;
-  #closedDelivered = false;
   #reason: CloseReason | null = null;
   #readSequence = 0;
-  #lastRead: number;
-  #lastWrite: number;
-  // When onIdle last fired for each kind: after a handler keeps the connection, the next period
-  // counts from then (Netty's IdleStateHandler), not from the activity long past.
-  #idleMarkRead = -Infinity;
-  #idleMarkWrite = -Infinity;
-  #idleMarkAll = -Infinity;
-  #idleEnabled: boolean;
-  #idleTimer: WheelTimer | null = null;
+  /** Idle-timeout bookkeeping; null when no idle timeout is configured. */
+  #idle: IdleState | null = null;
+  // counters (conn.stats)
+  #bytesRead = 0;
+  #bytesWritten = 0;
+  #reads = 0;
+  #writes = 0;
+  #maxQueuedBytes = 0;
+  #maxStaged = 0;
   #lingerTimer: WheelTimer | null = null;
   #remote: SocketEndpoint | null = null;
   #local: SocketEndpoint | null = null;
@@ -113,8 +162,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.#ctx = ctx;
     this.options = resolveConnectionOptions(options);
     const idle = this.options.idle;
-    this.#idleEnabled = idle.readMs > 0 || idle.writeMs > 0 || idle.allMs > 0;
-    this.#lastRead = this.#lastWrite = this.#idleEnabled ? ctx.clock.now() : 0;
+    if (idle.readMs > 0 || idle.writeMs > 0 || idle.allMs > 0) this.#idle = new IdleState(ctx.clock.now());
     transport.attach(this);
   }
 
@@ -165,9 +213,20 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   get lifecycle(): Lifecycle {
     return this.#life;
   }
-  /** Shutdown flags per direction, wanted vs done. */
+  /** Shutdown flags per direction, wanted vs done (a snapshot). */
   get shutdown(): ShutdownStateView {
-    return this.#shut;
+    return new ShutdownState(this.#shut);
+  }
+  /** The counters now (a snapshot). */
+  get stats(): ConnectionStats {
+    return {
+      bytesRead: this.#bytesRead,
+      bytesWritten: this.#bytesWritten,
+      reads: this.#reads,
+      writes: this.#writes,
+      maxQueuedBytes: this.#maxQueuedBytes,
+      maxStaged: this.#maxStaged,
+    };
   }
   /** Bytes written and not yet completed. */
   get queuedBytes(): number {
@@ -193,6 +252,16 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
   get closeReason(): CloseReason | null {
     return this.#reason;
+  }
+
+  /**
+   * Hand the connection to `handler` from the next completion on: a protocol upgrade, where the layer
+   * that read the request (an HTTP head) gives the connection to the protocol it became (WebSocket
+   * frames) and drops out. Call from inside a completion of the current handler.
+   */
+  switchHandler(handler: ConnectionCallbacks<U>): void {
+    this.#handler = handler;
+    this.#source = handler;
   }
 
   /** Start the connection (the server or connector does): stage bytes a lower layer already read, then report establishment. */
@@ -230,7 +299,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
    */
   write(data: Uint8Array | PooledBuffer | string): WriteStatus {
     const pooled = data instanceof PooledBuffer ? data : null;
-    if (connectionStateTable[this.#life].write === 'refuse-write' || this.#shut.flags & (Shut.WriteWanted | Shut.Error)) {
+    if (connectionStateTable[this.#life].write === 'refuse-write' || this.#shut & (Shut.WriteWanted | Shut.Error)) {
       pooled?.release();
       return 'closed';
     }
@@ -241,9 +310,9 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
       return this.#overHigh ? 'over-high-water' : 'queued';
     }
     this.#queuedBytes += length;
-    if (this.#queuedBytes > this.stats.maxQueuedBytes) this.stats.maxQueuedBytes = this.#queuedBytes;
+    if (this.#queuedBytes > this.#maxQueuedBytes) this.#maxQueuedBytes = this.#queuedBytes;
     this.#pending.push(length, pooled);
-    this.transport.write(bytes, this.#writeDone);
+    this.transport.write(bytes); // completes through onWriteDone
     if (this.#queuedBytes > this.options.highWaterMark) {
       this.#overHigh = true;
       return 'over-high-water';
@@ -343,9 +412,9 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
       return this.#wantsReading();
     }
     buffer.sequence = ++this.#readSequence;
-    if (this.#idleEnabled) this.#lastRead = this.#ctx.clock.now();
-    this.stats.bytesRead += buffer.length;
-    this.stats.reads++;
+    if (this.#idle !== null) this.#idle.lastRead = this.#ctx.clock.now();
+    this.#bytesRead += buffer.length;
+    this.#reads++;
     if (this.#readPosted) {
       this.#readPosted = false;
       this.#ctx.dispatcher.complete(this, Connection.#deliverRead, buffer);
@@ -360,7 +429,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   /** The transport's or the dispatcher's side of the connection; not for handlers. */
   onEnd(): void {
     this.#peerEnded = true;
-    this.#shut.set(Shut.ReadDone);
+    this.#setShut(Shut.ReadDone);
     if (connectionStateTable[this.#life].fin !== 'report-fin') return; // closing: the transport closes once our FIN is out
     if (this.#readPosted) {
       this.#readPosted = false;
@@ -370,14 +439,14 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
 
   /** The transport's or the dispatcher's side of the connection; not for handlers. */
   onWriteShut(): void {
-    this.#shut.set(Shut.WriteDone);
+    this.#setShut(Shut.WriteDone);
     if (this.#releaseOnFin && this.#life === 'closing') this.transport.destroy();
   }
 
   /** The transport's or the dispatcher's side of the connection; not for handlers. */
   onError(error: PorticoError): void {
     if (connectionStateTable[this.#life].rst !== 'report-reset') return;
-    if (!this.#shut.set(Shut.Error)) return;
+    if (!this.#setShut(Shut.Error)) return;
     this.#setReason({ kind: 'reset', error });
     this.#readPosted = false;
     this.#releaseStaged();
@@ -388,7 +457,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   onClosed(): void {
     if (connectionStateTable[this.#life].handleClosed !== 'report-closed') return;
     this.#life = 'closed';
-    this.#shut.set(Shut.Closed);
+    this.#setShut(Shut.Closed);
     this.#readPosted = false;
     this.#releaseStaged();
     this.#cancelTimers();
@@ -428,7 +497,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   #shutWrite(): void {
-    if (!this.#shut.set(Shut.WriteWanted)) return;
+    if (!this.#setShut(Shut.WriteWanted)) return;
     while (this.#corks > 0) this.uncork();
     this.transport.shutdownWrite();
   }
@@ -439,13 +508,12 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.#setReason(this.#peerEnded && reason.kind === 'local-close' ? peerClose : reason);
     this.#readPosted = false;
     this.#releaseStaged();
-    this.#idleTimer?.cancel();
-    this.#idleTimer = null;
+    this.#cancelIdle();
     this.#shutWrite();
     // One bound for the whole graceful close: our FIN must get out and the peer's come back.
     this.#lingerTimer = this.#ctx.wheel.schedule(this.#ctx.clock.now() + this.options.lingerMs, Connection.#lingerExpired, this as Connection<unknown>);
     if (this.#releaseOnFin) {
-      if (this.#shut.has(Shut.WriteDone)) this.transport.destroy(); // our FIN is out already
+      if ((this.#shut & Shut.WriteDone) !== 0) this.transport.destroy(); // our FIN is out already
       return;
     }
     if (!this.#peerEnded) this.transport.resumeReading(); // read (and discard) until the peer's FIN
@@ -453,7 +521,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
 
   #beginAbort(reason: CloseReason): void {
     this.#life = 'aborting';
-    this.#shut.set(Shut.AbortWanted);
+    this.#setShut(Shut.AbortWanted);
     this.#setReason(reason);
     this.#readPosted = false;
     this.#releaseStaged();
@@ -485,7 +553,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #stage(buffer: PooledBuffer): void {
     const staged = (this.#staged ??= new Fifo<PooledBuffer>());
     staged.push(buffer);
-    if (staged.length > this.stats.maxStaged) this.stats.maxStaged = staged.length;
+    if (staged.length > this.#maxStaged) this.#maxStaged = staged.length;
   }
 
   #releaseStaged(): void {
@@ -497,50 +565,66 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     if (this.#reason === null) this.#reason = reason;
   }
 
+  /** Set a `Shut` flag; false if it was set already. */
+  #setShut(flag: number): boolean {
+    if ((this.#shut & flag) !== 0) return false;
+    this.#shut |= flag;
+    return true;
+  }
+
+  #cancelIdle(): void {
+    const idle = this.#idle;
+    if (idle === null) return;
+    idle.timer?.cancel();
+    idle.timer = null;
+  }
+
   #cancelTimers(): void {
-    this.#idleTimer?.cancel();
-    this.#idleTimer = null;
+    this.#cancelIdle();
     this.#lingerTimer?.cancel();
     this.#lingerTimer = null;
   }
 
-  readonly #writeDone = (error?: Error | null): void => {
+  /** The transport's side of the connection (the oldest write completed); not for handlers. */
+  onWriteDone(error?: Error | null): void {
     const length = this.#pending.completeOldest();
     this.#queuedBytes -= length;
     if (error) return; // the transport reports the failure through onError / onClosed
-    this.stats.bytesWritten += length;
-    this.stats.writes++;
-    if (this.#idleEnabled) this.#lastWrite = this.#ctx.clock.now();
+    this.#bytesWritten += length;
+    this.#writes++;
+    if (this.#idle !== null) this.#idle.lastWrite = this.#ctx.clock.now();
     if (this.#handler.onWriteCompleted !== undefined) this.#ctx.dispatcher.complete(this, Connection.#deliverWriteCompleted, length);
     if (this.#overHigh && this.#queuedBytes <= this.options.lowWaterMark) {
       this.#overHigh = false;
       this.#ctx.dispatcher.complete(this, Connection.#deliverWritable, undefined);
     }
     if (this.#draining && this.#pending.count === 0 && this.#handler.onDrain === undefined) this.#closeIfDrained();
-  };
+  }
 
   // ---- idle ---------------------------------------------------------------------------------------
 
   #armIdle(): void {
-    if (!this.#idleEnabled || this.#life !== 'open') return;
+    const idle = this.#idle;
+    if (idle === null || this.#life !== 'open') return;
     const { readMs, writeMs, allMs } = this.options.idle;
-    const read = Math.max(this.#lastRead, this.#idleMarkRead);
-    const write = Math.max(this.#lastWrite, this.#idleMarkWrite);
+    const read = Math.max(idle.lastRead, idle.markRead);
+    const write = Math.max(idle.lastWrite, idle.markWrite);
     let deadline = Infinity;
     if (readMs > 0) deadline = Math.min(deadline, read + readMs);
     if (writeMs > 0) deadline = Math.min(deadline, write + writeMs);
-    if (allMs > 0) deadline = Math.min(deadline, Math.max(this.#lastRead, this.#lastWrite, this.#idleMarkAll) + allMs);
-    this.#idleTimer = this.#ctx.wheel.schedule(deadline, Connection.#checkIdle, this as Connection<unknown>);
+    if (allMs > 0) deadline = Math.min(deadline, Math.max(idle.lastRead, idle.lastWrite, idle.markAll) + allMs);
+    idle.timer = this.#ctx.wheel.schedule(deadline, Connection.#checkIdle, this as Connection<unknown>);
   }
 
   static #checkIdle(now: number, conn: Connection<unknown>): void {
-    conn.#idleTimer = null;
+    const idle = conn.#idle!;
+    idle.timer = null;
     if (connectionStateTable[conn.#life].idle !== 'report-idle') return;
     const { readMs, writeMs, allMs } = conn.options.idle;
     let which: IdleKind | null = null;
-    if (allMs > 0 && now - Math.max(conn.#lastRead, conn.#lastWrite, conn.#idleMarkAll) >= allMs) which = 'all';
-    else if (readMs > 0 && now - Math.max(conn.#lastRead, conn.#idleMarkRead) >= readMs) which = 'read';
-    else if (writeMs > 0 && now - Math.max(conn.#lastWrite, conn.#idleMarkWrite) >= writeMs) which = 'write';
+    if (allMs > 0 && now - Math.max(idle.lastRead, idle.lastWrite, idle.markAll) >= allMs) which = 'all';
+    else if (readMs > 0 && now - Math.max(idle.lastRead, idle.markRead) >= readMs) which = 'read';
+    else if (writeMs > 0 && now - Math.max(idle.lastWrite, idle.markWrite) >= writeMs) which = 'write';
     if (which === null) {
       conn.#armIdle(); // activity since: check again at the new deadline
       return;
@@ -592,14 +676,15 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
       conn.abort(new PorticoError(ErrorCodes.IDLE_TIMEOUT, 'connection', `${which} idle timeout`));
       return;
     }
+    const idle = conn.#idle!;
     const now = conn.#ctx.clock.now();
-    if (which === 'read') conn.#idleMarkRead = now;
-    else if (which === 'write') conn.#idleMarkWrite = now;
-    else conn.#idleMarkAll = now;
+    if (which === 'read') idle.markRead = now;
+    else if (which === 'write') idle.markWrite = now;
+    else idle.markAll = now;
     try {
       conn.#handler.onIdle(conn, which);
     } finally {
-      if (conn.#idleTimer === null) conn.#armIdle();
+      if (idle.timer === null) conn.#armIdle();
     }
   }
 

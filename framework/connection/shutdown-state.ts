@@ -24,15 +24,14 @@ export interface ShutdownStateView {
   has(flag: ShutFlag): boolean;
 }
 
+/** A snapshot of a connection's shutdown flags (the connection keeps them as one number). */
 export class ShutdownState implements ShutdownStateView {
-  flags = 0;
+  readonly flags: number;
+  constructor(flags: number) {
+    this.flags = flags;
+  }
   has(flag: ShutFlag): boolean {
     return (this.flags & flag) !== 0;
-  }
-  set(flag: ShutFlag): boolean {
-    if ((this.flags & flag) !== 0) return false;
-    this.flags |= flag;
-    return true;
   }
   toString(): string {
     return Object.entries(Shut)

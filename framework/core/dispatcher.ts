@@ -40,21 +40,28 @@ export const defaultDispatcherOptions: Readonly<Omit<DispatcherOptions, 'clock' 
   turnBudgetMs: 4,
 });
 
-/** Per-target dispatch state; each target owns one. */
-export class DispatchSlot {
-  /** @internal */ pending: Fifo<QueuedCompletion> | null = null;
-  /** @internal */ inReady = false;
-  /** Completions queued and not yet run for this target. */
-  get queued(): number {
-    return this.pending === null ? 0 : this.pending.length;
-  }
-}
-
-/** Something completions are delivered to: in practice a connection. */
+/**
+ * Something completions are delivered to: in practice a connection. The dispatcher keeps its
+ * bookkeeping for a target in two fields of the target itself (no object, no map entry per target):
+ * start them as `null` and `false` (`idleDispatchState()`), and never write them.
+ */
 export interface CompletionTarget {
-  readonly dispatchSlot: DispatchSlot;
+  /** The dispatcher's: completions queued for this target and not yet run (made on the first). */
+  dispatchQueue: Fifo<QueuedCompletion> | null;
+  /** The dispatcher's: the target is in its ready list. */
+  dispatchReady: boolean;
   /** A completion for this target threw; the target must fail itself (abort), never the process. */
   completionFailed(error: PorticoError): void;
+}
+
+/** The dispatcher's fields of a target that has nothing queued: spread into a new target. */
+export function idleDispatchState(): Pick<CompletionTarget, 'dispatchQueue' | 'dispatchReady'> {
+  return { dispatchQueue: null, dispatchReady: false };
+}
+
+/** Completions queued and not yet run for `target`. */
+export function queuedCompletions(target: CompletionTarget): number {
+  return target.dispatchQueue === null ? 0 : target.dispatchQueue.length;
 }
 
 /**
@@ -63,7 +70,8 @@ export interface CompletionTarget {
  */
 export type Completion<A, T extends CompletionTarget = CompletionTarget> = (arg: A, target: T) => void;
 
-interface QueuedCompletion {
+/** One completion waiting in a target's queue. */
+export interface QueuedCompletion {
   fn: Completion<unknown, CompletionTarget>;
   arg: unknown;
 }
@@ -89,8 +97,7 @@ export class CompletionDispatcher {
 
   #depth = 0;
   #ran = 0;
-  #ready = new Fifo<DispatchSlot>();
-  #targets = new WeakMap<DispatchSlot, CompletionTarget>();
+  #ready = new Fifo<CompletionTarget>();
   #queuedNow = 0;
   #draining = false;
   // The budget is per event-loop turn, not per drain call: every drain between two runs of the
@@ -142,21 +149,19 @@ export class CompletionDispatcher {
 
   /** Deliver a completion for `target`: inline if allowed, else queued behind the target's earlier work. */
   complete<A, T extends CompletionTarget>(target: T, fn: Completion<A, T>, arg: A): void {
-    const slot = target.dispatchSlot;
-    if ((slot.pending === null || slot.pending.length === 0) && this.#depth < this.options.maxInlineDepth) {
+    const queue = target.dispatchQueue;
+    if ((queue === null || queue.length === 0) && this.#depth < this.options.maxInlineDepth) {
       this.stats.inline++;
       this.#run(target, fn as Completion<unknown, CompletionTarget>, arg);
       if (this.#depth === 0 && this.#ready.length > 0 && !this.#draining) this.#drain();
       return;
     }
-    if (slot.pending === null) slot.pending = new Fifo<QueuedCompletion>();
-    slot.pending.push({ fn: fn as Completion<unknown, CompletionTarget>, arg });
+    (target.dispatchQueue ??= new Fifo<QueuedCompletion>()).push({ fn: fn as Completion<unknown, CompletionTarget>, arg });
     this.stats.queued++;
     if (++this.#queuedNow > this.stats.maxQueue) this.stats.maxQueue = this.#queuedNow;
-    if (!slot.inReady) {
-      slot.inReady = true;
-      this.#targets.set(slot, target);
-      this.#ready.push(slot);
+    if (!target.dispatchReady) {
+      target.dispatchReady = true;
+      this.#ready.push(target);
     }
     // At depth 0 nobody above us will drain (e.g. maxInlineDepth = 0): the turn end will.
     if (this.#depth === 0 && !this.#draining) this.#scheduleTurnEnd();
@@ -212,9 +217,8 @@ export class CompletionDispatcher {
     let ranBefore = this.#ran;
     try {
       while (this.#ready.length > 0) {
-        const slot = this.#ready.shift()!;
-        const target = this.#targets.get(slot)!;
-        const pending = slot.pending!;
+        const target = this.#ready.shift()!;
+        const pending = target.dispatchQueue!;
         let n = 0;
         while (n < maxPerTargetPerTurn && pending.length > 0) {
           const item = pending.shift()!;
@@ -222,12 +226,8 @@ export class CompletionDispatcher {
           n++;
           this.#run(target, item.fn, item.arg);
         }
-        if (pending.length > 0) {
-          this.#ready.push(slot);
-        } else {
-          slot.inReady = false;
-          this.#targets.delete(slot);
-        }
+        if (pending.length > 0) this.#ready.push(target);
+        else target.dispatchReady = false;
         this.#turnRan += this.#ran - ranBefore;
         ranBefore = this.#ran;
         if (this.#ready.length > 0 && !this.#turnHasBudget()) {

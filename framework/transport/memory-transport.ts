@@ -1,7 +1,7 @@
 import type { BufferPool } from '../buffers/buffer-pool.js';
 import { ErrorCodes, PorticoError } from '../core/errors.js';
 import { Fifo } from '../core/fifo.js';
-import type { SocketEndpoint, Transport, TransportSink } from './transport.js';
+import type { SocketEndpoint, Transport, TransportSink, WriteDone } from './transport.js';
 
 export interface MemoryTransportOptions {
   /** Names the endpoints (`<name>-local`, `<name>-remote`). */
@@ -36,6 +36,7 @@ export class MemoryTransport implements Transport {
   readonly #maxReadsPerTurn: number;
   #pool: BufferPool;
   #sink: TransportSink | null = null;
+  #toSink: WriteDone | null = null;
   #inbound = new Fifo<Uint8Array>();
   #source: (() => Uint8Array | null) | null = null;
   #reading = false;
@@ -163,7 +164,7 @@ export class MemoryTransport implements Transport {
     this.#wake();
   }
 
-  write(data: Uint8Array, done: (error?: Error | null) => void): void {
+  write(data: Uint8Array, done: WriteDone = this.#sinkDone()): void {
     if (this.#closed || this.#writeShut) {
       const error = new PorticoError(ErrorCodes.WRITE_AFTER_SHUTDOWN, 'transport', 'write on a closed memory transport');
       queueMicrotask(() => done(error));
@@ -182,6 +183,11 @@ export class MemoryTransport implements Transport {
     if (this.#corked) this.#corkQueue.push({ data: copy, done });
     else this.#send(copy, [done]);
   }
+  /** Completes a write made without `done` on the sink (made once, on the first such write). */
+  #sinkDone(): WriteDone {
+    return (this.#toSink ??= (error) => this.#sink?.onWriteDone?.(error));
+  }
+
 
   cork(): void {
     this.#corked = true;

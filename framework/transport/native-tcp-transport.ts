@@ -4,9 +4,10 @@ import type { PooledBuffer } from '../buffers/pooled-buffer.js';
 import { ErrorCodes, PorticoError, fromSocketError } from '../core/errors.js';
 import { Fifo } from '../core/fifo.js';
 import { type NativeShutdownReq, type NativeStreamBinding, type NativeStreamHandle, type NativeWriteReq, UV_ECANCELED, UV_EOF, nativeStream } from './native-stream.js';
-import type { SocketEndpoint, Transport, TransportSink } from './transport.js';
+import type { SocketEndpoint, Transport, TransportSink, WriteDone } from './transport.js';
 
-type WriteDone = (error?: Error | null) => void;
+/** Stands for "the sink's `onWriteDone`" among the completions a transport holds (never called itself). */
+const TO_SINK: WriteDone = () => {};
 
 /** Writes held while corked, written together (one writev) at uncork. */
 interface Corked {
@@ -66,6 +67,19 @@ function onShutdownComplete(this: ShutdownReq, status: number): void {
   this.transport.shutdownCompleted(status);
 }
 
+/** The bits of `#flags` (one number instead of a field per boolean: less memory per connection). */
+const Flag = {
+  reading: 1 << 0,
+  peerEnded: 1 << 1,
+  shutdownSent: 1 << 2,
+  writeShut: 1 << 3,
+  /** The handle is closing or closed: nothing more is reported but `onClosed`. */
+  closing: 1 << 4,
+  closed: 1 << 5,
+  resetWanted: 1 << 6,
+  failed: 1 << 7,
+} as const;
+
 /**
  * A TCP connection driven on Node's native handle (TCPWrap) directly, the way `net.Socket` drives it
  * underneath but without one: reads are posted with `readStart` into a buffer we hand libuv (the pool's
@@ -77,7 +91,9 @@ function onShutdownComplete(this: ShutdownReq, status: number): void {
  * `net.Socket` (TLS does); `nativeStream()` null (a Node without the binding) falls back to `TcpTransport`.
  */
 export class NativeTcpTransport implements Transport {
-  readonly kind = 'tcp' as const;
+  get kind(): 'tcp' {
+    return 'tcp';
+  }
   readonly #handle: OwnedHandle;
   readonly #binding: NativeStreamBinding;
   readonly #pool: BufferPool;
@@ -86,15 +102,56 @@ export class NativeTcpTransport implements Transport {
   #next: PooledBuffer | null = null;
   /** What libuv reads into now (the landing buffer, `#next`'s bytes, or scratch once closed). */
   #into: Buffer;
-  #reading = false;
-  #peerEnded = false;
-  #shutdownSent = false;
-  #writeShut = false;
-  /** The handle is closing or closed: nothing more is reported but `onClosed`. */
-  #closing = false;
-  #closed = false;
-  #resetWanted = false;
-  #failed = false;
+  /** Booleans as `Flag` bits, read and written through the accessors below. */
+  #flags = 0;
+  get #reading(): boolean {
+    return (this.#flags & Flag.reading) !== 0;
+  }
+  set #reading(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.reading : this.#flags & ~Flag.reading;
+  }
+  get #peerEnded(): boolean {
+    return (this.#flags & Flag.peerEnded) !== 0;
+  }
+  set #peerEnded(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.peerEnded : this.#flags & ~Flag.peerEnded;
+  }
+  get #shutdownSent(): boolean {
+    return (this.#flags & Flag.shutdownSent) !== 0;
+  }
+  set #shutdownSent(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.shutdownSent : this.#flags & ~Flag.shutdownSent;
+  }
+  get #writeShut(): boolean {
+    return (this.#flags & Flag.writeShut) !== 0;
+  }
+  set #writeShut(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.writeShut : this.#flags & ~Flag.writeShut;
+  }
+  get #closing(): boolean {
+    return (this.#flags & Flag.closing) !== 0;
+  }
+  set #closing(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.closing : this.#flags & ~Flag.closing;
+  }
+  get #closed(): boolean {
+    return (this.#flags & Flag.closed) !== 0;
+  }
+  set #closed(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.closed : this.#flags & ~Flag.closed;
+  }
+  get #resetWanted(): boolean {
+    return (this.#flags & Flag.resetWanted) !== 0;
+  }
+  set #resetWanted(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.resetWanted : this.#flags & ~Flag.resetWanted;
+  }
+  get #failed(): boolean {
+    return (this.#flags & Flag.failed) !== 0;
+  }
+  set #failed(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.failed : this.#flags & ~Flag.failed;
+  }
   #corks = 0;
   /** Writes held by cork (made on the first one: most connections never cork). */
   #corked: Corked | null = null;
@@ -249,7 +306,7 @@ export class NativeTcpTransport implements Transport {
     if (this.#writeShut && !this.#closing) this.#close();
   }
 
-  write(data: Uint8Array, done: WriteDone): void {
+  write(data: Uint8Array, done: WriteDone = TO_SINK): void {
     if (this.#closing) {
       this.#cancel([done]);
       return;
@@ -298,7 +355,13 @@ export class NativeTcpTransport implements Transport {
   #completeDeferred(): void {
     const dones = this.#deferred;
     this.#deferred = null;
-    if (dones !== null) for (const done of dones) done(null);
+    if (dones !== null) for (const done of dones) this.#finish(done, null);
+  }
+
+  /** Report one write's completion: to its own callback, or to the sink. */
+  #finish(done: WriteDone, error: Error | null): void {
+    if (done === TO_SINK) this.#sink?.onWriteDone?.(error);
+    else done(error);
   }
 
   #newReq(data: Uint8Array | Uint8Array[], count: number): WriteReq {
@@ -318,8 +381,8 @@ export class NativeTcpTransport implements Transport {
       const error = errnoError(err, 'write');
       // Reported after the caller's write() returns, as net.Socket does.
       queueMicrotask(() => {
-        if (done !== null) done(error);
-        else for (const d of dones!) d(error);
+        if (done !== null) this.#finish(done, error);
+        else for (const d of dones!) this.#finish(d, error);
         this.#fail(error);
       });
       return;
@@ -339,8 +402,8 @@ export class NativeTcpTransport implements Transport {
       else for (const d of dones!) deferred.push(d);
       return;
     }
-    if (done !== null) done(null);
-    else for (const d of dones!) d(null);
+    if (done !== null) this.#finish(done, null);
+    else for (const d of dones!) this.#finish(d, null);
   }
 
   /** @internal An async write finished (or was cancelled by the close). */
@@ -350,7 +413,7 @@ export class NativeTcpTransport implements Transport {
     for (let i = 0; i < req.count; i++) {
       const done = this.#dones?.shift();
       if (done === undefined) break; // flushed by the close already
-      done(error);
+      this.#finish(done, error);
     }
     if (error !== null && status !== UV_ECANCELED) this.#fail(error);
   }
@@ -442,7 +505,7 @@ export class NativeTcpTransport implements Transport {
   #cancel(dones: readonly WriteDone[]): void {
     const queue = this.#dones;
     if (queue !== null && queue.length > 0 && !this.#closed) for (const done of dones) queue.push(done);
-    else cancelLater(dones);
+    else if (dones.length > 0) queueMicrotask(() => dones.forEach((done) => this.#finish(done, errnoError(UV_ECANCELED, 'write'))));
   }
 
   /** Closing: writes still held by cork are never written; their completions say so, after the caller returns. */
@@ -493,14 +556,10 @@ export class NativeTcpTransport implements Transport {
     // Writes libuv never reported (it cancels them before the close callback; this is the safety net).
     const cancelled = errnoError(UV_ECANCELED, 'write');
     const queue = this.#dones;
-    if (queue !== null) for (let done = queue.shift(); done !== undefined; done = queue.shift()) done(cancelled);
+    if (queue !== null) for (let done = queue.shift(); done !== undefined; done = queue.shift()) this.#finish(done, cancelled);
     delete this.#handle[owner];
     this.#sink?.onClosed();
   }
-}
-
-function cancelLater(dones: readonly WriteDone[]): void {
-  if (dones.length > 0) queueMicrotask(() => dones.forEach((done) => done(errnoError(UV_ECANCELED, 'write'))));
 }
 
 /** libuv's name for a negative status ('ECONNRESET'), or '' when it has none. */

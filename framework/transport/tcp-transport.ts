@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import type { BufferPool } from '../buffers/buffer-pool.js';
 import type { PooledBuffer } from '../buffers/pooled-buffer.js';
 import { ErrorCodes, PorticoError, fromSocketError } from '../core/errors.js';
-import type { SocketEndpoint, Transport, TransportSink } from './transport.js';
+import type { SocketEndpoint, Transport, TransportSink, WriteDone } from './transport.js';
 
 /**
  * How bytes get from the socket into pooled buffers.
@@ -43,6 +43,7 @@ export class TcpTransport implements Transport {
   readonly mode: TcpReadMode;
   #pool: BufferPool;
   #sink: TransportSink | null = null;
+  #toSink: WriteDone | null = null;
   #next: PooledBuffer | null = null; // a buffer of our own libuv reads into next (onread mode), else the landing buffer
   #ownBufferNext = false;
   #reading = false;
@@ -217,7 +218,7 @@ export class TcpTransport implements Transport {
     if (!keep) this.socket.pause();
   }
 
-  write(data: Uint8Array, done: (error?: Error | null) => void): void {
+  write(data: Uint8Array, done: WriteDone = this.#sinkDone()): void {
     const s = this.socket;
     if (s.writableLength !== 0 || s.writableCorked !== 0 || s.destroyed) {
       s.write(data, done);
@@ -230,6 +231,11 @@ export class TcpTransport implements Transport {
     s.write(data);
     if (s.writableLength === 0 && !s.destroyed) done(null);
     else s.write(EMPTY_WRITE, done);
+  }
+
+  /** Completes a write made without `done` on the sink (made once, on the first such write). */
+  #sinkDone(): WriteDone {
+    return (this.#toSink ??= (error) => this.#sink?.onWriteDone?.(error));
   }
 
   cork(): void {

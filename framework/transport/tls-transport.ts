@@ -13,7 +13,7 @@ import {
   serverTlsSocket,
   setTlsReading,
 } from './tls-sockets.js';
-import type { SocketEndpoint, Transport, TransportSink } from './transport.js';
+import type { SocketEndpoint, Transport, TransportSink, WriteDone } from './transport.js';
 
 export type { TlsConnectTarget, TlsServerTransportOptions } from './tls-sockets.js';
 
@@ -61,6 +61,7 @@ export class TlsTransport implements Transport {
   readonly isServer: boolean;
   #pool: BufferPool;
   #sink: TransportSink | null = null;
+  #toSink: WriteDone | null = null;
   #remote: SocketEndpoint;
   #local: SocketEndpoint;
   #requestCert: boolean;
@@ -260,9 +261,14 @@ export class TlsTransport implements Transport {
     }
   }
 
-  write(data: Uint8Array, done: (error?: Error | null) => void): void {
+  write(data: Uint8Array, done: WriteDone = this.#sinkDone()): void {
     this.socket.write(data, done);
   }
+  /** Completes a write made without `done` on the sink (made once, on the first such write). */
+  #sinkDone(): WriteDone {
+    return (this.#toSink ??= (error) => this.#sink?.onWriteDone?.(error));
+  }
+
 
   cork(): void {
     this.socket.cork();

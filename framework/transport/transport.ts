@@ -23,7 +23,15 @@ export interface TransportSink {
   onError(error: PorticoError): void;
   /** The handle is closed; nothing else follows. */
   onClosed(): void;
+  /**
+   * A write made without its own `done` completed (in order, as writes do): one method for every write
+   * of the sink, so a connection needs no completion closure of its own.
+   */
+  onWriteDone?(error?: Error | null): void;
 }
+
+/** How a write completes: null or undefined when the bytes were written, else why they were not. */
+export type WriteDone = (error?: Error | null) => void;
 
 /**
  * A byte transport: TCP, TLS or an in-memory pair. Reading is started by the layer above and stopped
@@ -43,11 +51,11 @@ export interface Transport {
   /** Start (or keep) delivering data to the sink. Idempotent. */
   resumeReading(): void;
   /**
-   * Queue bytes; `done` runs once they are written or the write failed — possibly before `write`
-   * returns, when the kernel took them at once (an IOCP completion on success). Do not modify `data`
-   * until then.
+   * Queue bytes; `done` (or, without one, the sink's `onWriteDone`) runs once they are written or the
+   * write failed — possibly before `write` returns, when the kernel took them at once (an IOCP
+   * completion on success). Do not modify `data` until then.
    */
-  write(data: Uint8Array, done: (error?: Error | null) => void): void;
+  write(data: Uint8Array, done?: WriteDone): void;
   /** Hold writes until `uncork`, then hand them to the kernel together (one writev). */
   cork(): void;
   uncork(): void;

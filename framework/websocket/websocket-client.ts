@@ -104,7 +104,7 @@ class ClientUpgradeConnection<U> implements ConnectionCallbacks<undefined> {
 
   onReadCompleted(conn: Connection<undefined>, buffer: PooledBuffer): void {
     if (this.#ws !== null) {
-      this.#ws.received(buffer);
+      this.#ws.onReadCompleted(conn as Connection, buffer);
       return;
     }
     if (this.#settled) {
@@ -137,11 +137,11 @@ class ClientUpgradeConnection<U> implements ConnectionCallbacks<undefined> {
   }
 
   onWritable(): void {
-    this.#ws?.writable();
+    this.#ws?.onWritable();
   }
 
   onClientClose(conn: Connection<undefined>): void {
-    if (this.#ws !== null) this.#ws.peerEnded();
+    if (this.#ws !== null) this.#ws.onClientClose();
     else this.#fail(conn, handshakeError('the server closed the connection before answering the upgrade'));
   }
 
@@ -150,13 +150,13 @@ class ClientUpgradeConnection<U> implements ConnectionCallbacks<undefined> {
   }
 
   onDrain(conn: Connection<undefined>): void {
-    if (this.#ws !== null) this.#ws.drain();
+    if (this.#ws !== null) this.#ws.onDrain();
     else conn.close({ waitForPeer: false });
   }
 
   onConnectionClosed(conn: Connection<undefined>): void {
     this.#cancelDeadline();
-    if (this.#ws !== null) this.#ws.closed();
+    if (this.#ws !== null) this.#ws.onConnectionClosed();
     else {
       this.#queue.clear();
       this.#fail(conn, handshakeError('the connection closed during the upgrade'));

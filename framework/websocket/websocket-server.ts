@@ -47,16 +47,18 @@ export function webSocketServer<U = unknown>(options: WebSocketServerOptions<U>)
   return () => new UpgradeConnection(resolved);
 }
 
-type Phase = 'head' | 'websocket' | 'done';
+type Phase = 'head' | 'done';
 
-/** One connection: the request head, then (if upgraded) the WebSocket it becomes. */
+/**
+ * One connection's request head: answered as plain HTTP, refused, or upgraded — then the WebSocket is
+ * the connection's handler (`switchHandler`) and this object is out of the picture.
+ */
 class UpgradeConnection<U> implements ConnectionCallbacks {
   readonly #options: ResolvedWebSocketServerOptions<U>;
   #phase: Phase = 'head';
   #queue: ByteQueue | null;
   #parser: RequestHeadParser | null;
   #deadline: WheelTimer | null = null;
-  #ws: WebSocket<U> | null = null;
   #conn: Connection | null = null;
 
   constructor(options: ResolvedWebSocketServerOptions<U>) {
@@ -72,10 +74,6 @@ class UpgradeConnection<U> implements ConnectionCallbacks {
   }
 
   onReadCompleted(conn: Connection, buffer: PooledBuffer): void {
-    if (this.#phase === 'websocket') {
-      this.#ws!.received(buffer);
-      return;
-    }
     if (this.#phase !== 'head') {
       buffer.release();
       return;
@@ -95,25 +93,18 @@ class UpgradeConnection<U> implements ConnectionCallbacks {
     this.#route(conn, result.head);
   }
 
-  onWritable(): void {
-    this.#ws?.writable();
-  }
-
   onClientClose(conn: Connection): void {
-    if (this.#ws !== null) this.#ws.peerEnded();
-    else conn.close(); // a request head cut short: nothing to answer
+    conn.close(); // a request head cut short: nothing to answer
   }
 
   onDrain(conn: Connection): void {
-    if (this.#ws !== null) this.#ws.drain();
-    else conn.close({ waitForPeer: false });
+    conn.close({ waitForPeer: false });
   }
 
   onConnectionClosed(): void {
     this.#phase = 'done';
     this.#cancelDeadline();
-    this.#ws?.closed();
-    if (this.#ws === null) this.#queue?.clear();
+    this.#queue?.clear();
     this.#queue = null;
     this.#parser = null;
   }
@@ -150,10 +141,11 @@ class UpgradeConnection<U> implements ConnectionCallbacks {
     conn.write(formatAcceptResponse(checked.handshake, deflate === null ? {} : { extensions: [deflate.response] }));
     const user = route.createUser !== undefined ? route.createUser(head) : (undefined as U);
     const ws = new WebSocket<U>(conn, checked.handshake, this.#queue!, route.handler, user, this.#options, deflate);
-    this.#ws = ws;
-    this.#phase = 'websocket';
+    this.#phase = 'done';
     this.#parser = null;
     this.#queue = null; // the socket's now (or released, when nothing followed the head)
+    // From here the socket is the connection's handler: this object is done with (one less per connection).
+    conn.switchHandler(ws);
     ws.start(head);
   }
 

@@ -26,14 +26,14 @@ export type WebSocketState = 'open' | 'closing' | 'closed';
  */
 export type SendResult = 'queued' | 'over-high-water' | 'dropped' | 'closed';
 
-/** Counters of one socket. */
+/** Counters of one socket, as `ws.stats` reads them at that moment. */
 export interface WebSocketStats {
-  messagesIn: number;
+  readonly messagesIn: number;
   /** Messages accepted by send / sendPrepared (pings, pongs and close frames are not messages). */
-  messagesOut: number;
+  readonly messagesOut: number;
   /** Messages the slow-consumer policy dropped. */
-  dropped: number;
-  pingsSent: number;
+  readonly dropped: number;
+  readonly pingsSent: number;
 }
 
 /** One frame writer per role for every socket: server frames are unmasked, client frames get a fresh random key each. */
@@ -58,6 +58,17 @@ function poolFor(options: WebSocketRuntimeOptions): ReceiverPool {
   return pool;
 }
 
+/** The bits of `#flags` (one number instead of a field per boolean: less memory per connection). */
+const Flag = {
+  closeSent: 1 << 0,
+  closeReceived: 1 << 1,
+  /** We failed the connection (protocol error): onClose reports the failure's code. */
+  failed: 1 << 2,
+  awaitingPong: 1 << 3,
+  readPaused: 1 << 4,
+  closeReported: 1 << 5,
+} as const;
+
 /**
  * One WebSocket connection, server side (RFC 6455 version 13, HyBi versions 8 and 7: the same framing).
  * Sends frame and queue on the connection; what arrives goes to the `WebSocketHandler`. The close
@@ -79,7 +90,6 @@ export class WebSocket<U = unknown> {
   readonly extensions: string;
   /** What permessage-deflate agreed to, or null when messages are never compressed. */
   readonly perMessageDeflate: PerMessageDeflateParams | null;
-  readonly stats: WebSocketStats = { messagesIn: 0, messagesOut: 0, dropped: 0, pingsSent: 0 };
   /** Per-socket application state. */
   user: U;
 
@@ -97,18 +107,54 @@ export class WebSocket<U = unknown> {
   /** permessage-deflate's sending half: compresses, and keeps everything sent in order behind it. */
   readonly #sender: CompressingSender<SendResult> | null = null;
   #state: WebSocketState = 'open';
-  #closeSent = false;
-  #closeReceived = false;
-  /** We failed the connection (protocol error): onClose reports the failure's code. */
-  #failed = false;
+  /** Booleans as `Flag` bits, read and written through the accessors below. */
+  #flags = 0;
+  get #closeSent(): boolean {
+    return (this.#flags & Flag.closeSent) !== 0;
+  }
+  set #closeSent(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.closeSent : this.#flags & ~Flag.closeSent;
+  }
+  get #closeReceived(): boolean {
+    return (this.#flags & Flag.closeReceived) !== 0;
+  }
+  set #closeReceived(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.closeReceived : this.#flags & ~Flag.closeReceived;
+  }
+  get #failed(): boolean {
+    return (this.#flags & Flag.failed) !== 0;
+  }
+  set #failed(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.failed : this.#flags & ~Flag.failed;
+  }
+  get #awaitingPong(): boolean {
+    return (this.#flags & Flag.awaitingPong) !== 0;
+  }
+  set #awaitingPong(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.awaitingPong : this.#flags & ~Flag.awaitingPong;
+  }
+  get #readPaused(): boolean {
+    return (this.#flags & Flag.readPaused) !== 0;
+  }
+  set #readPaused(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.readPaused : this.#flags & ~Flag.readPaused;
+  }
+  get #closeReported(): boolean {
+    return (this.#flags & Flag.closeReported) !== 0;
+  }
+  set #closeReported(on: boolean) {
+    this.#flags = on ? this.#flags | Flag.closeReported : this.#flags & ~Flag.closeReported;
+  }
   /** What onClose reports: the peer's close code and reason, or our failure's code. */
   #code: number = CloseCodes.ABNORMAL;
   #reason = '';
+  // counters (ws.stats)
+  #messagesIn = 0;
+  #messagesOut = 0;
+  #dropped = 0;
+  #pingsSent = 0;
   #closeTimer: WheelTimer | null = null;
   #heartbeat: WheelTimer | null = null;
-  #awaitingPong = false;
-  #readPaused = false;
-  #closeReported = false;
 
   /**
    * @internal The upgrade layer creates sockets; `queue` holds what followed the request head;
@@ -165,6 +211,11 @@ export class WebSocket<U = unknown> {
     return this.#conn.queuedBytes + (this.#sender?.pendingBytes ?? 0);
   }
 
+  /** The counters now (a snapshot). */
+  get stats(): WebSocketStats {
+    return { messagesIn: this.#messagesIn, messagesOut: this.#messagesOut, dropped: this.#dropped, pingsSent: this.#pingsSent };
+  }
+
   /** The connection underneath (addresses, stats). */
   get connection(): Connection {
     return this.#conn;
@@ -196,7 +247,7 @@ export class WebSocket<U = unknown> {
   /** Send a ping (payload at most 125 bytes). */
   ping(payload: string | Uint8Array = ''): SendResult {
     if (this.#state !== 'open') return 'closed';
-    this.stats.pingsSent++;
+    this.#pingsSent++;
     return this.#write(this.#writer.ping(payload));
   }
 
@@ -233,8 +284,10 @@ export class WebSocket<U = unknown> {
     this.#readOn();
   }
 
+  // ---- as the connection's handler (ConnectionCallbacks, once the upgrade switched it to us) ---------
+
   /** @internal A read completed. */
-  received(buffer: PooledBuffer): void {
+  onReadCompleted(_conn: Connection, buffer: PooledBuffer): void {
     let receiver = this.#receiver;
     if (receiver === null) {
       if (this.#state === 'closed') {
@@ -250,7 +303,7 @@ export class WebSocket<U = unknown> {
   }
 
   /** @internal The connection's queue fell to its low-water mark. */
-  writable(): void {
+  onWritable(): void {
     if (this.#readPaused) {
       this.#readPaused = false;
       this.#readOn();
@@ -259,19 +312,19 @@ export class WebSocket<U = unknown> {
   }
 
   /** @internal The peer's FIN: without a close frame first, the connection was dropped (1006). */
-  peerEnded(): void {
+  onClientClose(): void {
     if (this.#state === 'closed') return;
     this.#closeConnection();
   }
 
   /** @internal The server is draining: 1001 going away. */
-  drain(): void {
+  onDrain(): void {
     if (this.#state === 'open') this.close(CloseCodes.GOING_AWAY, 'server shutting down');
     else this.#closeConnection();
   }
 
   /** @internal The TCP connection is gone: report the close, exactly once. */
-  closed(): void {
+  onConnectionClosed(): void {
     if (this.#closeReported) return;
     this.#closeReported = true;
     this.#state = 'closed';
@@ -290,7 +343,7 @@ export class WebSocket<U = unknown> {
 
   /** @internal */
   onMessage(data: string | Buffer, isBinary: boolean): void {
-    this.stats.messagesIn++;
+    this.#messagesIn++;
     this.#handler.onMessage(this, data, isBinary);
   }
 
@@ -347,7 +400,7 @@ export class WebSocket<U = unknown> {
     if (this.#state !== 'open') return 'closed';
     if (this.bufferedAmount <= this.#options.maxBufferedBytes) return null;
     if (this.#options.slowConsumer === 'drop') {
-      this.stats.dropped++;
+      this.#dropped++;
       return 'dropped';
     }
     this.close(CloseCodes.POLICY_VIOLATION, 'slow consumer');
@@ -386,7 +439,7 @@ export class WebSocket<U = unknown> {
 
   /** Only messages count in messagesOut: pings, pongs and close frames go through #write too. */
   #countMessage(status: SendResult): SendResult {
-    if (status !== 'closed') this.stats.messagesOut++;
+    if (status !== 'closed') this.#messagesOut++;
     return status;
   }
 

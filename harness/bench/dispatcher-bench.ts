@@ -10,7 +10,7 @@
  *   node dist/harness/bench/dispatcher-bench.js [--time-ms 1000] [--chain-reads 1000000] [--chain-iterations 5]
  */
 import { Bench, type Task } from 'tinybench';
-import { CompletionDispatcher, type Completion, type CompletionTarget, DispatchSlot } from '../../framework/index.js';
+import { CompletionDispatcher, type Completion, type CompletionTarget, idleDispatchState } from '../../framework/index.js';
 import { type ChainOutcome, runChainedReads } from './chained-reads.js';
 import { exitWithError } from './fail.js';
 import { flagsHelp, type IntFlag, type ParseOptions, parseIntFlags } from './flags.js';
@@ -40,7 +40,7 @@ interface Row {
 
 function makeTarget(): CompletionTarget {
   return {
-    dispatchSlot: new DispatchSlot(),
+    ...idleDispatchState(),
     completionFailed(error) {
       throw error; // the bench completions never throw; if one does, the numbers are meaningless
     },

@@ -4,7 +4,7 @@ import {
   BufferPool,
   type CompletionTarget,
   CompletionDispatcher,
-  DispatchSlot,
+  idleDispatchState,
   ErrorCodes,
   ManualClock,
   type CloseReason,
@@ -13,7 +13,7 @@ import {
 import { memoryConnection, until } from '../helpers/memory-connection.js';
 
 function target(name: string, failures: PorticoError[] = []): CompletionTarget & { name: string } {
-  return { name, dispatchSlot: new DispatchSlot(), completionFailed: (e) => failures.push(e) };
+  return { name, ...idleDispatchState(), completionFailed: (e) => failures.push(e) };
 }
 
 test('a completion at depth 0 runs inline, synchronously', () => {

@@ -13,6 +13,7 @@ import {
   type ConnectionEvent,
   ErrorCodes,
   PorticoError,
+  queuedCompletions,
   type TimerWheel,
 } from '../../framework/index.js';
 import { type Cell, type TimerCapture, cellsOf } from './ordering-coverage.js';
@@ -315,7 +316,7 @@ export async function runOrderingCase(openRig: OpenRig, c: OrderingCase | StrayC
     assert.deepEqual(log.late, [], `no callback after onConnectionClosed; ${context}`);
     assert.equal(rig.conn.lifecycle, 'closed');
     assert.equal(rig.tracked(), 0, 'the server tracks nothing');
-    assert.equal(rig.conn.dispatchSlot.queued, 0, 'no completion left queued');
+    assert.equal(queuedCompletions(rig.conn), 0, 'no completion left queued');
     assert.equal(rig.wheel.size, 0, 'no timer left on the wheel');
     assert.equal(pool.outstanding, 0, 'every pooled buffer returned');
   } finally {
