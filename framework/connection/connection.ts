@@ -11,7 +11,6 @@ import type { CloseReason, ConnectionCallbacks, IdleKind } from './callbacks.js'
 import { type Lifecycle, connectionStateTable } from './connection-state.js';
 import { resolveConnectionOptions, type ConnectionOptions, type ConnectionOptionsInput } from './connection-options.js';
 import { IdleState } from './idle-state.js';
-import { PendingWrites } from './pending-writes.js';
 import { Shut, ShutdownState, type ShutdownStateView } from './shutdown-state.js';
 
 /** What a connection needs from whoever created it (server or connector). */
@@ -53,16 +52,20 @@ const unclaimed: ConnectionCallbacks<unknown> = {
   onReadCompleted: (_conn, buffer) => buffer.release(),
 };
 
-/** The bits of `#flags` (one number instead of a field per boolean: less memory per connection). */
+/**
+ * The bits of `#flags` (one number instead of a field per boolean: less memory per connection), above
+ * the `Shut` bits (0-7) kept in the same number.
+ */
 const Flag = {
-  readPosted: 1 << 0,
-  peerEnded: 1 << 1,
-  finReported: 1 << 2,
-  overHigh: 1 << 3,
-  draining: 1 << 4,
-  releaseOnFin: 1 << 5,
-  closedDelivered: 1 << 6,
+  readPosted: 1 << 8,
+  peerEnded: 1 << 9,
+  finReported: 1 << 10,
+  overHigh: 1 << 11,
+  draining: 1 << 12,
+  releaseOnFin: 1 << 13,
+  closedDelivered: 1 << 14,
 } as const;
+const SHUT_BITS = 0xff;
 
 /**
  * A connection with posted, completion-reported I/O. Post one `read` at a time and get
@@ -85,9 +88,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #source: HandlerSource<U>;
   #handler: ConnectionCallbacks<U> = unclaimed as ConnectionCallbacks<U>;
   #life: Lifecycle = 'open';
-  /** `Shut` flags. */
-  #shut = 0;
-  /** Booleans as `Flag` bits, read and written through the accessors below. */
+  /** `Shut` bits (0-7), and booleans as `Flag` bits read and written through the accessors below. */
   #flags = 0;
   get #readPosted(): boolean {
     return (this.#flags & Flag.readPosted) !== 0;
@@ -134,12 +135,15 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #staged: Fifo<PooledBuffer> | null = null; // bytes a lower layer read ahead; most connections never have any
   // write side
   #queuedBytes = 0;
-  // Writes complete in order, so one callback per connection pops them (no closure per write, and
-  // Node can batch the completions of consecutive writes into one tick).
-  #pending = new PendingWrites();
+  // Writes handed to the transport and not yet completed, oldest first (a stream's writes complete in
+  // order, so one method per connection pops them: no closure per write). Most connections have one at
+  // most: it lives in fields, and only a backlog allocates (length, buffer pairs).
+  #pendingCount = 0;
+  #pendingLength = 0;
+  #pendingBuffer: PooledBuffer | null = null;
+  #pendingBacklog: Fifo<number | PooledBuffer | null> | null = null;
   #corks = 0;
   #reason: CloseReason | null = null;
-  #readSequence = 0;
   /** Idle-timeout bookkeeping; null when no idle timeout is configured. */
   #idle: IdleState | null = null;
   // counters (conn.stats)
@@ -150,8 +154,8 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #maxQueuedBytes = 0;
   #maxStaged = 0;
   #lingerTimer: WheelTimer | null = null;
-  #remote: SocketEndpoint | null = null;
-  #local: SocketEndpoint | null = null;
+  /** Both ends as a PROXY header named them, else null (the transport's own, which it keeps once asked). */
+  #ends: { readonly remote: SocketEndpoint; readonly local: SocketEndpoint } | null = null;
   #proxied: ProxyInfo | null = null;
 
   constructor(transport: Transport, handler: HandlerSource<U>, user: U, ctx: ConnectionContext<U>, options: ConnectionOptionsInput = {}) {
@@ -173,11 +177,11 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
    * a getpeername per connection.
    */
   get remote(): SocketEndpoint {
-    return (this.#remote ??= this.transport.remote);
+    return this.#ends !== null ? this.#ends.remote : this.transport.remote;
   }
   /** Our end's address; for accepted connections, the listening address unless that is a wildcard. */
   get local(): SocketEndpoint {
-    return (this.#local ??= this.transport.local);
+    return this.#ends !== null ? this.#ends.local : this.transport.local;
   }
   /**
    * What a PROXY protocol header said about this connection (accept-proxy layer), else null. When it
@@ -193,9 +197,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   /** @internal What the handshake layers established: the PROXY header, and its view of both ends if it named them. */
   adoptHandshake(proxied: ProxyInfo | null, ends: { readonly remote: SocketEndpoint; readonly local: SocketEndpoint } | null): void {
     this.#proxied = proxied;
-    if (ends === null) return;
-    this.#remote = ends.remote;
-    this.#local = ends.local;
+    if (ends !== null) this.#ends = ends;
   }
   /** @internal Whether the transport should go on reading (the answer to a read in progress). */
   get wantsInput(): boolean {
@@ -215,7 +217,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
   /** Shutdown flags per direction, wanted vs done (a snapshot). */
   get shutdown(): ShutdownStateView {
-    return new ShutdownState(this.#shut);
+    return new ShutdownState(this.#flags & SHUT_BITS);
   }
   /** The counters now (a snapshot). */
   get stats(): ConnectionStats {
@@ -244,7 +246,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
   /** Waiting for the peer with nothing of ours in flight: a read posted, nothing staged or queued. */
   get isIdle(): boolean {
-    return this.#readPosted && this.stagedCount === 0 && this.#pending.count === 0;
+    return this.#readPosted && this.stagedCount === 0 && this.#pendingCount === 0;
   }
   /** The server is draining this connection. */
   get isDraining(): boolean {
@@ -299,7 +301,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
    */
   write(data: Uint8Array | PooledBuffer | string): WriteStatus {
     const pooled = data instanceof PooledBuffer ? data : null;
-    if (connectionStateTable[this.#life].write === 'refuse-write' || this.#shut & (Shut.WriteWanted | Shut.Error)) {
+    if (connectionStateTable[this.#life].write === 'refuse-write' || this.#flags & (Shut.WriteWanted | Shut.Error)) {
       pooled?.release();
       return 'closed';
     }
@@ -311,7 +313,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     }
     this.#queuedBytes += length;
     if (this.#queuedBytes > this.#maxQueuedBytes) this.#maxQueuedBytes = this.#queuedBytes;
-    this.#pending.push(length, pooled);
+    this.#pushPending(length, pooled);
     this.transport.write(bytes); // completes through onWriteDone
     if (this.#queuedBytes > this.options.highWaterMark) {
       this.#overHigh = true;
@@ -411,10 +413,9 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
       buffer.release(); // closing: input is dropped while we wait for the peer's FIN
       return this.#wantsReading();
     }
-    buffer.sequence = ++this.#readSequence;
+    buffer.sequence = ++this.#reads;
     if (this.#idle !== null) this.#idle.lastRead = this.#ctx.clock.now();
     this.#bytesRead += buffer.length;
-    this.#reads++;
     if (this.#readPosted) {
       this.#readPosted = false;
       this.#ctx.dispatcher.complete(this, Connection.#deliverRead, buffer);
@@ -513,7 +514,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     // One bound for the whole graceful close: our FIN must get out and the peer's come back.
     this.#lingerTimer = this.#ctx.wheel.schedule(this.#ctx.clock.now() + this.options.lingerMs, Connection.#lingerExpired, this as Connection<unknown>);
     if (this.#releaseOnFin) {
-      if ((this.#shut & Shut.WriteDone) !== 0) this.transport.destroy(); // our FIN is out already
+      if ((this.#flags & Shut.WriteDone) !== 0) this.transport.destroy(); // our FIN is out already
       return;
     }
     if (!this.#peerEnded) this.transport.resumeReading(); // read (and discard) until the peer's FIN
@@ -565,10 +566,38 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     if (this.#reason === null) this.#reason = reason;
   }
 
+  #pushPending(length: number, buffer: PooledBuffer | null): void {
+    if (this.#pendingCount++ === 0) {
+      this.#pendingLength = length;
+      this.#pendingBuffer = buffer;
+      return;
+    }
+    const backlog = (this.#pendingBacklog ??= new Fifo());
+    backlog.push(length);
+    backlog.push(buffer);
+  }
+
+  /** Complete the oldest pending write: releases its pooled buffer (if any) and returns its length. */
+  #completeOldest(): number {
+    if (this.#pendingCount === 0) return 0;
+    this.#pendingCount--;
+    const length = this.#pendingLength;
+    const buffer = this.#pendingBuffer;
+    if (this.#pendingCount > 0) {
+      const backlog = this.#pendingBacklog!;
+      this.#pendingLength = backlog.shift() as number;
+      this.#pendingBuffer = backlog.shift() as PooledBuffer | null;
+    } else {
+      this.#pendingBuffer = null;
+    }
+    buffer?.release();
+    return length;
+  }
+
   /** Set a `Shut` flag; false if it was set already. */
   #setShut(flag: number): boolean {
-    if ((this.#shut & flag) !== 0) return false;
-    this.#shut |= flag;
+    if ((this.#flags & flag) !== 0) return false;
+    this.#flags |= flag;
     return true;
   }
 
@@ -587,7 +616,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
 
   /** The transport's side of the connection (the oldest write completed); not for handlers. */
   onWriteDone(error?: Error | null): void {
-    const length = this.#pending.completeOldest();
+    const length = this.#completeOldest();
     this.#queuedBytes -= length;
     if (error) return; // the transport reports the failure through onError / onClosed
     this.#bytesWritten += length;
@@ -598,7 +627,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
       this.#overHigh = false;
       this.#ctx.dispatcher.complete(this, Connection.#deliverWritable, undefined);
     }
-    if (this.#draining && this.#pending.count === 0 && this.#handler.onDrain === undefined) this.#closeIfDrained();
+    if (this.#draining && this.#pendingCount === 0 && this.#handler.onDrain === undefined) this.#closeIfDrained();
   }
 
   // ---- idle ---------------------------------------------------------------------------------------

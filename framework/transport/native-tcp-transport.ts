@@ -29,9 +29,33 @@ interface ShutdownReq extends NativeShutdownReq {
   transport: NativeTcpTransport;
 }
 
-/** The transport a handle belongs to (a symbol property on Node's TCPWrap: no map lookup per read). */
-const owner = Symbol('portico.transport');
-type OwnedHandle = NativeStreamHandle & { [owner]?: NativeTcpTransport };
+/**
+ * Where a handle keeps the transport it belongs to, so a read completion finds it without a map
+ * lookup: the slot Node's TCPWrap has for its owner (its `owner_symbol` property, null on a handle
+ * nobody owns: taking it adds no property, ~64 bytes less per connection), or, when a handle's owner
+ * slot is taken (or this Node has none), a property of our own.
+ */
+const ownSymbol = Symbol('portico.transport');
+let nodeOwnerSymbol: symbol | null | undefined;
+type OwnedHandle = NativeStreamHandle;
+const slots = (handle: OwnedHandle): Record<symbol, unknown> => handle as unknown as Record<symbol, unknown>;
+
+function ownerKey(handle: OwnedHandle): symbol {
+  nodeOwnerSymbol ??= Object.getOwnPropertySymbols(handle).find((s) => s.description === 'owner_symbol') ?? null;
+  return nodeOwnerSymbol !== null && slots(handle)[nodeOwnerSymbol] == null ? nodeOwnerSymbol : ownSymbol;
+}
+
+/** The transport that owns `handle`, or null. */
+function ownerOf(handle: OwnedHandle): NativeTcpTransport | null {
+  const own = slots(handle);
+  const transport = nodeOwnerSymbol ? own[nodeOwnerSymbol] : undefined;
+  if (transport instanceof NativeTcpTransport) return transport;
+  const ours = own[ownSymbol];
+  return ours instanceof NativeTcpTransport ? ours : null;
+}
+
+/** Node's stream binding, once a transport was made (the same for every one: not a field of each). */
+let binding: NativeStreamBinding | null = null;
 
 const scratch = Buffer.alloc(64); // handed to libuv once the transport is closed; never read
 
@@ -54,9 +78,8 @@ function endpointOf(out: Record<string, unknown>): SocketEndpoint {
 
 /** libuv read completion, `this` the handle: Node puts the byte count (or error) in the shared state. */
 function onNativeRead(this: OwnedHandle): Uint8Array | undefined {
-  const transport = this[owner];
-  if (transport === undefined) return undefined;
-  return transport.readCompleted();
+  const transport = ownerOf(this);
+  return transport === null ? undefined : transport.readCompleted();
 }
 
 function onWriteComplete(this: WriteReq, status: number): void {
@@ -95,7 +118,6 @@ export class NativeTcpTransport implements Transport {
     return 'tcp';
   }
   readonly #handle: OwnedHandle;
-  readonly #binding: NativeStreamBinding;
   readonly #pool: BufferPool;
   #sink: TransportSink | null = null;
   /** A buffer of our own libuv reads into next, while reads fill what they are given. */
@@ -166,13 +188,12 @@ export class NativeTcpTransport implements Transport {
   #local: SocketEndpoint | null;
   #remote: SocketEndpoint | null = null;
 
-  private constructor(handle: OwnedHandle, binding: NativeStreamBinding, pool: BufferPool, local: SocketEndpoint | null) {
+  private constructor(handle: OwnedHandle, pool: BufferPool, local: SocketEndpoint | null) {
     this.#handle = handle;
-    this.#binding = binding;
     this.#pool = pool;
     this.#local = local;
     this.#into = pool.landing;
-    handle[owner] = this;
+    slots(handle)[ownerKey(handle)] = this;
     handle.onread = onNativeRead;
     handle.useUserBuffer(this.#into);
   }
@@ -182,8 +203,8 @@ export class NativeTcpTransport implements Transport {
    * `TcpTransport.fromHandle` then). `local`: the listener's address, so no getsockname per connection.
    */
   static fromHandle(handle: NativeStreamHandle, pool: BufferPool, local: SocketEndpoint | null = null): NativeTcpTransport | null {
-    const binding = nativeStream();
-    return binding === null ? null : new NativeTcpTransport(handle, binding, pool, local);
+    if (binding === null) binding = nativeStream();
+    return binding === null ? null : new NativeTcpTransport(handle, pool, local);
   }
 
   get remote(): SocketEndpoint {
@@ -230,8 +251,8 @@ export class NativeTcpTransport implements Transport {
 
   /** @internal Called by the handle's onread: a read completed (bytes, end of stream or an error). */
   readCompleted(): Uint8Array | undefined {
-    const binding = this.#binding;
-    const nread = binding.streamBaseState[binding.kReadBytesOrError]!;
+    const b = binding!;
+    const nread = b.streamBaseState[b.kReadBytesOrError]!;
     if (nread > 0) return this.#onBytes(nread);
     if (nread === 0) return undefined;
     this.#reading = false; // libuv stopped reading at the end of stream or the error
@@ -365,7 +386,7 @@ export class NativeTcpTransport implements Transport {
   }
 
   #newReq(data: Uint8Array | Uint8Array[], count: number): WriteReq {
-    const req = new this.#binding.WriteWrap() as WriteReq;
+    const req = new binding!.WriteWrap() as WriteReq;
     req.handle = this.#handle;
     req.oncomplete = onWriteComplete;
     req.async = false;
@@ -387,8 +408,8 @@ export class NativeTcpTransport implements Transport {
       });
       return;
     }
-    const binding = this.#binding;
-    if (binding.streamBaseState[binding.kLastWriteWasAsync] !== 0) {
+    const b = binding!;
+    if (b.streamBaseState[b.kLastWriteWasAsync] !== 0) {
       req.async = true;
       const queue = (this.#dones ??= new Fifo<WriteDone>());
       if (done !== null) queue.push(done);
@@ -431,7 +452,7 @@ export class NativeTcpTransport implements Transport {
       this.#close();
       return;
     }
-    const req = new this.#binding.ShutdownWrap() as ShutdownReq;
+    const req = new binding!.ShutdownWrap() as ShutdownReq;
     req.handle = this.#handle;
     req.oncomplete = onShutdownComplete;
     req.transport = this;
@@ -557,7 +578,9 @@ export class NativeTcpTransport implements Transport {
     const cancelled = errnoError(UV_ECANCELED, 'write');
     const queue = this.#dones;
     if (queue !== null) for (let done = queue.shift(); done !== undefined; done = queue.shift()) this.#finish(done, cancelled);
-    delete this.#handle[owner];
+    const own = slots(this.#handle);
+    if (nodeOwnerSymbol && own[nodeOwnerSymbol] === this) own[nodeOwnerSymbol] = null; // as Node leaves a handle nobody owns
+    else if (own[ownSymbol] === this) own[ownSymbol] = null;
     this.#sink?.onClosed();
   }
 }

@@ -44,6 +44,8 @@ export class TcpTransport implements Transport {
   #pool: BufferPool;
   #sink: TransportSink | null = null;
   #toSink: WriteDone | null = null;
+  /** Writes handed to the socket with a callback Node has not called yet. */
+  #callbacksDue = 0;
   #next: PooledBuffer | null = null; // a buffer of our own libuv reads into next (onread mode), else the landing buffer
   #ownBufferNext = false;
   #reading = false;
@@ -129,7 +131,8 @@ export class TcpTransport implements Transport {
   get local(): SocketEndpoint {
     if (this.#local !== null) return this.#local;
     const s = this.socket;
-    return endpoint(s.localAddress, s.localPort, s.remoteFamily);
+    if (s.localAddress === undefined) return endpoint(s.localAddress, s.localPort, s.remoteFamily); // gone: not kept
+    return (this.#local = endpoint(s.localAddress, s.localPort, s.remoteFamily));
   }
 
   get writeQueueSize(): number {
@@ -220,8 +223,14 @@ export class TcpTransport implements Transport {
 
   write(data: Uint8Array, done: WriteDone = this.#sinkDone()): void {
     const s = this.socket;
-    if (s.writableLength !== 0 || s.writableCorked !== 0 || s.destroyed) {
-      s.write(data, done);
+    if (s.writableLength !== 0 || s.writableCorked !== 0 || s.destroyed || this.#callbacksDue !== 0) {
+      // Node calls these back later (a corked writev's even when the kernel took it at once): until it
+      // has, a later write must not complete first, so it waits its turn here too.
+      this.#callbacksDue++;
+      s.write(data, (error) => {
+        this.#callbacksDue--;
+        done(error);
+      });
       return;
     }
     // Nothing queued: most writes go to the kernel at once. Without a callback Node takes its fast

@@ -1,6 +1,9 @@
 import { ErrorCodes, PorticoError } from '../core/errors.js';
 import { checkRange } from '../framing/checks.js';
+import { MAX_BUFFER_SIZE } from '../buffers/buffer-pool.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './receiver.js';
+import { ReceiverPool } from './receiver-pool.js';
+import { SocketInfoCache } from './socket-info.js';
 
 /** What a slow consumer (more than `maxBufferedBytes` queued) gets: its messages dropped, or closed. */
 export type SlowConsumerPolicy = 'drop' | 'close';
@@ -23,27 +26,41 @@ export interface WebSocketSocketOptions {
   heartbeatMs?: number;
 }
 
-/** @internal What a socket itself needs, whichever side opened it. */
+/**
+ * A lent receiver's queue holds at most an unfinished frame header or control payload (14 + 125 bytes)
+ * and the one read just appended (a read is posted only after the last one was parsed): one read of
+ * the largest pool, with room to spare.
+ */
+const RECEIVE_QUEUE_BYTES = MAX_BUFFER_SIZE + 64 * 1024;
+
+/** @internal What a socket itself needs, whichever side opened it, and what the sockets of one server (or client) share. */
 export interface WebSocketRuntimeOptions {
-  role: 'server' | 'client';
-  maxMessageBytes: number;
-  maxBufferedBytes: number;
-  slowConsumer: SlowConsumerPolicy;
-  closeTimeoutMs: number;
-  heartbeatMs: number;
+  readonly role: 'server' | 'client';
+  readonly maxMessageBytes: number;
+  readonly maxBufferedBytes: number;
+  readonly slowConsumer: SlowConsumerPolicy;
+  readonly closeTimeoutMs: number;
+  readonly heartbeatMs: number;
+  /** Receivers lent to these sockets while a message arrives (every one made with these options). */
+  readonly receivers: ReceiverPool;
+  /** The handshake facts these sockets share. */
+  readonly infos: SocketInfoCache;
 }
 
 /** @internal Fill in the socket defaults and check each value (INVALID_ARGUMENT names the option). */
 export function resolveSocketOptions(options: WebSocketSocketOptions, role: 'server' | 'client'): WebSocketRuntimeOptions {
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  checkRange(maxMessageBytes, 0, Number.MAX_SAFE_INTEGER, 'maxMessageBytes', 'websocket');
   const resolved: WebSocketRuntimeOptions = {
     role,
-    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxMessageBytes,
     maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024,
     slowConsumer: options.slowConsumer ?? 'close',
     closeTimeoutMs: options.closeTimeoutMs ?? 5000,
     heartbeatMs: options.heartbeatMs ?? 0,
+    receivers: new ReceiverPool({ role, maxMessageBytes, maxBuffered: RECEIVE_QUEUE_BYTES }),
+    infos: new SocketInfoCache(),
   };
-  checkRange(resolved.maxMessageBytes, 0, Number.MAX_SAFE_INTEGER, 'maxMessageBytes', 'websocket');
   checkRange(resolved.maxBufferedBytes, 0, Number.MAX_SAFE_INTEGER, 'maxBufferedBytes', 'websocket');
   checkRange(resolved.closeTimeoutMs, 1, 2 ** 31 - 1, 'closeTimeoutMs', 'websocket');
   checkRange(resolved.heartbeatMs, 0, 2 ** 31 - 1, 'heartbeatMs', 'websocket');

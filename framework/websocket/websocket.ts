@@ -1,4 +1,3 @@
-import { MAX_BUFFER_SIZE } from '../buffers/buffer-pool.js';
 import type { PooledBuffer } from '../buffers/pooled-buffer.js';
 import type { Connection } from '../connection/connection.js';
 import { ErrorCodes, PorticoError } from '../core/errors.js';
@@ -12,7 +11,7 @@ import { FrameWriter, type MessageFrameOptions, type PreparedFrame } from './fra
 import type { AcceptedHandshake, WebSocketVersion } from './handshake.js';
 import type { DeflateAgreement, PerMessageDeflateParams } from './permessage-deflate.js';
 import { WebSocketReceiver } from './receiver.js';
-import { ReceiverPool } from './receiver-pool.js';
+import type { SocketInfo } from './socket-info.js';
 import type { WebSocketRuntimeOptions } from './socket-options.js';
 import type { WebSocketHandler } from './websocket-handler.js';
 import { ZlibMessageStream } from './zlib-message-stream.js';
@@ -39,25 +38,6 @@ export interface WebSocketStats {
 /** One frame writer per role for every socket: server frames are unmasked, client frames get a fresh random key each. */
 const writers = { server: new FrameWriter({ role: 'server' }), client: new FrameWriter({ role: 'client' }) } as const;
 
-/**
- * A lent receiver's queue holds at most an unfinished frame header or control payload (14 + 125 bytes)
- * and the one read just appended (a read is posted only after the last one was parsed): one read of
- * the largest pool, with room to spare.
- */
-const RECEIVE_QUEUE_BYTES = MAX_BUFFER_SIZE + 64 * 1024;
-
-/** One receiver pool per set of socket options (a server's, a client's): its receivers are interchangeable. */
-const pools = new WeakMap<WebSocketRuntimeOptions, ReceiverPool>();
-
-function poolFor(options: WebSocketRuntimeOptions): ReceiverPool {
-  let pool = pools.get(options);
-  if (pool === undefined) {
-    pool = new ReceiverPool({ role: options.role, maxMessageBytes: options.maxMessageBytes, maxBuffered: RECEIVE_QUEUE_BYTES });
-    pools.set(options, pool);
-  }
-  return pool;
-}
-
 /** The bits of `#flags` (one number instead of a field per boolean: less memory per connection). */
 const Flag = {
   closeSent: 1 << 0,
@@ -76,34 +56,20 @@ const Flag = {
  * closes TCP first. A protocol error fails the connection with its close code (1002, 1007, 1009).
  */
 export class WebSocket<U = unknown> {
-  /** The protocol version the client asked for. */
-  readonly version: WebSocketVersion;
-  /** The negotiated subprotocol, or null. */
-  readonly protocol: string | null;
-  /** Path of the request-target (not percent-decoded). */
-  readonly path: string;
-  /** Query of the request-target (not decoded), or null. */
-  readonly query: string | null;
-  /** Origin (v13) or Sec-WebSocket-Origin (v7/8), null when absent. */
-  readonly origin: string | null;
-  /** The Sec-WebSocket-Extensions value of our 101 ('' when no extension was agreed), as a browser's `WebSocket.extensions`. */
-  readonly extensions: string;
-  /** What permessage-deflate agreed to, or null when messages are never compressed. */
-  readonly perMessageDeflate: PerMessageDeflateParams | null;
   /** Per-socket application state. */
   user: U;
 
   readonly #conn: Connection;
   readonly #handler: WebSocketHandler<U>;
   readonly #options: WebSocketRuntimeOptions;
-  readonly #writer: FrameWriter;
+  /** What the handshake settled: one object shared with every socket whose handshake settled the same. */
+  readonly #info: SocketInfo;
   /**
-   * Parses what arrives: lent by `#pool` while a message is arriving and given back between messages
+   * Parses what arrives: lent by the options' receiver pool while a message is arriving and given back between messages
    * (null then), so an idle socket holds no parser; its own for good with permessage-deflate (the
    * inflater's context) or when frames came right behind the upgrade request (the handshake's queue).
    */
   #receiver: WebSocketReceiver | null = null;
-  readonly #pool: ReceiverPool;
   /** permessage-deflate's sending half: compresses, and keeps everything sent in order behind it. */
   readonly #sender: CompressingSender<SendResult> | null = null;
   #state: WebSocketState = 'open';
@@ -156,6 +122,11 @@ export class WebSocket<U = unknown> {
   #closeTimer: WheelTimer | null = null;
   #heartbeat: WheelTimer | null = null;
 
+  /** The frame writer of this socket's role (shared by every socket). */
+  get #writer(): FrameWriter {
+    return writers[this.#options.role];
+  }
+
   /**
    * @internal The upgrade layer creates sockets; `queue` holds what followed the request head;
    * `deflate`: the permessage-deflate offer the 101 accepted.
@@ -169,18 +140,19 @@ export class WebSocket<U = unknown> {
     options: WebSocketRuntimeOptions,
     deflate: DeflateAgreement | null = null,
   ) {
-    this.version = handshake.version;
-    this.protocol = handshake.protocol;
-    this.path = handshake.path;
-    this.query = handshake.query;
-    this.origin = handshake.origin;
     this.user = user;
     this.#conn = conn;
     this.#handler = handler;
     this.#options = options;
-    this.#writer = writers[options.role];
-    this.extensions = deflate === null ? '' : formatExtensions([deflate.response]);
-    this.perMessageDeflate = deflate?.params ?? null;
+    this.#info = options.infos.intern({
+      version: handshake.version,
+      protocol: handshake.protocol,
+      path: handshake.path,
+      query: handshake.query,
+      origin: handshake.origin,
+      extensions: deflate === null ? '' : formatExtensions([deflate.response]),
+      perMessageDeflate: deflate?.params ?? null,
+    });
     let inflater: ZlibMessageStream | null = null;
     if (deflate !== null) {
       const post = (fn: () => void): void => conn.post(runPosted, fn);
@@ -193,12 +165,40 @@ export class WebSocket<U = unknown> {
       const { params, options: deflateOptions } = deflate;
       inflater = new ZlibMessageStream({ mode: 'inflate', windowBits: params.clientMaxWindowBits, noContextTakeover: params.clientNoContextTakeover, gate: deflateOptions.gate, post });
     }
-    this.#pool = poolFor(options);
     if (inflater !== null || queue.length > 0) {
       this.#receiver = new WebSocketReceiver(this, { role: options.role, maxMessageBytes: options.maxMessageBytes, queue, inflater });
     } else {
       queue.releaseConsumed(); // the request head's read buffer: nothing of it is unread
     }
+  }
+
+  /** The protocol version the client asked for. */
+  get version(): WebSocketVersion {
+    return this.#info.version;
+  }
+  /** The negotiated subprotocol, or null. */
+  get protocol(): string | null {
+    return this.#info.protocol;
+  }
+  /** Path of the request-target (not percent-decoded). */
+  get path(): string {
+    return this.#info.path;
+  }
+  /** Query of the request-target (not decoded), or null. */
+  get query(): string | null {
+    return this.#info.query;
+  }
+  /** Origin (v13) or Sec-WebSocket-Origin (v7/8), null when absent. */
+  get origin(): string | null {
+    return this.#info.origin;
+  }
+  /** The Sec-WebSocket-Extensions value of our 101 ('' when no extension was agreed), as a browser's `WebSocket.extensions`. */
+  get extensions(): string {
+    return this.#info.extensions;
+  }
+  /** What permessage-deflate agreed to, or null when messages are never compressed. */
+  get perMessageDeflate(): PerMessageDeflateParams | null {
+    return this.#info.perMessageDeflate;
   }
 
   /** open, closing or closed. */
@@ -294,11 +294,11 @@ export class WebSocket<U = unknown> {
         buffer.release();
         return;
       }
-      receiver = this.#receiver = this.#pool.acquire(this);
+      receiver = this.#receiver = this.#options.receivers.acquire(this);
     }
     receiver.push(buffer);
     // Between messages (and not taken over by a nested read): give it back, hold nothing while idle.
-    if (this.#receiver === receiver && this.#pool.release(receiver)) this.#receiver = null;
+    if (this.#receiver === receiver && this.#options.receivers.release(receiver)) this.#receiver = null;
     this.#readOn();
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BufferPool, type CloseReason, ErrorCodes, PorticoError, Shut } from '../../framework/index.js';
+import { BufferPool, type CloseReason, type ConnectionCallbacks, ErrorCodes, PorticoError, Shut } from '../../framework/index.js';
 import { memoryConnection, until } from '../helpers/memory-connection.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -207,4 +207,41 @@ test('PorticoError: stable code, layer, cause; instanceof by brand', () => {
   assert.equal(e.cause, cause);
   assert.equal(e.layer, 'transport');
   assert.ok(!(new Error('plain') instanceof PorticoError));
+});
+
+test('switchHandler inside a completion: every later completion goes to the new handler, the close exactly once', async () => {
+  const events: string[] = [];
+  const second: ConnectionCallbacks<undefined> = {
+    onReadCompleted: (c, b) => {
+      events.push(`second read ${b.data.toString()}`);
+      b.release();
+      c.write(Buffer.from('pong'));
+      c.read();
+    },
+    onWriteCompleted: (_c, n) => events.push(`second wrote ${n}`),
+    onClientClose: (c) => (events.push('second FIN'), c.close()),
+    onConnectionClosed: () => events.push('second closed'),
+  };
+  const { conn, peer } = memoryConnection({
+    onConnectionEstablished: (c) => c.read(),
+    onReadCompleted: (c, b) => {
+      events.push(`first read ${b.data.toString()}`);
+      b.release();
+      c.switchHandler(second);
+      c.write(Buffer.from('hi')); // completes after the switch: reported to the second handler
+      c.read();
+    },
+    onWriteCompleted: (_c, n) => events.push(`first wrote ${n}`),
+    onConnectionClosed: () => events.push('first closed'),
+  });
+  peer.attach({ onData: (b) => (b.release(), true), onEnd: () => peer.shutdownWrite(), onWriteShut: () => {}, onError: () => {}, onClosed: () => {} });
+  peer.resumeReading();
+  conn.start();
+  peer.write(Buffer.from('upgrade'), () => {});
+  await until(() => events.includes('second wrote 2'), 1000, 'the first write completed');
+  peer.write(Buffer.from('frame'), () => {});
+  await until(() => events.includes('second wrote 4'), 1000, 'the second write completed');
+  peer.shutdownWrite();
+  await until(() => events.includes('second closed'), 2000, 'the close');
+  assert.deepEqual(events, ['first read upgrade', 'second wrote 2', 'second read frame', 'second wrote 4', 'second FIN', 'second closed']);
 });
