@@ -48,6 +48,9 @@ const Flag = {
   readPaused: 1 << 4,
   closeReported: 1 << 5,
 } as const;
+/** The state in two bits of `#flags`, above the `Flag` bits. */
+const STATES: readonly WebSocketState[] = ['open', 'closing', 'closed'];
+const STATE_SHIFT = 8;
 
 /**
  * One WebSocket connection, server side (RFC 6455 version 13, HyBi versions 8 and 7: the same framing).
@@ -72,9 +75,14 @@ export class WebSocket<U = unknown> {
   #receiver: WebSocketReceiver | null = null;
   /** permessage-deflate's sending half: compresses, and keeps everything sent in order behind it. */
   readonly #sender: CompressingSender<SendResult> | null = null;
-  #state: WebSocketState = 'open';
-  /** Booleans as `Flag` bits, read and written through the accessors below. */
+  /** Booleans as `Flag` bits, read and written through the accessors below, and the state (`STATE_SHIFT`). */
   #flags = 0;
+  get #state(): WebSocketState {
+    return STATES[(this.#flags >> STATE_SHIFT) & 3]!;
+  }
+  set #state(state: WebSocketState) {
+    this.#flags = (this.#flags & ~(3 << STATE_SHIFT)) | (STATES.indexOf(state) << STATE_SHIFT);
+  }
   get #closeSent(): boolean {
     return (this.#flags & Flag.closeSent) !== 0;
   }
@@ -111,16 +119,15 @@ export class WebSocket<U = unknown> {
   set #closeReported(on: boolean) {
     this.#flags = on ? this.#flags | Flag.closeReported : this.#flags & ~Flag.closeReported;
   }
-  /** What onClose reports: the peer's close code and reason, or our failure's code. */
-  #code: number = CloseCodes.ABNORMAL;
-  #reason = '';
+  /** What onClose reports: the peer's close code and reason, or our failure's code (null: 1006). */
+  #closeInfo: { readonly code: number; readonly reason: string } | null = null;
   // counters (ws.stats)
   #messagesIn = 0;
   #messagesOut = 0;
   #dropped = 0;
   #pingsSent = 0;
-  #closeTimer: WheelTimer | null = null;
-  #heartbeat: WheelTimer | null = null;
+  /** The heartbeat while open; the deadline for the peer's close frame once ours is out. */
+  #timer: WheelTimer | null = null;
 
   /** The frame writer of this socket's role (shared by every socket). */
   get #writer(): FrameWriter {
@@ -263,7 +270,8 @@ export class WebSocket<U = unknown> {
     // Our code is not what onClose reports: that is the peer's answer, or 1006 if none comes (RFC 6455
     // 7.1.5, as ws and browsers report it).
     this.#write(frame);
-    this.#closeTimer = this.#conn.wheel.schedule(this.#conn.clock.now() + this.#options.closeTimeoutMs, WebSocket.#closeTimedOut, this as WebSocket<unknown>);
+    this.#timer?.cancel(); // the heartbeat: a closing socket is not pinged
+    this.#timer = this.#conn.wheel.schedule(this.#conn.clock.now() + this.#options.closeTimeoutMs, WebSocket.#closeTimedOut, this as WebSocket<unknown>);
   }
 
   /** Drop the connection now (RST), without a close handshake. */
@@ -336,7 +344,8 @@ export class WebSocket<U = unknown> {
     // RFC 6455 7.1.5: the code of the close frame received, else 1006 (a close of ours the peer never
     // answered included, as ws and browsers report it); a failure we detected reports its own code.
     const reported = this.#closeReceived || this.#failed;
-    this.#handler.onClose?.(this, reported ? this.#code : CloseCodes.ABNORMAL, reported ? this.#reason : '', wasClean);
+    const info = this.#closeInfo;
+    this.#handler.onClose?.(this, reported && info !== null ? info.code : CloseCodes.ABNORMAL, reported && info !== null ? info.reason : '', wasClean);
   }
 
   // ---- from the receiver (the socket is its WebSocketCallbacks) ---------------------------------
@@ -363,24 +372,22 @@ export class WebSocket<U = unknown> {
   onClose(code: number, reason: string): void {
     this.#closeReceived = true;
     // The peer's code and reason, also when it is answering a close of ours (RFC 6455 7.1.5).
-    this.#code = code;
-    this.#reason = reason;
+    this.#closeInfo = { code, reason };
     if (!this.#closeSent) {
       this.#state = 'closing';
       this.#closeSent = true;
       // Echo the code; a close frame without one is answered without one.
       this.#write(this.#writer.close(code === CloseCodes.NO_STATUS ? undefined : code, ''));
     }
-    this.#closeTimer?.cancel();
-    this.#closeTimer = null;
+    this.#timer?.cancel();
+    this.#timer = null;
     this.#closeConnection(); // the server closes TCP first
   }
 
   /** @internal The peer broke the protocol: fail the connection with `closeCode`. */
   onProtocolError(closeCode: number, _error: PorticoError): void {
     this.#failed = true;
-    this.#code = closeCode;
-    this.#reason = '';
+    this.#closeInfo = { code: closeCode, reason: '' };
     if (!this.#closeSent) {
       this.#closeSent = true;
       this.#write(this.#writer.close(closeCode, ''));
@@ -466,11 +473,12 @@ export class WebSocket<U = unknown> {
   }
 
   #armHeartbeat(): void {
-    this.#heartbeat = this.#conn.wheel.schedule(this.#conn.clock.now() + this.#options.heartbeatMs, WebSocket.#beat, this as WebSocket<unknown>);
+    if (this.#state !== 'open') return;
+    this.#timer = this.#conn.wheel.schedule(this.#conn.clock.now() + this.#options.heartbeatMs, WebSocket.#beat, this as WebSocket<unknown>);
   }
 
   static #beat(_now: number, ws: WebSocket<unknown>): void {
-    ws.#heartbeat = null;
+    ws.#timer = null;
     if (ws.#state !== 'open') return;
     if (ws.#awaitingPong) {
       ws.#abort(new PorticoError(ErrorCodes.IDLE_TIMEOUT, 'websocket', `no pong within ${ws.#options.heartbeatMs} ms`));
@@ -482,16 +490,14 @@ export class WebSocket<U = unknown> {
   }
 
   static #closeTimedOut(_now: number, ws: WebSocket<unknown>): void {
-    ws.#closeTimer = null;
+    ws.#timer = null;
     if (ws.#state === 'closed') return;
     ws.#abort(new PorticoError(ErrorCodes.LINGER_TIMEOUT, 'websocket', `no close frame from the peer within ${ws.#options.closeTimeoutMs} ms`));
   }
 
   #cancelTimers(): void {
-    this.#closeTimer?.cancel();
-    this.#closeTimer = null;
-    this.#heartbeat?.cancel();
-    this.#heartbeat = null;
+    this.#timer?.cancel();
+    this.#timer = null;
   }
 }
 
