@@ -88,49 +88,15 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #source: HandlerSource<U>;
   #handler: ConnectionCallbacks<U> = unclaimed as ConnectionCallbacks<U>;
   #life: Lifecycle = 'open';
-  /** `Shut` bits (0-7), and booleans as `Flag` bits read and written through the accessors below. */
+  /** `Shut` bits (0-7), and booleans as `Flag` bits read and written with `#is` and `#set`. */
   #flags = 0;
-  get #readPosted(): boolean {
-    return (this.#flags & Flag.readPosted) !== 0;
+  /** Whether `Flag` bit `bit` is set. */
+  #is(bit: number): boolean {
+    return (this.#flags & bit) !== 0;
   }
-  set #readPosted(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.readPosted : this.#flags & ~Flag.readPosted;
-  }
-  get #peerEnded(): boolean {
-    return (this.#flags & Flag.peerEnded) !== 0;
-  }
-  set #peerEnded(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.peerEnded : this.#flags & ~Flag.peerEnded;
-  }
-  get #finReported(): boolean {
-    return (this.#flags & Flag.finReported) !== 0;
-  }
-  set #finReported(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.finReported : this.#flags & ~Flag.finReported;
-  }
-  get #overHigh(): boolean {
-    return (this.#flags & Flag.overHigh) !== 0;
-  }
-  set #overHigh(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.overHigh : this.#flags & ~Flag.overHigh;
-  }
-  get #draining(): boolean {
-    return (this.#flags & Flag.draining) !== 0;
-  }
-  set #draining(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.draining : this.#flags & ~Flag.draining;
-  }
-  get #releaseOnFin(): boolean {
-    return (this.#flags & Flag.releaseOnFin) !== 0;
-  }
-  set #releaseOnFin(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.releaseOnFin : this.#flags & ~Flag.releaseOnFin;
-  }
-  get #closedDelivered(): boolean {
-    return (this.#flags & Flag.closedDelivered) !== 0;
-  }
-  set #closedDelivered(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.closedDelivered : this.#flags & ~Flag.closedDelivered;
+  /** Set or clear `Flag` bit `bit`. */
+  #set(bit: number, on: boolean): void {
+    this.#flags = on ? this.#flags | bit : this.#flags & ~bit;
   }
   #staged: Fifo<PooledBuffer> | null = null; // bytes a lower layer read ahead; most connections never have any
   // write side
@@ -239,18 +205,18 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     return this.#staged === null ? 0 : this.#staged.length;
   }
   get readPosted(): boolean {
-    return this.#readPosted;
+    return this.#is(Flag.readPosted);
   }
   get isClosed(): boolean {
     return this.#life === 'closed';
   }
   /** Waiting for the peer with nothing of ours in flight: a read posted, nothing staged or queued. */
   get isIdle(): boolean {
-    return this.#readPosted && this.stagedCount === 0 && this.#pendingCount === 0;
+    return this.#is(Flag.readPosted) && this.stagedCount === 0 && this.#pendingCount === 0;
   }
   /** The server is draining this connection. */
   get isDraining(): boolean {
-    return this.#draining;
+    return this.#is(Flag.draining);
   }
   get closeReason(): CloseReason | null {
     return this.#reason;
@@ -282,15 +248,15 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
    */
   read(): void {
     if (connectionStateTable[this.#life].read === 'ignore') return;
-    if (this.#readPosted) throw new PorticoError(ErrorCodes.INVALID_STATE, 'connection', `connection ${this.id}: a read is already posted`);
+    if (this.#is(Flag.readPosted)) throw new PorticoError(ErrorCodes.INVALID_STATE, 'connection', `connection ${this.id}: a read is already posted`);
     this.#postRead();
   }
 
   /** Post a read unless one is posted already (or the connection is closing). True if one is posted now. */
   keepReading(): boolean {
-    if (connectionStateTable[this.#life].read === 'ignore' || this.#finReported) return false;
-    if (!this.#readPosted) this.#postRead();
-    return this.#readPosted;
+    if (connectionStateTable[this.#life].read === 'ignore' || this.#is(Flag.finReported)) return false;
+    if (!this.#is(Flag.readPosted)) this.#postRead();
+    return this.#is(Flag.readPosted);
   }
 
   /**
@@ -309,14 +275,14 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     const length = bytes.length;
     if (length === 0) {
       pooled?.release();
-      return this.#overHigh ? 'over-high-water' : 'queued';
+      return this.#is(Flag.overHigh) ? 'over-high-water' : 'queued';
     }
     this.#queuedBytes += length;
     if (this.#queuedBytes > this.#maxQueuedBytes) this.#maxQueuedBytes = this.#queuedBytes;
     this.#pushPending(length, pooled);
     this.transport.write(bytes); // completes through onWriteDone
     if (this.#queuedBytes > this.options.highWaterMark) {
-      this.#overHigh = true;
+      this.#set(Flag.overHigh, true);
       return 'over-high-water';
     }
     return 'queued';
@@ -359,7 +325,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
    */
   close(options: { waitForPeer?: boolean } = {}): void {
     if (connectionStateTable[this.#life].close === 'ignore') return;
-    this.#releaseOnFin = options.waitForPeer === false;
+    this.#set(Flag.releaseOnFin, options.waitForPeer === false);
     this.#beginClose(localClose);
   }
 
@@ -371,8 +337,8 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
 
   /** @internal Server drain: let the handler's `onDrain` decide, or close once nothing is in flight. */
   beginDrain(): void {
-    if (this.#draining || connectionStateTable[this.#life].drain === 'ignore') return;
-    this.#draining = true;
+    if (this.#is(Flag.draining) || connectionStateTable[this.#life].drain === 'ignore') return;
+    this.#set(Flag.draining, true);
     if (this.#handler.onDrain !== undefined) this.#ctx.dispatcher.complete(this, Connection.#deliverDrain, undefined);
     else this.#closeIfDrained();
   }
@@ -401,7 +367,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   /** The transport's or the dispatcher's side of the connection; not for handlers. */
   completionFailed(error: PorticoError): void {
     this.#ctx.onCallbackError?.(this, error);
-    if (this.#closedDelivered) return;
+    if (this.#is(Flag.closedDelivered)) return;
     this.abort(error);
   }
 
@@ -416,8 +382,8 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     buffer.sequence = ++this.#reads;
     if (this.#idle !== null) this.#idle.lastRead = this.#ctx.clock.now();
     this.#bytesRead += buffer.length;
-    if (this.#readPosted) {
-      this.#readPosted = false;
+    if (this.#is(Flag.readPosted)) {
+      this.#set(Flag.readPosted, false);
       this.#ctx.dispatcher.complete(this, Connection.#deliverRead, buffer);
     } else {
       this.#stage(buffer);
@@ -429,11 +395,11 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
 
   /** The transport's or the dispatcher's side of the connection; not for handlers. */
   onEnd(): void {
-    this.#peerEnded = true;
+    this.#set(Flag.peerEnded, true);
     this.#setShut(Shut.ReadDone);
     if (connectionStateTable[this.#life].fin !== 'report-fin') return; // closing: the transport closes once our FIN is out
-    if (this.#readPosted) {
-      this.#readPosted = false;
+    if (this.#is(Flag.readPosted)) {
+      this.#set(Flag.readPosted, false);
       this.#reportFin();
     }
   }
@@ -441,7 +407,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   /** The transport's or the dispatcher's side of the connection; not for handlers. */
   onWriteShut(): void {
     this.#setShut(Shut.WriteDone);
-    if (this.#releaseOnFin && this.#life === 'closing') this.transport.destroy();
+    if (this.#is(Flag.releaseOnFin) && this.#life === 'closing') this.transport.destroy();
   }
 
   /** The transport's or the dispatcher's side of the connection; not for handlers. */
@@ -449,7 +415,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     if (connectionStateTable[this.#life].rst !== 'report-reset') return;
     if (!this.#setShut(Shut.Error)) return;
     this.#setReason({ kind: 'reset', error });
-    this.#readPosted = false;
+    this.#set(Flag.readPosted, false);
     this.#releaseStaged();
     this.#ctx.dispatcher.complete(this, Connection.#deliverReset, error);
   }
@@ -459,18 +425,18 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     if (connectionStateTable[this.#life].handleClosed !== 'report-closed') return;
     this.#life = 'closed';
     this.#setShut(Shut.Closed);
-    this.#readPosted = false;
+    this.#set(Flag.readPosted, false);
     this.#releaseStaged();
     this.#cancelTimers();
-    this.#setReason(this.#peerEnded ? peerClose : localClose);
+    this.#setReason(this.#is(Flag.peerEnded) ? peerClose : localClose);
     this.#ctx.dispatcher.complete(this, Connection.#deliverClosed, undefined);
   }
 
   // ---- actions ------------------------------------------------------------------------------------
 
   #wantsReading(): boolean {
-    if (this.#life === 'open') return this.#readPosted;
-    return this.#life === 'closing' && !this.#peerEnded && !this.#releaseOnFin;
+    if (this.#life === 'open') return this.#is(Flag.readPosted);
+    return this.#life === 'closing' && !this.#is(Flag.peerEnded) && !this.#is(Flag.releaseOnFin);
   }
 
   #postRead(): void {
@@ -479,12 +445,12 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
       this.#ctx.dispatcher.complete(this, Connection.#deliverRead, staged);
       return;
     }
-    if (this.#peerEnded) {
+    if (this.#is(Flag.peerEnded)) {
       this.#reportFin();
       return;
     }
-    this.#readPosted = true;
-    if (this.#draining && this.#handler.onDrain === undefined && this.isIdle) {
+    this.#set(Flag.readPosted, true);
+    if (this.#is(Flag.draining) && this.#handler.onDrain === undefined && this.isIdle) {
       this.#closeForDrain();
       return;
     }
@@ -492,8 +458,8 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   #reportFin(): void {
-    if (this.#finReported) return;
-    this.#finReported = true;
+    if (this.#is(Flag.finReported)) return;
+    this.#set(Flag.finReported, true);
     this.#ctx.dispatcher.complete(this, Connection.#deliverClientClose, undefined);
   }
 
@@ -506,25 +472,25 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   #beginClose(reason: CloseReason): void {
     this.#life = 'closing';
     // Closing in answer to the peer's FIN: the peer initiated it.
-    this.#setReason(this.#peerEnded && reason.kind === 'local-close' ? peerClose : reason);
-    this.#readPosted = false;
+    this.#setReason(this.#is(Flag.peerEnded) && reason.kind === 'local-close' ? peerClose : reason);
+    this.#set(Flag.readPosted, false);
     this.#releaseStaged();
     this.#cancelIdle();
     this.#shutWrite();
     // One bound for the whole graceful close: our FIN must get out and the peer's come back.
     this.#lingerTimer = this.#ctx.wheel.schedule(this.#ctx.clock.now() + this.options.lingerMs, Connection.#lingerExpired, this as Connection<unknown>);
-    if (this.#releaseOnFin) {
+    if (this.#is(Flag.releaseOnFin)) {
       if ((this.#flags & Shut.WriteDone) !== 0) this.transport.destroy(); // our FIN is out already
       return;
     }
-    if (!this.#peerEnded) this.transport.resumeReading(); // read (and discard) until the peer's FIN
+    if (!this.#is(Flag.peerEnded)) this.transport.resumeReading(); // read (and discard) until the peer's FIN
   }
 
   #beginAbort(reason: CloseReason): void {
     this.#life = 'aborting';
     this.#setShut(Shut.AbortWanted);
     this.#setReason(reason);
-    this.#readPosted = false;
+    this.#set(Flag.readPosted, false);
     this.#releaseStaged();
     this.#cancelTimers();
     this.transport.reset();
@@ -536,7 +502,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
    * packets lost) must not hold the drain for lingerMs.
    */
   #closeForDrain(): void {
-    this.#releaseOnFin = true;
+    this.#set(Flag.releaseOnFin, true);
     this.#beginClose(drainClose);
   }
 
@@ -623,11 +589,11 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
     this.#writes++;
     if (this.#idle !== null) this.#idle.lastWrite = this.#ctx.clock.now();
     if (this.#handler.onWriteCompleted !== undefined) this.#ctx.dispatcher.complete(this, Connection.#deliverWriteCompleted, length);
-    if (this.#overHigh && this.#queuedBytes <= this.options.lowWaterMark) {
-      this.#overHigh = false;
+    if (this.#is(Flag.overHigh) && this.#queuedBytes <= this.options.lowWaterMark) {
+      this.#set(Flag.overHigh, false);
       this.#ctx.dispatcher.complete(this, Connection.#deliverWritable, undefined);
     }
-    if (this.#draining && this.#pendingCount === 0 && this.#handler.onDrain === undefined) this.#closeIfDrained();
+    if (this.#is(Flag.draining) && this.#pendingCount === 0 && this.#handler.onDrain === undefined) this.#closeIfDrained();
   }
 
   // ---- idle ---------------------------------------------------------------------------------------
@@ -678,7 +644,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   static #deliverWriteCompleted<V>(length: number, conn: Connection<V>): void {
-    if (conn.#closedDelivered) return;
+    if (conn.#is(Flag.closedDelivered)) return;
     conn.#handler.onWriteCompleted!(conn, length);
   }
 
@@ -694,7 +660,7 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   static #deliverReset<V>(error: PorticoError, conn: Connection<V>): void {
-    if (conn.#closedDelivered) return;
+    if (conn.#is(Flag.closedDelivered)) return;
     conn.#handler.onConnectionReset?.(conn, error);
   }
 
@@ -723,8 +689,8 @@ export class Connection<U = unknown> implements CompletionTarget, TransportSink 
   }
 
   static #deliverClosed<V>(_: undefined, conn: Connection<V>): void {
-    if (conn.#closedDelivered) return;
-    conn.#closedDelivered = true;
+    if (conn.#is(Flag.closedDelivered)) return;
+    conn.#set(Flag.closedDelivered, true);
     try {
       conn.#handler.onConnectionClosed?.(conn, conn.#reason ?? localClose);
     } finally {

@@ -124,55 +124,15 @@ export class NativeTcpTransport implements Transport {
   #next: PooledBuffer | null = null;
   /** What libuv reads into now (the landing buffer, `#next`'s bytes, or scratch once closed). */
   #into: Buffer;
-  /** Booleans as `Flag` bits, read and written through the accessors below. */
+  /** Booleans as `Flag` bits, read and written with `#is` and `#set`. */
   #flags = 0;
-  get #reading(): boolean {
-    return (this.#flags & Flag.reading) !== 0;
+  /** Whether `Flag` bit `bit` is set. */
+  #is(bit: number): boolean {
+    return (this.#flags & bit) !== 0;
   }
-  set #reading(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.reading : this.#flags & ~Flag.reading;
-  }
-  get #peerEnded(): boolean {
-    return (this.#flags & Flag.peerEnded) !== 0;
-  }
-  set #peerEnded(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.peerEnded : this.#flags & ~Flag.peerEnded;
-  }
-  get #shutdownSent(): boolean {
-    return (this.#flags & Flag.shutdownSent) !== 0;
-  }
-  set #shutdownSent(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.shutdownSent : this.#flags & ~Flag.shutdownSent;
-  }
-  get #writeShut(): boolean {
-    return (this.#flags & Flag.writeShut) !== 0;
-  }
-  set #writeShut(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.writeShut : this.#flags & ~Flag.writeShut;
-  }
-  get #closing(): boolean {
-    return (this.#flags & Flag.closing) !== 0;
-  }
-  set #closing(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.closing : this.#flags & ~Flag.closing;
-  }
-  get #closed(): boolean {
-    return (this.#flags & Flag.closed) !== 0;
-  }
-  set #closed(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.closed : this.#flags & ~Flag.closed;
-  }
-  get #resetWanted(): boolean {
-    return (this.#flags & Flag.resetWanted) !== 0;
-  }
-  set #resetWanted(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.resetWanted : this.#flags & ~Flag.resetWanted;
-  }
-  get #failed(): boolean {
-    return (this.#flags & Flag.failed) !== 0;
-  }
-  set #failed(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.failed : this.#flags & ~Flag.failed;
+  /** Set or clear `Flag` bit `bit`. */
+  #set(bit: number, on: boolean): void {
+    this.#flags = on ? this.#flags | bit : this.#flags & ~bit;
   }
   #corks = 0;
   /** Writes held by cork (made on the first one: most connections never cork). */
@@ -209,25 +169,25 @@ export class NativeTcpTransport implements Transport {
 
   get remote(): SocketEndpoint {
     if (this.#remote !== null) return this.#remote;
-    if (this.#closing) return { address: '', port: 0, family: 'IPv4' };
+    if (this.#is(Flag.closing)) return { address: '', port: 0, family: 'IPv4' };
     const out: Record<string, unknown> = {};
     return this.#handle.getpeername(out) === 0 ? (this.#remote = endpointOf(out)) : { address: '', port: 0, family: 'IPv4' };
   }
 
   get local(): SocketEndpoint {
     if (this.#local !== null) return this.#local;
-    if (this.#closing) return { address: '', port: 0, family: 'IPv4' };
+    if (this.#is(Flag.closing)) return { address: '', port: 0, family: 'IPv4' };
     const out: Record<string, unknown> = {};
     return this.#handle.getsockname(out) === 0 ? (this.#local = endpointOf(out)) : { address: '', port: 0, family: 'IPv4' };
   }
 
   get writeQueueSize(): number {
-    return this.#closed ? 0 : this.#handle.writeQueueSize + (this.#corked?.bytes ?? 0);
+    return this.#is(Flag.closed) ? 0 : this.#handle.writeQueueSize + (this.#corked?.bytes ?? 0);
   }
 
   /** True once the handle is closed (its close callback ran). */
   get closed(): boolean {
-    return this.#closed;
+    return this.#is(Flag.closed);
   }
 
   /** @internal The pool this transport reads into. */
@@ -240,11 +200,11 @@ export class NativeTcpTransport implements Transport {
   }
 
   resumeReading(): void {
-    if (this.#reading || this.#closing || this.#peerEnded) return;
-    this.#reading = true;
+    if (this.#is(Flag.reading) || this.#is(Flag.closing) || this.#is(Flag.peerEnded)) return;
+    this.#set(Flag.reading, true);
     const err = this.#handle.readStart();
     if (err !== 0) {
-      this.#reading = false;
+      this.#set(Flag.reading, false);
       this.#fail(errnoError(err, 'read'));
     }
   }
@@ -255,7 +215,7 @@ export class NativeTcpTransport implements Transport {
     const nread = b.streamBaseState[b.kReadBytesOrError]!;
     if (nread > 0) return this.#onBytes(nread);
     if (nread === 0) return undefined;
-    this.#reading = false; // libuv stopped reading at the end of stream or the error
+    this.#set(Flag.reading, false); // libuv stopped reading at the end of stream or the error
     if (nread === UV_EOF) this.#onEnd();
     else this.#fail(errnoError(nread, 'read'));
     return this.#retarget();
@@ -274,17 +234,17 @@ export class NativeTcpTransport implements Transport {
     }
     buffer.length = nread;
     const sink = this.#sink;
-    if (sink === null || this.#closing) {
+    if (sink === null || this.#is(Flag.closing)) {
       buffer.release();
       return this.#retarget();
     }
     const keep = sink.onData(buffer);
-    if (!keep && this.#reading && !this.#closing) {
-      this.#reading = false;
+    if (!keep && this.#is(Flag.reading) && !this.#is(Flag.closing)) {
+      this.#set(Flag.reading, false);
       this.#handle.readStop();
     }
     // Our own buffer next only while reads fill what they get (bulk transfer); else the shared landing buffer.
-    if (this.#reading && !this.#closing && nread === into.length) {
+    if (this.#is(Flag.reading) && !this.#is(Flag.closing) && nread === into.length) {
       this.#next ??= this.#pool.acquire();
       this.#into = this.#next.bytes;
       return this.#into;
@@ -294,7 +254,7 @@ export class NativeTcpTransport implements Transport {
 
   /** The buffer the next read goes into, when it is not the current one: the landing buffer, or scratch once closing. */
   #retarget(): Uint8Array | undefined {
-    const want = this.#closing ? scratch : this.#pool.landing;
+    const want = this.#is(Flag.closing) ? scratch : this.#pool.landing;
     if (this.#next !== null) {
       this.#next.release();
       this.#next = null;
@@ -310,25 +270,25 @@ export class NativeTcpTransport implements Transport {
    * RST, not after a FIN) while our side is still open (see TcpTransport's #onEnd).
    */
   #onEnd(): void {
-    if (this.#closing) return;
-    if (!this.#shutdownSent) {
+    if (this.#is(Flag.closing)) return;
+    if (!this.#is(Flag.shutdownSent)) {
       const out: Record<string, unknown> = {};
       if (this.#handle.getpeername(out) !== 0) {
-        this.#failed = true;
+        this.#set(Flag.failed, true);
         this.#sink?.onError(new PorticoError(ErrorCodes.CONNECTION_RESET, 'transport', 'connection reset by peer (at end of stream)'));
         this.#close();
         return;
       }
       this.#remote ??= endpointOf(out);
     }
-    this.#peerEnded = true;
+    this.#set(Flag.peerEnded, true);
     this.#sink?.onEnd();
     // Both directions are done (as net.Socket's autoDestroy does): release the descriptor.
-    if (this.#writeShut && !this.#closing) this.#close();
+    if (this.#is(Flag.writeShut) && !this.#is(Flag.closing)) this.#close();
   }
 
   write(data: Uint8Array, done: WriteDone = TO_SINK): void {
-    if (this.#closing) {
+    if (this.#is(Flag.closing)) {
       this.#cancel([done]);
       return;
     }
@@ -357,7 +317,7 @@ export class NativeTcpTransport implements Transport {
     if (corked === null) return;
     this.#corked = null;
     const { chunks, dones } = corked;
-    if (this.#closing) {
+    if (this.#is(Flag.closing)) {
       this.#cancel(dones);
       return;
     }
@@ -440,14 +400,14 @@ export class NativeTcpTransport implements Transport {
   }
 
   shutdownWrite(): void {
-    if (this.#shutdownSent || this.#closing) return;
+    if (this.#is(Flag.shutdownSent) || this.#is(Flag.closing)) return;
     this.#corks = 0;
     this.#flushCorked();
-    if (this.#closing) return;
-    this.#shutdownSent = true;
-    if (this.#peerEnded && this.#handle.writeQueueSize === 0 && (this.#dones?.length ?? 0) === 0) {
+    if (this.#is(Flag.closing)) return;
+    this.#set(Flag.shutdownSent, true);
+    if (this.#is(Flag.peerEnded) && this.#handle.writeQueueSize === 0 && (this.#dones?.length ?? 0) === 0) {
       // The peer's FIN is in and nothing of ours is queued: close(2) sends our FIN by itself.
-      this.#writeShut = true;
+      this.#set(Flag.writeShut, true);
       this.#sink?.onWriteShut();
       this.#close();
       return;
@@ -463,15 +423,15 @@ export class NativeTcpTransport implements Transport {
 
   /** @internal Our FIN went out (status 0) or the shutdown failed. */
   shutdownCompleted(status: number): void {
-    if (this.#closed) return;
+    if (this.#is(Flag.closed)) return;
     // ENOTCONN: the peer is gone already (an RST raced the shutdown); nothing more to send.
     const failed = status < 0 && status !== UV_ECANCELED && getName(status) !== 'ENOTCONN';
-    if (this.#resetWanted) {
+    if (this.#is(Flag.resetWanted)) {
       // reset() waited for this shutdown (libuv refuses an RST while one is in flight): whatever its
       // outcome it is over, so the RST can go now — and must, or the handle would never be closed.
-      this.#resetWanted = false;
-      this.#writeShut = true;
-      this.#closing = false;
+      this.#set(Flag.resetWanted, false);
+      this.#set(Flag.writeShut, true);
+      this.#set(Flag.closing, false);
       if (!failed) this.#sink?.onWriteShut();
       this.#resetNow();
       return;
@@ -480,10 +440,10 @@ export class NativeTcpTransport implements Transport {
       this.#fail(errnoError(status, 'shutdown'));
       return;
     }
-    if (this.#closing) return;
-    this.#writeShut = true;
+    if (this.#is(Flag.closing)) return;
+    this.#set(Flag.writeShut, true);
     this.#sink?.onWriteShut();
-    if (this.#peerEnded) this.#close();
+    if (this.#is(Flag.peerEnded)) this.#close();
   }
 
   destroy(): void {
@@ -491,13 +451,13 @@ export class NativeTcpTransport implements Transport {
   }
 
   reset(): void {
-    if (this.#closing) return;
-    if (this.#shutdownSent && !this.#writeShut && this.#handle.writeQueueSize === 0) {
+    if (this.#is(Flag.closing)) return;
+    if (this.#is(Flag.shutdownSent) && !this.#is(Flag.writeShut) && this.#handle.writeQueueSize === 0) {
       // libuv refuses uv_tcp_close_reset (EINVAL) while a shutdown is in flight, and with nothing left
       // to write it completes at the next poll: reset then. (With writes still queued the shutdown may
       // wait on the peer forever: #resetNow closes instead, as the Transport contract allows.)
-      this.#resetWanted = true;
-      this.#closing = true;
+      this.#set(Flag.resetWanted, true);
+      this.#set(Flag.closing, true);
       this.#stopReading();
       return;
     }
@@ -505,11 +465,11 @@ export class NativeTcpTransport implements Transport {
   }
 
   #resetNow(): void {
-    if (this.#closing) return;
-    this.#closing = true;
+    if (this.#is(Flag.closing)) return;
+    this.#set(Flag.closing, true);
     this.#stopReading();
     this.#dropCorked();
-    if (this.#shutdownSent && !this.#writeShut) {
+    if (this.#is(Flag.shutdownSent) && !this.#is(Flag.writeShut)) {
       // A shutdown still waits behind queued writes: libuv refuses the RST (EINVAL) and Node then marks
       // the handle closing without closing it, so it could never be closed. Close it (FIN) instead.
       this.#handle.close(() => this.#onClosed());
@@ -525,7 +485,7 @@ export class NativeTcpTransport implements Transport {
    */
   #cancel(dones: readonly WriteDone[]): void {
     const queue = this.#dones;
-    if (queue !== null && queue.length > 0 && !this.#closed) for (const done of dones) queue.push(done);
+    if (queue !== null && queue.length > 0 && !this.#is(Flag.closed)) for (const done of dones) queue.push(done);
     else if (dones.length > 0) queueMicrotask(() => dones.forEach((done) => this.#finish(done, errnoError(UV_ECANCELED, 'write'))));
   }
 
@@ -537,38 +497,38 @@ export class NativeTcpTransport implements Transport {
   }
 
   #fail(error: NodeJS.ErrnoException): void {
-    if (this.#closing || this.#failed) return;
-    this.#failed = true;
+    if (this.#is(Flag.closing) || this.#is(Flag.failed)) return;
+    this.#set(Flag.failed, true);
     this.#sink?.onError(fromSocketError(error, 'transport'));
     this.#close();
   }
 
   #stopReading(): void {
-    if (this.#reading) {
-      this.#reading = false;
+    if (this.#is(Flag.reading)) {
+      this.#set(Flag.reading, false);
       this.#handle.readStop();
     }
   }
 
   #close(): void {
-    if (this.#closing) {
-      if (this.#resetWanted) {
+    if (this.#is(Flag.closing)) {
+      if (this.#is(Flag.resetWanted)) {
         // A reset was waiting for a shutdown: give up waiting and just close.
-        this.#resetWanted = false;
+        this.#set(Flag.resetWanted, false);
         this.#handle.close(() => this.#onClosed());
       }
       return;
     }
-    this.#closing = true;
+    this.#set(Flag.closing, true);
     this.#stopReading();
     this.#dropCorked();
     this.#handle.close(() => this.#onClosed());
   }
 
   #onClosed(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#reading = false;
+    if (this.#is(Flag.closed)) return;
+    this.#set(Flag.closed, true);
+    this.#set(Flag.reading, false);
     if (this.#next !== null) {
       this.#next.release();
       this.#next = null;

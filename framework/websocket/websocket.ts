@@ -75,49 +75,22 @@ export class WebSocket<U = unknown> {
   #receiver: WebSocketReceiver | null = null;
   /** permessage-deflate's sending half: compresses, and keeps everything sent in order behind it. */
   readonly #sender: CompressingSender<SendResult> | null = null;
-  /** Booleans as `Flag` bits, read and written through the accessors below, and the state (`STATE_SHIFT`). */
+  /** Booleans as `Flag` bits, read and written with `#is` and `#set`, and the state (`STATE_SHIFT`). */
   #flags = 0;
-  get #state(): WebSocketState {
+  /** Whether `Flag` bit `bit` is set. */
+  #is(bit: number): boolean {
+    return (this.#flags & bit) !== 0;
+  }
+  /** Set or clear `Flag` bit `bit`. */
+  #set(bit: number, on: boolean): void {
+    this.#flags = on ? this.#flags | bit : this.#flags & ~bit;
+  }
+  /** open, closing or closed (two bits of `#flags`). */
+  #stateNow(): WebSocketState {
     return STATES[(this.#flags >> STATE_SHIFT) & 3]!;
   }
-  set #state(state: WebSocketState) {
+  #setState(state: WebSocketState): void {
     this.#flags = (this.#flags & ~(3 << STATE_SHIFT)) | (STATES.indexOf(state) << STATE_SHIFT);
-  }
-  get #closeSent(): boolean {
-    return (this.#flags & Flag.closeSent) !== 0;
-  }
-  set #closeSent(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.closeSent : this.#flags & ~Flag.closeSent;
-  }
-  get #closeReceived(): boolean {
-    return (this.#flags & Flag.closeReceived) !== 0;
-  }
-  set #closeReceived(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.closeReceived : this.#flags & ~Flag.closeReceived;
-  }
-  get #failed(): boolean {
-    return (this.#flags & Flag.failed) !== 0;
-  }
-  set #failed(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.failed : this.#flags & ~Flag.failed;
-  }
-  get #awaitingPong(): boolean {
-    return (this.#flags & Flag.awaitingPong) !== 0;
-  }
-  set #awaitingPong(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.awaitingPong : this.#flags & ~Flag.awaitingPong;
-  }
-  get #readPaused(): boolean {
-    return (this.#flags & Flag.readPaused) !== 0;
-  }
-  set #readPaused(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.readPaused : this.#flags & ~Flag.readPaused;
-  }
-  get #closeReported(): boolean {
-    return (this.#flags & Flag.closeReported) !== 0;
-  }
-  set #closeReported(on: boolean) {
-    this.#flags = on ? this.#flags | Flag.closeReported : this.#flags & ~Flag.closeReported;
   }
   /** What onClose reports: the peer's close code and reason, or our failure's code (null: 1006). */
   #closeInfo: { readonly code: number; readonly reason: string } | null = null;
@@ -130,7 +103,7 @@ export class WebSocket<U = unknown> {
   #timer: WheelTimer | null = null;
 
   /** The frame writer of this socket's role (shared by every socket). */
-  get #writer(): FrameWriter {
+  #writer(): FrameWriter {
     return writers[this.#options.role];
   }
 
@@ -210,7 +183,7 @@ export class WebSocket<U = unknown> {
 
   /** open, closing or closed. */
   get state(): WebSocketState {
-    return this.#state;
+    return this.#stateNow();
   }
 
   /** Bytes queued on the connection and not yet handed to the kernel. */
@@ -234,7 +207,7 @@ export class WebSocket<U = unknown> {
     if (refused !== null) return refused;
     // A compressed message is counted when accepted, like any other: it goes out in order later.
     if (this.#sender !== null) return this.#countMessage(this.#sender.send(data, options));
-    return this.#countMessage(this.#write(this.#writer.message(data, options)));
+    return this.#countMessage(this.#write(this.#writer().message(data, options)));
   }
 
   /**
@@ -253,9 +226,9 @@ export class WebSocket<U = unknown> {
 
   /** Send a ping (payload at most 125 bytes). */
   ping(payload: string | Uint8Array = ''): SendResult {
-    if (this.#state !== 'open') return 'closed';
+    if (this.#stateNow() !== 'open') return 'closed';
     this.#pingsSent++;
-    return this.#write(this.#writer.ping(payload));
+    return this.#write(this.#writer().ping(payload));
   }
 
   /**
@@ -263,10 +236,10 @@ export class WebSocket<U = unknown> {
    * `closeTimeoutMs` for the peer's, then close TCP. Without a code the frame carries none.
    */
   close(code?: number, reason = ''): void {
-    if (this.#state !== 'open') return;
-    const frame = this.#writer.close(code, code === undefined ? undefined : reason); // throws for a code that may not be sent
-    this.#state = 'closing';
-    this.#closeSent = true;
+    if (this.#stateNow() !== 'open') return;
+    const frame = this.#writer().close(code, code === undefined ? undefined : reason); // throws for a code that may not be sent
+    this.#setState('closing');
+    this.#set(Flag.closeSent, true);
     // Our code is not what onClose reports: that is the peer's answer, or 1006 if none comes (RFC 6455
     // 7.1.5, as ws and browsers report it).
     this.#write(frame);
@@ -298,7 +271,7 @@ export class WebSocket<U = unknown> {
   onReadCompleted(_conn: Connection, buffer: PooledBuffer): void {
     let receiver = this.#receiver;
     if (receiver === null) {
-      if (this.#state === 'closed') {
+      if (this.#stateNow() === 'closed') {
         buffer.release();
         return;
       }
@@ -312,38 +285,38 @@ export class WebSocket<U = unknown> {
 
   /** @internal The connection's queue fell to its low-water mark. */
   onWritable(): void {
-    if (this.#readPaused) {
-      this.#readPaused = false;
+    if (this.#is(Flag.readPaused)) {
+      this.#set(Flag.readPaused, false);
       this.#readOn();
     }
-    if (this.#state === 'open') this.#handler.onWritable?.(this);
+    if (this.#stateNow() === 'open') this.#handler.onWritable?.(this);
   }
 
   /** @internal The peer's FIN: without a close frame first, the connection was dropped (1006). */
   onClientClose(): void {
-    if (this.#state === 'closed') return;
+    if (this.#stateNow() === 'closed') return;
     this.#closeConnection();
   }
 
   /** @internal The server is draining: 1001 going away. */
   onDrain(): void {
-    if (this.#state === 'open') this.close(CloseCodes.GOING_AWAY, 'server shutting down');
+    if (this.#stateNow() === 'open') this.close(CloseCodes.GOING_AWAY, 'server shutting down');
     else this.#closeConnection();
   }
 
   /** @internal The TCP connection is gone: report the close, exactly once. */
   onConnectionClosed(): void {
-    if (this.#closeReported) return;
-    this.#closeReported = true;
-    this.#state = 'closed';
+    if (this.#is(Flag.closeReported)) return;
+    this.#set(Flag.closeReported, true);
+    this.#setState('closed');
     this.#cancelTimers();
     this.#receiver?.dispose();
     this.#receiver = null;
     this.#sender?.dispose();
-    const wasClean = this.#closeSent && this.#closeReceived;
+    const wasClean = this.#is(Flag.closeSent) && this.#is(Flag.closeReceived);
     // RFC 6455 7.1.5: the code of the close frame received, else 1006 (a close of ours the peer never
     // answered included, as ws and browsers report it); a failure we detected reports its own code.
-    const reported = this.#closeReceived || this.#failed;
+    const reported = this.#is(Flag.closeReceived) || this.#is(Flag.failed);
     const info = this.#closeInfo;
     this.#handler.onClose?.(this, reported && info !== null ? info.code : CloseCodes.ABNORMAL, reported && info !== null ? info.reason : '', wasClean);
   }
@@ -358,26 +331,26 @@ export class WebSocket<U = unknown> {
 
   /** @internal */
   onPing(payload: Buffer): void {
-    if (!this.#closeSent) this.#write(this.#writer.pong(payload));
+    if (!this.#is(Flag.closeSent)) this.#write(this.#writer().pong(payload));
     this.#handler.onPing?.(this, payload);
   }
 
   /** @internal */
   onPong(payload: Buffer): void {
-    this.#awaitingPong = false;
+    this.#set(Flag.awaitingPong, false);
     this.#handler.onPong?.(this, payload);
   }
 
   /** @internal The peer's close frame: echo it (if we have not closed), then close TCP. */
   onClose(code: number, reason: string): void {
-    this.#closeReceived = true;
+    this.#set(Flag.closeReceived, true);
     // The peer's code and reason, also when it is answering a close of ours (RFC 6455 7.1.5).
     this.#closeInfo = { code, reason };
-    if (!this.#closeSent) {
-      this.#state = 'closing';
-      this.#closeSent = true;
+    if (!this.#is(Flag.closeSent)) {
+      this.#setState('closing');
+      this.#set(Flag.closeSent, true);
       // Echo the code; a close frame without one is answered without one.
-      this.#write(this.#writer.close(code === CloseCodes.NO_STATUS ? undefined : code, ''));
+      this.#write(this.#writer().close(code === CloseCodes.NO_STATUS ? undefined : code, ''));
     }
     this.#timer?.cancel();
     this.#timer = null;
@@ -386,13 +359,13 @@ export class WebSocket<U = unknown> {
 
   /** @internal The peer broke the protocol: fail the connection with `closeCode`. */
   onProtocolError(closeCode: number, _error: PorticoError): void {
-    this.#failed = true;
+    this.#set(Flag.failed, true);
     this.#closeInfo = { code: closeCode, reason: '' };
-    if (!this.#closeSent) {
-      this.#closeSent = true;
-      this.#write(this.#writer.close(closeCode, ''));
+    if (!this.#is(Flag.closeSent)) {
+      this.#set(Flag.closeSent, true);
+      this.#write(this.#writer().close(closeCode, ''));
     }
-    this.#state = 'closing';
+    this.#setState('closing');
     this.#closeConnection();
   }
 
@@ -404,7 +377,7 @@ export class WebSocket<U = unknown> {
   // ---- internals ---------------------------------------------------------------------------------
 
   #admit(): SendResult | null {
-    if (this.#state !== 'open') return 'closed';
+    if (this.#stateNow() !== 'open') return 'closed';
     if (this.bufferedAmount <= this.#options.maxBufferedBytes) return null;
     if (this.#options.slowConsumer === 'drop') {
       this.#dropped++;
@@ -455,8 +428,8 @@ export class WebSocket<U = unknown> {
    * close later, and until then a send or ping must say 'closed', not count as sent.
    */
   #abort(error: PorticoError): void {
-    if (this.#state === 'closed') return;
-    this.#state = 'closing';
+    if (this.#stateNow() === 'closed') return;
+    this.#setState('closing');
     this.#conn.abort(error);
   }
 
@@ -466,32 +439,32 @@ export class WebSocket<U = unknown> {
     const receiver = this.#receiver;
     if ((receiver !== null && (receiver.state !== 'open' || receiver.inflating)) || conn.lifecycle !== 'open') return;
     if (conn.queuedBytes > conn.options.highWaterMark) {
-      this.#readPaused = true;
+      this.#set(Flag.readPaused, true);
       return;
     }
     conn.keepReading();
   }
 
   #armHeartbeat(): void {
-    if (this.#state !== 'open') return;
+    if (this.#stateNow() !== 'open') return;
     this.#timer = this.#conn.wheel.schedule(this.#conn.clock.now() + this.#options.heartbeatMs, WebSocket.#beat, this as WebSocket<unknown>);
   }
 
   static #beat(_now: number, ws: WebSocket<unknown>): void {
     ws.#timer = null;
-    if (ws.#state !== 'open') return;
-    if (ws.#awaitingPong) {
+    if (ws.#stateNow() !== 'open') return;
+    if (ws.#is(Flag.awaitingPong)) {
       ws.#abort(new PorticoError(ErrorCodes.IDLE_TIMEOUT, 'websocket', `no pong within ${ws.#options.heartbeatMs} ms`));
       return;
     }
-    ws.#awaitingPong = true;
+    ws.#set(Flag.awaitingPong, true);
     ws.ping();
     ws.#armHeartbeat();
   }
 
   static #closeTimedOut(_now: number, ws: WebSocket<unknown>): void {
     ws.#timer = null;
-    if (ws.#state === 'closed') return;
+    if (ws.#stateNow() === 'closed') return;
     ws.#abort(new PorticoError(ErrorCodes.LINGER_TIMEOUT, 'websocket', `no close frame from the peer within ${ws.#options.closeTimeoutMs} ms`));
   }
 
