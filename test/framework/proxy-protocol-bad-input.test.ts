@@ -26,8 +26,8 @@ const line = (name: string, input: string, upTo: string): Bad => {
   assert.ok(index >= 0, `${name}: "${upTo}" not in the input`);
   return { name, input: text(input), at: index + upTo.length };
 };
-const ADDR4 = inet('10.0.0.1', '10.0.0.2', 1000, 80);
-const GOOD_TAIL = ' 10.0.0.2 1000 80\r\n';
+const ADDR4 = inet('192.0.2.1', '192.0.2.2', 1000, 80);
+const GOOD_TAIL = ' 192.0.2.2 1000 80\r\n';
 
 const V1_BAD: Bad[] = [
   { name: 'empty-looking garbage: NUL', input: Buffer.from([0]), at: 1 },
@@ -53,25 +53,25 @@ const V1_BAD: Bad[] = [
   line('UNKNOWN with a bare LF', 'PROXY UNKNOWN abc\ndef\r\n', 'abc\n'),
   { name: 'v1 over 107 bytes without CRLF (UNKNOWN and padding)', input: text(`PROXY UNKNOWN ${'a'.repeat(120)}\r\n`), at: 107 },
   { name: 'v1 CRLF as bytes 107 and 108', input: text(`PROXY UNKNOWN ${'a'.repeat(106 - 14)}\r\n`), at: 107 },
-  line('port 65536', 'PROXY TCP4 10.0.0.1 10.0.0.2 65536 80\r\n', '65536'),
-  line('port 99999', 'PROXY TCP4 10.0.0.1 10.0.0.2 1000 99999\r\n', '99999'),
-  line('port 6 digits', 'PROXY TCP4 10.0.0.1 10.0.0.2 100000 80\r\n', '100000'),
-  line('port -1', 'PROXY TCP4 10.0.0.1 10.0.0.2 -1 80\r\n', '2 -'),
-  line('port +80', 'PROXY TCP4 10.0.0.1 10.0.0.2 1000 +80\r\n', '1000 +'),
-  line('port 080', 'PROXY TCP4 10.0.0.1 10.0.0.2 1000 080\r\n', '080'.slice(0, 2)),
-  line('port 00', 'PROXY TCP4 10.0.0.1 10.0.0.2 00 80\r\n', '2 00'),
-  line('port in hex', 'PROXY TCP4 10.0.0.1 10.0.0.2 0x50 80\r\n', '0x'),
-  line('empty port before CRLF', 'PROXY TCP4 10.0.0.1 10.0.0.2 1000 \r\n', '1000 \r'),
+  line('port 65536', 'PROXY TCP4 192.0.2.1 192.0.2.2 65536 80\r\n', '65536'),
+  line('port 99999', 'PROXY TCP4 192.0.2.1 192.0.2.2 1000 99999\r\n', '99999'),
+  line('port 6 digits', 'PROXY TCP4 192.0.2.1 192.0.2.2 100000 80\r\n', '100000'),
+  line('port -1', 'PROXY TCP4 192.0.2.1 192.0.2.2 -1 80\r\n', '2 -'),
+  line('port +80', 'PROXY TCP4 192.0.2.1 192.0.2.2 1000 +80\r\n', '1000 +'),
+  line('port 080', 'PROXY TCP4 192.0.2.1 192.0.2.2 1000 080\r\n', '080'.slice(0, 2)),
+  line('port 00', 'PROXY TCP4 192.0.2.1 192.0.2.2 00 80\r\n', '2 00'),
+  line('port in hex', 'PROXY TCP4 192.0.2.1 192.0.2.2 0x50 80\r\n', '0x'),
+  line('empty port before CRLF', 'PROXY TCP4 192.0.2.1 192.0.2.2 1000 \r\n', '1000 \r'),
   line('IPv4 octet 256', `PROXY TCP4 256.0.0.1${GOOD_TAIL}`, '256'),
   line('IPv4 leading zero', `PROXY TCP4 10.0.0.01${GOOD_TAIL}`, '0.01'),
-  line('IPv4 octal-looking 010', `PROXY TCP4 010.0.0.1${GOOD_TAIL}`, 'TCP4 01'),
+  line('IPv4 octal-looking 010', `PROXY TCP4 0192.0.2.1${GOOD_TAIL}`, 'TCP4 01'),
   line('IPv4 three octets', `PROXY TCP4 10.0.1${GOOD_TAIL}`, '10.0.1 '),
-  line('IPv4 five octets', `PROXY TCP4 10.0.0.1.5${GOOD_TAIL}`, '10.0.0.1.'),
+  line('IPv4 five octets', `PROXY TCP4 192.0.2.1.5${GOOD_TAIL}`, '192.0.2.1.'),
   line('IPv4 empty octet', `PROXY TCP4 10..0.1${GOOD_TAIL}`, '10..'),
   line('IPv4 trailing dot', `PROXY TCP4 10.0.0.${GOOD_TAIL}`, '10.0.0. '),
   line('family mismatch: IPv6 under TCP4', `PROXY TCP4 ::1${GOOD_TAIL}`, 'TCP4 :'),
-  line('family mismatch: IPv4 under TCP6', 'PROXY TCP6 10.0.0.1 ::2 1 2\r\n', '10.0.0.1 '),
-  line('family mismatch: destination IPv4 under TCP6', 'PROXY TCP6 ::1 10.0.0.2 1 2\r\n', '10.0.0.2 '),
+  line('family mismatch: IPv4 under TCP6', 'PROXY TCP6 192.0.2.1 ::2 1 2\r\n', '192.0.2.1 '),
+  line('family mismatch: destination IPv4 under TCP6', 'PROXY TCP6 ::1 192.0.2.2 1 2\r\n', '192.0.2.2 '),
   line('IPv6 zone id', 'PROXY TCP6 fe80::1%eth0 ::2 1 2\r\n', '%'),
   line('IPv6 nine groups', 'PROXY TCP6 1:2:3:4:5:6:7:8:9 ::2 1 2\r\n', '8:9 '),
   line('IPv6 seven groups without ::', 'PROXY TCP6 1:2:3:4:5:6:7 ::2 1 2\r\n', '6:7 '),
