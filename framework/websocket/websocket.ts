@@ -430,6 +430,10 @@ export class WebSocket<U = unknown> {
   #abort(error: PorticoError): void {
     if (this.#stateNow() === 'closed') return;
     this.#setState('closing');
+    // Nothing more is read: a message behind the one whose handler terminated is not delivered (the
+    // receiver stops at once, even mid-parse, and is never lent again).
+    this.#receiver?.dispose();
+    this.#receiver = null;
     this.#conn.abort(error);
   }
 

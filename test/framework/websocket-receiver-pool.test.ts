@@ -205,3 +205,82 @@ async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe('a lent receiver when the handler closes, aborts or throws inside onMessage (real TCP)', () => {
+  let server: Server;
+  let port: number;
+  /** onClose per socket, by the client's port. */
+  const closes = new Map<number, { code: number; wasClean: boolean; seen: string[] }>();
+
+  before(async () => {
+    server = new Server({
+      handler: webSocketServer<{ port: number; seen: string[] }>({
+        route: () => ({
+          kind: 'websocket',
+          createUser: () => ({ port: 0, seen: [] }),
+          handler: {
+            onOpen(ws) {
+              ws.user.port = ws.connection.remote.port; // while open: kept for onClose
+            },
+            onMessage(ws, data) {
+              const text = typeof data === 'string' ? data : data.toString();
+              ws.user.seen.push(text);
+              if (text === 'terminate') ws.terminate();
+              else if (text === 'throw') throw new Error('handler failed');
+              else if (text === 'close') ws.close(1000);
+              else ws.send(data);
+            },
+            onClose(ws, code, _reason, wasClean) {
+              closes.set(ws.user.port, { code, wasClean, seen: [...ws.user.seen] });
+            },
+          },
+        }),
+      }),
+    });
+    ({ port } = await server.listen());
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  const cases: { name: string; first: string; end: 'rst' | 'close'; code: number; seen: string[] }[] = [
+    { name: 'terminate() with a second message in the same read', first: 'terminate', end: 'rst', code: 1006, seen: ['terminate'] },
+    { name: 'a throw with a second message in the same read', first: 'throw', end: 'rst', code: 1006, seen: ['throw'] },
+    { name: 'close() with a second message in the same read', first: 'close', end: 'close', code: 1000, seen: ['close'] },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: that socket ends as it should, and the next socket's receiver starts clean`, T, async () => {
+      const client = await RawClient.open(port);
+      const clientPort = client.port;
+      try {
+        client.write(rawFrames({ opcode: TEXT, payload: c.first }, { opcode: TEXT, payload: 'after' }));
+        if (c.end === 'rst') {
+          await client.expectRst();
+        } else {
+          assert.deepEqual((await client.expectFrame(CLOSE)).payload, Buffer.from([0x03, 0xe8]));
+          client.write(rawFrame({ opcode: CLOSE, payload: Buffer.from([0x03, 0xe8]) }));
+          await client.waitEnd();
+        }
+      } finally {
+        client.destroy();
+      }
+      await waitFor(() => closes.has(clientPort));
+      const closed = closes.get(clientPort)!;
+      assert.equal(closed.code, c.code);
+      if (c.end === 'rst') assert.deepEqual(closed.seen, c.seen, 'nothing after the abort reached the handler');
+      else assert.equal(closed.seen[0], c.first);
+      // A fresh socket: a fragmented text split inside a code point and a whole message, echoed intact.
+      const next = await RawClient.open(port);
+      try {
+        const euro = Buffer.from('x€y', 'utf8');
+        next.write(rawFrame({ opcode: TEXT, payload: euro.subarray(0, 2), fin: false }));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        next.write(rawFrames({ opcode: CONT, payload: euro.subarray(2), fin: true }, { opcode: TEXT, payload: 'whole' }));
+        assert.deepEqual(await next.expectMessage(TEXT), euro);
+        assert.deepEqual((await next.expectMessage(TEXT)).toString(), 'whole');
+      } finally {
+        next.destroy();
+      }
+    });
+  }
+});
