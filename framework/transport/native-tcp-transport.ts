@@ -32,21 +32,20 @@ interface ShutdownReq extends NativeShutdownReq {
 /**
  * Where a handle keeps the transport it belongs to, so a read completion finds it without a map
  * lookup: the slot Node's TCPWrap has for its owner (its `owner_symbol` property, null on a handle
- * nobody owns: taking it adds no property, ~64 bytes less per connection), or, when a handle's owner
+ * nobody owns: taking it adds no property, so the handle keeps the property array Node made), or, when a handle's owner
  * slot is taken (or this Node has none), a property of our own.
  */
 const ownSymbol = Symbol('portico.transport');
 let nodeOwnerSymbol: symbol | null | undefined;
-type OwnedHandle = NativeStreamHandle;
-const slots = (handle: OwnedHandle): Record<symbol, unknown> => handle as unknown as Record<symbol, unknown>;
+const slots = (handle: NativeStreamHandle): Record<symbol, unknown> => handle as unknown as Record<symbol, unknown>;
 
-function ownerKey(handle: OwnedHandle): symbol {
+function ownerKey(handle: NativeStreamHandle): symbol {
   nodeOwnerSymbol ??= Object.getOwnPropertySymbols(handle).find((s) => s.description === 'owner_symbol') ?? null;
   return nodeOwnerSymbol !== null && slots(handle)[nodeOwnerSymbol] == null ? nodeOwnerSymbol : ownSymbol;
 }
 
 /** The transport that owns `handle`, or null. */
-function ownerOf(handle: OwnedHandle): NativeTcpTransport | null {
+function ownerOf(handle: NativeStreamHandle): NativeTcpTransport | null {
   const own = slots(handle);
   const transport = nodeOwnerSymbol ? own[nodeOwnerSymbol] : undefined;
   if (transport instanceof NativeTcpTransport) return transport;
@@ -77,7 +76,7 @@ function endpointOf(out: Record<string, unknown>): SocketEndpoint {
 }
 
 /** libuv read completion, `this` the handle: Node puts the byte count (or error) in the shared state. */
-function onNativeRead(this: OwnedHandle): Uint8Array | undefined {
+function onNativeRead(this: NativeStreamHandle): Uint8Array | undefined {
   const transport = ownerOf(this);
   return transport === null ? undefined : transport.readCompleted();
 }
@@ -117,7 +116,7 @@ export class NativeTcpTransport implements Transport {
   get kind(): 'tcp' {
     return 'tcp';
   }
-  readonly #handle: OwnedHandle;
+  readonly #handle: NativeStreamHandle;
   readonly #pool: BufferPool;
   #sink: TransportSink | null = null;
   /** A buffer of our own libuv reads into next, while reads fill what they are given. */
@@ -148,7 +147,7 @@ export class NativeTcpTransport implements Transport {
   #local: SocketEndpoint | null;
   #remote: SocketEndpoint | null = null;
 
-  private constructor(handle: OwnedHandle, pool: BufferPool, local: SocketEndpoint | null) {
+  private constructor(handle: NativeStreamHandle, pool: BufferPool, local: SocketEndpoint | null) {
     this.#handle = handle;
     this.#pool = pool;
     this.#local = local;
