@@ -14,6 +14,7 @@ export const scripts = {
   harness: path.join(repoRoot, 'dist', 'harness', 'main.js'),
   porticoWebsocket: path.join(repoRoot, 'dist', 'examples', 'websocket', 'main.js'),
   wsBaseline: path.join(benchDir, 'ws-baseline-server.js'),
+  wsFloor: path.join(benchDir, 'ws-floor-server.js'),
   wsLoad: path.join(benchDir, 'ws-load.js'),
 } as const;
 

@@ -5,7 +5,7 @@
  * same load generator (ws-load.ts, raw sockets, its own processes) over 127.0.0.1:
  *
  *   node dist/harness/bench/websocket-bench.js [--rounds 2] [--duration-ms 3000] [--warmup-ms 500]
- *       [--ws-idle-connections 10000] [--ws-broadcast-clients 1000] [--ws-workers 1] [--ws-parts 7]
+ *       [--ws-idle-connections 10000] [--ws-broadcast-clients 1000] [--ws-workers 1] [--ws-parts 7] [--ws-floor 1]
  *
  * - echo: closed loop on /echo (each connection sends a message and waits for its echo) at
  *   connections × size 1 × 64 B, 100 × 64 B, 100 × 16 KiB, 1000 × 64 B (binary) and 100 × 64 B text:
@@ -16,6 +16,11 @@
  * - broadcast: 1000 clients on /broadcast; one sends a 64 B text message, and the next once all
  *   1000 (the sender included) have it: fan-out time from the send until the last one got it, and
  *   server CPU per broadcast, over every broadcast in the window.
+ *
+ * - the floor (--ws-floor 1, the default): a third process in every row, ws-floor-server — raw TCP
+ *   handles and only the frames ws-load sends, the least work a Node process can do per message. Its
+ *   ratio to ws is the most any Node server can reach on the machine, so a goal the floor misses too
+ *   is beyond Node here, not beyond portico's code; portico/floor is what portico's layers cost.
  *
  * Server CPU is read from /proc/<pid>/stat between the load's "ready" and "result" lines (after
  * connecting and warming up; what was in flight at the window's end is counted in `served`). The two
@@ -45,7 +50,7 @@ import { clockTicks, cpuTimes, machineBusySeconds, maxOpenFiles, openFds, peakRs
 import { type RunningServer, startServer } from './server-process.js';
 import { LatencyHistogram } from './ws-load.js';
 
-type WsFlag = 'rounds' | 'duration-ms' | 'warmup-ms' | 'settle-ms' | 'ws-idle-connections' | 'ws-broadcast-clients' | 'ws-workers' | 'ws-parts' | 'ws-no-trim';
+type WsFlag = 'rounds' | 'duration-ms' | 'warmup-ms' | 'settle-ms' | 'ws-idle-connections' | 'ws-broadcast-clients' | 'ws-workers' | 'ws-parts' | 'ws-no-trim' | 'ws-floor';
 
 export const websocketBenchFlags: readonly IntFlag<WsFlag>[] = [
   { name: 'rounds', description: 'A/B rounds per row', default: 2, min: 1, max: 20 },
@@ -57,12 +62,13 @@ export const websocketBenchFlags: readonly IntFlag<WsFlag>[] = [
   { name: 'ws-workers', description: 'load processes per echo run (connections split between them)', default: 1, min: 1, max: 4 },
   { name: 'ws-parts', description: 'which parts: 1 echo + 2 idle + 4 broadcast', default: 7, min: 1, max: 7 },
   { name: 'ws-no-trim', description: '1 = both servers run with glibc heap trimming off (GLIBC_TUNABLES), so 16 KiB runs do not flip between page-faulting and not', default: 0, min: 0, max: 1 },
+  { name: 'ws-floor', description: '1 = also run the floor (ws-floor-server: the least work a Node process can do per message) in every row, to read the goals against; 0 = portico and ws only', default: 1, min: 0, max: 1 },
 ];
 
 /** What --ws-no-trim 1 puts in the servers' environment: free() never hands the heap top back to the kernel below 256 MiB. */
 const NO_TRIM = 'glibc.malloc.trim_threshold=268435456';
 
-export type WsServerName = 'portico' | 'ws';
+export type WsServerName = 'portico' | 'ws' | 'floor';
 
 interface WsServerUnderTest {
   readonly name: WsServerName;
@@ -70,14 +76,19 @@ interface WsServerUnderTest {
 }
 
 /** PORTICO_WEBSOCKET_MAIN=/other/build/dist/examples/websocket/main.js measures another build of portico (before/after a change) against the same ws. */
-const servers: readonly WsServerUnderTest[] = [
+const allServers: readonly WsServerUnderTest[] = [
   { name: 'portico', script: process.env['PORTICO_WEBSOCKET_MAIN'] ?? scripts.porticoWebsocket },
   { name: 'ws', script: scripts.wsBaseline },
+  { name: 'floor', script: scripts.wsFloor },
 ];
 
-/** Both servers, which one first alternating by `turn`. */
+/** The servers of this run (the floor unless --ws-floor 0), set by runWebsocketBench. */
+let servers: readonly WsServerUnderTest[] = allServers;
+
+/** Every server of the run, which one first rotating with `turn`. */
 function abOrder(turn: number): readonly WsServerUnderTest[] {
-  return turn % 2 === 0 ? servers : [...servers].reverse();
+  const first = turn % servers.length;
+  return [...servers.slice(first), ...servers.slice(0, first)];
 }
 
 interface EchoRow {
@@ -439,6 +450,13 @@ interface Goal {
   readonly ratio: number;
   readonly rounds: readonly number[];
   readonly met: boolean;
+  /** The same ratio for the floor (floor/ws), null when the floor did not run: the most any Node server reached here. */
+  readonly floor: { readonly ratio: number; readonly rounds: readonly number[]; readonly met: boolean } | null;
+}
+
+/** "1.31 (1.25–1.40)", or '' when the floor did not run. */
+function floorText(floor: Goal['floor']): string {
+  return floor === null ? '' : ratioText(floor.ratio, floor.rounds);
 }
 
 /** "1.31 (1.25–1.40)": the pooled ratio and the spread of the per-round ratios. */
@@ -447,10 +465,17 @@ function ratioText(pooled: number, rounds: readonly number[]): string {
   return `${fmt(pooled, 2)} (${fmt(Math.min(...rounds), 2)}–${fmt(Math.max(...rounds), 2)})`;
 }
 
-/** Per-round ratios of paired runs (round r of portico against round r of ws). */
-function perRound<T extends { server: WsServerName; round: number }>(runs: readonly T[], value: (r: T) => number, invert = false): number[] {
+/** 'met' or 'not met' (bold), and whether the floor missed the goal too: then no Node server reached it on this machine. */
+function verdict(g: Goal, loud = false): string {
+  const word = (text: string): string => (loud ? text.toUpperCase() : text);
+  if (g.met) return word('met');
+  return g.floor !== null && !g.floor.met ? `**${word('not met')}** (the floor missed it too)` : `**${word('not met')}**`;
+}
+
+/** Per-round ratios of paired runs (round r of `of` — portico unless said — against round r of ws). */
+function perRound<T extends { server: WsServerName; round: number }>(runs: readonly T[], value: (r: T) => number, invert = false, of: WsServerName = 'portico'): number[] {
   const out: number[] = [];
-  for (const p of runs.filter((r) => r.server === 'portico')) {
+  for (const p of runs.filter((r) => r.server === of)) {
     const w = runs.find((r) => r.server === 'ws' && r.round === p.round);
     if (w !== undefined) out.push(invert ? value(w) / value(p) : value(p) / value(w));
   }
@@ -488,13 +513,19 @@ function renderEcho(runs: readonly WsEchoRun[], goals: Goal[]): string {
     const rateRatio = p.messagesPerSecond / w.messagesPerSecond;
     const rateRounds = perRound(mine, (r) => r.messages / r.seconds);
     const met = cpuRatio >= def.goal;
-    goals.push({ what: `echo ${row}: msg per server CPU-s portico/ws`, goal: `≥ ${fmt(def.goal, 1)}`, ratio: cpuRatio, rounds: cpuRounds, met });
-    return [row, ratioText(rateRatio, rateRounds), fmt(p.p99Ms / w.p99Ms, 2), ratioText(cpuRatio, cpuRounds), `≥ ${fmt(def.goal, 1)}`, met ? 'met' : '**not met**'];
+    const f = summaries.find((s) => s.row === row && s.server === 'floor');
+    const floorRatio = f === undefined ? null : f.messagesPerCpuSecond / w.messagesPerCpuSecond;
+    const floor = floorRatio === null ? null : { ratio: floorRatio, rounds: perRound(mine, (r) => r.served / r.serverCpuSeconds, false, 'floor'), met: floorRatio >= def.goal };
+    const goal: Goal = { what: `echo ${row}: msg per server CPU-s portico/ws`, goal: `≥ ${fmt(def.goal, 1)}`, ratio: cpuRatio, rounds: cpuRounds, met, floor };
+    goals.push(goal);
+    const ofFloor = f === undefined ? [] : [floorText(floor), fmt(p.messagesPerCpuSecond / f.messagesPerCpuSecond, 2)];
+    return [row, ratioText(rateRatio, rateRounds), fmt(p.p99Ms / w.p99Ms, 2), ratioText(cpuRatio, cpuRounds), ...ofFloor, `≥ ${fmt(def.goal, 1)}`, verdict(goal)];
   });
+  const withFloor = servers.some((s) => s.name === 'floor');
   const ratio = markdownTable(
-    ['connections × size', 'msg/s portico/ws', 'p99 portico/ws', 'msg per server CPU-s portico/ws', 'goal (per CPU-s)', ''],
+    ['connections × size', 'msg/s portico/ws', 'p99 portico/ws', 'msg per server CPU-s portico/ws', ...(withFloor ? ['floor/ws (per CPU-s)', 'portico/floor'] : []), 'goal (per CPU-s)', ''],
     ratioRows,
-    [false, true, true, true, true, false],
+    [false, true, true, true, ...(withFloor ? [true, true] : []), true, false],
   );
   return `${main}\n\n${ratio}\n`;
 }
@@ -519,9 +550,12 @@ function renderIdle(runs: readonly WsIdleRun[], goals: Goal[]): string {
   const ratio = p.perConnectionKiB / w.perConnectionKiB;
   const rounds = perRound(runs, perConnectionKiB);
   const met = ratio <= IDLE_GOAL;
-  goals.push({ what: 'idle: RSS per connection portico/ws', goal: `≤ ${fmt(IDLE_GOAL, 1)}`, ratio, rounds, met });
+  const f = summaries.find((s) => s.name === 'floor');
+  const floorRatio = f === undefined ? null : f.perConnectionKiB / w.perConnectionKiB;
+  const floor = floorRatio === null ? null : { ratio: floorRatio, rounds: perRound(runs, perConnectionKiB, false, 'floor'), met: floorRatio <= IDLE_GOAL };
+  goals.push({ what: 'idle: RSS per connection portico/ws', goal: `≤ ${fmt(IDLE_GOAL, 1)}`, ratio, rounds, met, floor });
   const table = markdownTable(
-    ['server', 'idle connections held', 'RSS before MiB', 'RSS with them idle MiB', 'per idle connection KiB', 'by round KiB', 'ratio portico/ws', 'RSS after they close MiB', 'errors'],
+    ['server', 'idle connections held', 'RSS before MiB', 'RSS with them idle MiB', 'per idle connection KiB', 'by round KiB', 'ratio to ws', 'RSS after they close MiB', 'errors'],
     summaries.map((s) => [
       s.name,
       fmt(s.connections),
@@ -529,7 +563,7 @@ function renderIdle(runs: readonly WsIdleRun[], goals: Goal[]): string {
       fmt(s.idleMiB, 1),
       fmt(s.perConnectionKiB, 2),
       s.rounds.map((v) => fmt(v, 2)).join(' / '),
-      s.name === 'portico' ? `**${ratioText(ratio, rounds)}** (goal ≤ ${fmt(IDLE_GOAL, 1)}: ${met ? 'met' : 'not met'})` : '',
+      s.name === 'portico' ? `**${ratioText(ratio, rounds)}** (goal ≤ ${fmt(IDLE_GOAL, 1)}: ${met ? 'met' : 'not met'})` : s.name === 'floor' ? floorText(floor) : '',
       fmt(s.afterCloseMiB, 1),
       String(s.errors),
     ]),
@@ -569,7 +603,11 @@ function renderBroadcast(runs: readonly WsBroadcastRun[], goals: Goal[]): string
   const rateRatio = p.perSecond / w.perSecond;
   const rateRounds = perRound(runs, (r) => r.broadcasts / r.seconds);
   const met = cpuRatio >= BROADCAST_GOAL;
-  goals.push({ what: `broadcast to ${fmt(p.clients)}: broadcasts per server CPU-s portico/ws`, goal: `≥ ${fmt(BROADCAST_GOAL, 1)}`, ratio: cpuRatio, rounds: cpuRounds, met });
+  const f = summaries.find((s) => s.name === 'floor');
+  const floorRatio = f === undefined ? null : w.cpuUsPerBroadcast / f.cpuUsPerBroadcast;
+  const floor = floorRatio === null ? null : { ratio: floorRatio, rounds: perRound(runs, (r) => r.serverCpuSeconds / r.served, true, 'floor'), met: floorRatio >= BROADCAST_GOAL };
+  const goal: Goal = { what: `broadcast to ${fmt(p.clients)}: broadcasts per server CPU-s portico/ws`, goal: `≥ ${fmt(BROADCAST_GOAL, 1)}`, ratio: cpuRatio, rounds: cpuRounds, met, floor };
+  goals.push(goal);
   const table = markdownTable(
     ['server', 'clients', 'broadcasts', 'broadcasts/s', 'fan-out p50 ms', 'fan-out p99 ms', 'server CPU µs per broadcast', 'of it kernel %', 'by round µs', 'server CPU %', 'load gen CPU %', 'errors'],
     summaries.map((s) => [
@@ -588,10 +626,11 @@ function renderBroadcast(runs: readonly WsBroadcastRun[], goals: Goal[]): string
     ]),
     [false, true, true, true, true, true, true, true, false, true, true, true],
   );
+  const ofFloor = f === undefined ? [] : [floorText(floor), fmt(f.cpuUsPerBroadcast / p.cpuUsPerBroadcast, 2)];
   const ratio = markdownTable(
-    ['', 'broadcasts/s portico/ws', 'fan-out p50 portico/ws', 'broadcasts per server CPU-s portico/ws', 'goal (per CPU-s)', ''],
-    [[`1 → ${fmt(p.clients)} × ${BROADCAST_SIZE} B text`, ratioText(rateRatio, rateRounds), fmt(p.p50Ms / w.p50Ms, 2), ratioText(cpuRatio, cpuRounds), `≥ ${fmt(BROADCAST_GOAL, 1)}`, met ? 'met' : '**not met**']],
-    [false, true, true, true, true, false],
+    ['', 'broadcasts/s portico/ws', 'fan-out p50 portico/ws', 'broadcasts per server CPU-s portico/ws', ...(f === undefined ? [] : ['floor/ws (per CPU-s)', 'portico/floor']), 'goal (per CPU-s)', ''],
+    [[`1 → ${fmt(p.clients)} × ${BROADCAST_SIZE} B text`, ratioText(rateRatio, rateRounds), fmt(p.p50Ms / w.p50Ms, 2), ratioText(cpuRatio, cpuRounds), ...ofFloor, `≥ ${fmt(BROADCAST_GOAL, 1)}`, verdict(goal)]],
+    [false, true, true, true, ...(f === undefined ? [] : [true, true]), true, false],
   );
   return `${table}\n\n${ratio}\n`;
 }
@@ -611,6 +650,8 @@ export async function runWebsocketBench(argv: readonly string[], parse: ParseOpt
     return;
   }
   const parts = flags['ws-parts'];
+  servers = flags['ws-floor'] === 1 ? allServers : allServers.filter((s) => s.name !== 'floor');
+  const withFloor = flags['ws-floor'] === 1;
   // The servers (and load generators) inherit the bench's environment; restored at the end (run-all goes on).
   const savedTunables = process.env['GLIBC_TUNABLES'];
   if (flags['ws-no-trim'] === 1) process.env['GLIBC_TUNABLES'] = process.env['GLIBC_TUNABLES'] ? `${process.env['GLIBC_TUNABLES']}:${NO_TRIM}` : NO_TRIM;
@@ -670,7 +711,11 @@ export async function runWebsocketBench(argv: readonly string[], parse: ParseOpt
   out.push(
     `\nws runs with bufferutil: ${String(ws?.['bufferutil'] ?? '?')}, UTF-8 check: ${String(ws?.['utf8'] ?? '?')}; perMessageDeflate off on both; ` +
       `load generator: ws-load (raw sockets), ${flags['ws-workers']} process(es) per echo run; glibc heap trimming ${flags['ws-no-trim'] === 1 ? 'off (--ws-no-trim 1)' : 'as by default'}. ` +
-      `Ratios: pooled over the rounds (lowest–highest single round).\n`,
+      `Ratios: pooled over the rounds (lowest–highest single round).` +
+      (withFloor
+        ? ' The floor (ws-floor-server) is the least a Node process can do per message — raw TCP handles, only the frames ws-load sends, no limits or backpressure — so floor/ws is the most any Node server can reach against ws on this machine.'
+        : '') +
+      '\n',
   );
   if (echoRuns.length > 0) out.push(`\n### Echo (/echo, closed loop)\n\n${renderEcho(echoRuns, goals)}`);
   if (idleRuns.length > 0) {
@@ -683,9 +728,9 @@ export async function runWebsocketBench(argv: readonly string[], parse: ParseOpt
   out.push(`\n### Goals\n\n`);
   out.push(
     markdownTable(
-      ['goal', 'target', 'portico/ws (rounds)', ''],
-      goals.map((g) => [g.what, g.goal, ratioText(g.ratio, g.rounds), g.met ? 'MET' : '**NOT MET**']),
-      [false, false, true, false],
+      ['goal', 'target', 'portico/ws (rounds)', ...(withFloor ? ['floor/ws (rounds)'] : []), ''],
+      goals.map((g) => [g.what, g.goal, ratioText(g.ratio, g.rounds), ...(withFloor ? [floorText(g.floor)] : []), verdict(g, true)]),
+      [false, false, true, ...(withFloor ? [true] : []), false],
     ) + '\n',
   );
   process.stdout.write(out.join(''));

@@ -1,6 +1,7 @@
 /**
- * The routes websocket-bench compares, on both servers it drives: portico-websocket and the `ws`
- * baseline (harness/bench/ws-baseline-server.ts). /echo sends every message back as it came, text as
+ * The routes websocket-bench compares, on every server it drives: portico-websocket, the `ws`
+ * baseline (harness/bench/ws-baseline-server.ts) and the floor (harness/bench/ws-floor-server.ts,
+ * the bench's measuring stick: it must answer the load correctly, or its figures mean nothing). /echo sends every message back as it came, text as
  * text and binary as binary; /broadcast sends every message as it came to everyone on /broadcast,
  * the sender included, and to no one elsewhere; SIGTERM exits 0. The baseline also says it runs ws
  * with the native bufferutil.
@@ -12,6 +13,7 @@ import WebSocket from 'ws';
 import { repoRoot, spawnServer, websocketBinary, withTimeout } from '../helpers/spawn-server.js';
 
 const baselineScript = resolve(repoRoot, 'dist/harness/bench/ws-baseline-server.js');
+const floorScript = resolve(repoRoot, 'dist/harness/bench/ws-floor-server.js');
 
 interface Received {
   readonly hex: string;
@@ -46,6 +48,7 @@ async function open(port: number, path: string): Promise<{ ws: WebSocket; got: R
 for (const [name, script] of [
   ['portico-websocket', websocketBinary],
   ['the ws baseline', baselineScript],
+  ['the floor', floorScript],
 ] as const) {
   test(`${name}: /echo keeps text and binary apart; /broadcast reaches everyone on it, sender included; SIGTERM exits 0`, { timeout: 30_000 }, async (t) => {
     const server = await spawnServer({ script, args: ['--port', '0'], t });
@@ -56,9 +59,13 @@ for (const [name, script] of [
     const echo = await open(server.port, '/echo');
     echo.ws.send('héllo');
     echo.ws.send(Buffer.from('bytes'));
-    assert.deepEqual(await echo.next(2), [
+    // 70,000 bytes: a 64-bit length, and more than one read on the server (the floor parses across reads).
+    const big = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) & 0xff));
+    echo.ws.send(big);
+    assert.deepEqual(await echo.next(3), [
       { hex: hex('héllo'), isBinary: false },
       { hex: hex('bytes'), isBinary: true },
+      { hex: big.toString('hex'), isBinary: true },
     ]);
 
     const a = await open(server.port, '/broadcast');
@@ -79,7 +86,7 @@ for (const [name, script] of [
     }
     // The echo client is not on /broadcast: it got its two echoes and nothing else.
     await new Promise((settle) => setTimeout(settle, 100));
-    assert.equal(echo.got.length, 2);
+    assert.equal(echo.got.length, 3);
     assert.equal(c.got.length, 2);
 
     for (const member of [echo, a, b, c]) member.ws.close();
