@@ -18,7 +18,8 @@ interface Corked {
 
 /** A write request of ours: which transport it belongs to and whose completions it carries. */
 interface WriteReq extends NativeWriteReq {
-  transport: NativeTcpTransport;
+  /** Null on the spare request between writes. */
+  transport: NativeTcpTransport | null;
   /** Keeps the bytes alive while libuv holds them (an async write). */
   data: Uint8Array | Uint8Array[] | null;
   /** How many queued completions (`#dones`) this request finishes. */
@@ -82,8 +83,18 @@ function onNativeRead(this: NativeStreamHandle): Uint8Array | undefined {
 }
 
 function onWriteComplete(this: WriteReq, status: number): void {
-  this.transport.writeCompleted(this, status);
+  this.transport?.writeCompleted(this, status);
 }
+
+/**
+ * The request the next write goes with. Node binds a request object to a native write only when the
+ * write goes to libuv's queue (the kernel did not take it all at once: StreamBase::Write tries the
+ * write before it touches the request); a write the kernel takes whole leaves its request as it was.
+ * So one request serves every such write, for every transport, and a new one is made only when the
+ * last went to the queue (it is that write's until its completion) or failed — not a native object
+ * per write.
+ */
+let spareReq: WriteReq | null = null;
 
 function onShutdownComplete(this: ShutdownReq, status: number): void {
   this.transport.shutdownCompleted(status);
@@ -345,10 +356,14 @@ export class NativeTcpTransport implements Transport {
   }
 
   #newReq(data: Uint8Array | Uint8Array[], count: number): WriteReq {
-    const req = new binding!.WriteWrap() as WriteReq;
+    let req = spareReq;
+    if (req === null) {
+      req = new binding!.WriteWrap() as WriteReq;
+      req.oncomplete = onWriteComplete;
+      req.async = false;
+      spareReq = req;
+    }
     req.handle = this.#handle;
-    req.oncomplete = onWriteComplete;
-    req.async = false;
     req.transport = this;
     req.data = data;
     req.count = count;
@@ -357,6 +372,13 @@ export class NativeTcpTransport implements Transport {
 
   /** After writeBuffer/writev: complete now (the kernel took it all), later (libuv queued it), or fail. */
   #dispatch(req: WriteReq, err: number, done: WriteDone | null, dones: WriteDone[] | null): void {
+    if (err !== 0 || binding!.streamBaseState[binding!.kLastWriteWasAsync] !== 0) spareReq = null; // the request is the write's now
+    else {
+      // Written whole: the request stays the spare, holding nothing of this transport.
+      req.handle = null;
+      req.transport = null;
+      req.data = null;
+    }
     if (err !== 0) {
       const error = errnoError(err, 'write');
       // Reported after the caller's write() returns, as net.Socket does.
@@ -375,7 +397,6 @@ export class NativeTcpTransport implements Transport {
       else for (const d of dones!) queue.push(d);
       return;
     }
-    req.data = null;
     const deferred = this.#deferred;
     if (deferred !== null) {
       if (done !== null) deferred.push(done);

@@ -92,6 +92,52 @@ for (const { name, make } of kinds) {
   });
 }
 
+test('NativeTcpTransport: a write the kernel cannot take whole keeps its own request while others write through the shared one', async () => {
+  // Writes the kernel takes whole share one request object (Node leaves it untouched); one that goes
+  // to libuv's queue binds it. If that request were handed to the next write, the queued write's
+  // completion would reach whichever transport wrote last. Three transports, table-driven order:
+  // A's write queued (its peer not reading), then B and C write while it waits, then A's peer reads.
+  const listener = await rawListener();
+  const clients = [await connectClient(listener.port), await connectClient(listener.port), await connectClient(listener.port)];
+  try {
+    const transports = [];
+    for (let i = 0; i < 3; i++) transports.push(NativeTcpTransport.fromHandle((await listener.next()) as unknown as NativeStreamHandle, pool)!);
+    const sinks = transports.map((t) => {
+      const sink = recorder();
+      t.attach(sink);
+      return sink;
+    });
+    const [a, b, c] = transports as [NativeTcpTransport, NativeTcpTransport, NativeTcpTransport];
+    clients[0]!.pause();
+    const big = Buffer.alloc(16 * 1024 * 1024, 0x61);
+    a.write(big); // more than the socket buffers hold: queued in libuv
+    a.write(Buffer.from('!')); // behind it
+    assert.deepEqual(sinks[0]!.events, [], 'nothing of A completed yet');
+    for (let i = 0; i < 50; i++) {
+      b.write(Buffer.from('b'));
+      c.write(Buffer.from('c'), (error) => sinks[2]!.events.push(`own ${error ? 'failed' : 'ok'}`));
+    }
+    assert.equal((await readBytes(clients[1]!, 50)).toString(), 'b'.repeat(50));
+    assert.equal((await readBytes(clients[2]!, 50)).toString(), 'c'.repeat(50));
+    await until(() => sinks[1]!.events.length === 50 && sinks[2]!.events.length === 50, 2000, "B's and C's completions");
+    assert.ok(sinks[1]!.events.every((e) => e === 'sink ok'));
+    assert.ok(sinks[2]!.events.every((e) => e === 'own ok'));
+    assert.deepEqual(sinks[0]!.events, [], "A's writes still queued, none of B's or C's completions reported to A");
+    clients[0]!.resume();
+    const got = await readBytes(clients[0]!, big.length + 1);
+    assert.equal(got.subarray(-1).toString(), '!');
+    assert.equal(got.subarray(0, big.length).equals(big), true);
+    await until(() => sinks[0]!.events.length === 2, 5000, "A's two completions");
+    assert.deepEqual(sinks[0]!.events, ['sink ok', 'sink ok']);
+    assert.equal(sinks[1]!.events.length, 50, 'B got none of them');
+    assert.equal(sinks[2]!.events.length, 50, 'C got none of them');
+    for (const t of transports) t.destroy();
+  } finally {
+    for (const client of clients) client.destroy();
+    await listener.close();
+  }
+});
+
 test("NativeTcpTransport keeps its owner in Node's owner slot when it is free, its own property when not; the slot is freed at the close", async () => {
   const listener = await rawListener();
   const clients = [await connectClient(listener.port), await connectClient(listener.port)];
