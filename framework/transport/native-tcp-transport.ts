@@ -240,7 +240,7 @@ export class NativeTcpTransport implements Transport {
       this.#next = null;
     } else {
       buffer = this.#pool.acquireFor(nread);
-      into.copy(buffer.bytes, 0, 0, nread); // the landing buffer is a Buffer: a native copy, no view per read
+      into.copy(buffer.bytes, 0, 0, nread); // Node 20.20's Buffer#copy makes a view of the range and set()s it: a typed array per read
     }
     buffer.length = nread;
     const sink = this.#sink;
