@@ -123,7 +123,8 @@ export class ByteQueue implements ReadonlyByteQueue {
       throw framingError(ErrorCodes.INPUT_TOO_LARGE, `appending ${n} bytes to ${this.#length} buffered would exceed maxBytes ${this.maxBytes}`);
     }
     this.#length += n;
-    const tail = chunks[chunks.length - 1];
+    // Not chunks[length - 1] on an empty queue: index -1 is a named property to V8, looked up the slow way (the prototype chain, in the runtime).
+    const tail = chunks.length > 0 ? chunks[chunks.length - 1] : undefined;
     // Only into a buffer nobody else owns: another owner may be using its free space (and a disowned
     // buffer's free space may have been lent out already).
     if (this.#coalesce && tail !== undefined && tail.buffer.owners === 1 && !tail.buffer.disowned && n <= tail.bytes.length - tail.end && n * 2 <= tail.bytes.length) {
