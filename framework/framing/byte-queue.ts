@@ -181,6 +181,37 @@ export class ByteQueue implements ReadonlyByteQueue {
     return p + 4 <= end ? b[p + 3]! * 0x1000000 + ((b[p + 2]! << 16) | (b[p + 1]! << 8) | b[p]!) : this.#gatherLE(4);
   }
 
+  /**
+   * Consume big-endian unsigned 16 bits: `peekUInt16BE(0)` then `skip(2)` in one step (a header
+   * parser's common case, with no offset to check or locate when both bytes are in the first buffer).
+   */
+  readUInt16BE(): number {
+    const chunk = this.#chunks[this.#cur];
+    const p = this.#offset;
+    if (chunk === undefined || p + 2 > chunk.end) {
+      const value = this.peekUInt16BE(0);
+      this.#advance(2);
+      return value;
+    }
+    const b = chunk.bytes;
+    this.#advance(2);
+    return (b[p]! << 8) | b[p + 1]!;
+  }
+
+  /** Consume big-endian unsigned 32 bits: `peekUInt32BE(0)` then `skip(4)` in one step. */
+  readUInt32BE(): number {
+    const chunk = this.#chunks[this.#cur];
+    const p = this.#offset;
+    if (chunk === undefined || p + 4 > chunk.end) {
+      const value = this.peekUInt32BE(0);
+      this.#advance(4);
+      return value;
+    }
+    const b = chunk.bytes;
+    this.#advance(4);
+    return b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+  }
+
   /** Big-endian signed 32 bits at `offset`. */
   peekInt32BE(offset: number): number {
     return this.peekUInt32BE(offset) | 0;

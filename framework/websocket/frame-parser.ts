@@ -144,8 +144,7 @@ export class FrameParser {
       switch (this.#state) {
         case HEADER: {
           if (queue.length < 2) return FrameEvent.NEED_MORE;
-          const bits = queue.peekUInt16BE(0);
-          queue.skip(2);
+          const bits = queue.readUInt16BE();
           const failure = this.#header(bits >>> 8, bits & 0xff);
           if (failure !== null) return this.#fail(failure);
           const length7 = bits & 0x7f;
@@ -161,17 +160,15 @@ export class FrameParser {
         }
         case LENGTH_16: {
           if (queue.length < 2) return FrameEvent.NEED_MORE;
-          const length = queue.peekUInt16BE(0);
-          queue.skip(2);
+          const length = queue.readUInt16BE();
           const failure = this.#checkLength(length);
           if (failure !== null) return this.#fail(failure);
           return this.#started(length);
         }
         case LENGTH_64: {
           if (queue.length < 8) return FrameEvent.NEED_MORE;
-          const high = queue.peekUInt32BE(0);
-          const low = queue.peekUInt32BE(4);
-          queue.skip(8);
+          const high = queue.readUInt32BE();
+          const low = queue.readUInt32BE();
           if (high >= 0x80000000) return this.#fail(protocolFailure('64-bit payload length with the most significant bit set'));
           if (high >= SAFE_HIGH_WORD_LIMIT) {
             return this.#fail(tooBigFailure(`payload length ${BigInt(high) * 2n ** 32n + BigInt(low)} beyond 2^53 - 1 (limit ${this.#maxFramePayload})`));
@@ -183,8 +180,7 @@ export class FrameParser {
         }
         case MASK_KEY:
           if (queue.length < 4) return FrameEvent.NEED_MORE;
-          this.#key = queue.peekUInt32BE(0);
-          queue.skip(4);
+          this.#key = queue.readUInt32BE();
           this.#state = this.#remaining > 0 ? PAYLOAD : END;
           break;
         case PAYLOAD: {

@@ -50,6 +50,42 @@ test('peeks read the same values as Buffer at every offset, however the bytes ar
   assert.equal(pool.outstanding, 0);
 });
 
+test('readUInt16BE / readUInt32BE consume what peek would read, however the bytes are cut; too few bytes throw and consume nothing', () => {
+  const pool = new BufferPool({ bufferSize: 16 });
+  const data = Buffer.from([0x80, 0x01, 0xff, 0x7f, 0x00, 0xfe, 0x12, 0x34, 0xa5, 0x5a, 0xc3, 0x99]);
+  // Every sequence of 2- and 4-byte reads that fits, at every cut of the data into buffers.
+  const plans: (2 | 4)[][] = [[2, 2, 2, 2, 2, 2], [4, 4, 4], [2, 4, 2, 4], [4, 2, 4, 2], [2, 2, 4, 4], [4, 4, 2, 2], [2, 4, 4, 2]];
+  let checked = 0;
+  for (const skipped of [0, 1, 3]) {
+    for (const sizes of layouts(data.length)) {
+      for (const plan of plans) {
+        const queue = queueOf(pool, data, sizes);
+        queue.skip(skipped);
+        let at = skipped;
+        for (const size of plan) {
+          if (at + size > data.length) {
+            const before = queue.length;
+            assert.throws(() => (size === 2 ? queue.readUInt16BE() : queue.readUInt32BE()), { code: ErrorCodes.INVALID_ARGUMENT });
+            assert.equal(queue.length, before, 'a refused read consumes nothing');
+            break;
+          }
+          const got = size === 2 ? queue.readUInt16BE() : queue.readUInt32BE();
+          assert.equal(got, size === 2 ? data.readUInt16BE(at) : data.readUInt32BE(at), `${size} bytes at ${at}, sizes ${sizes}`);
+          at += size;
+          assert.equal(queue.length, data.length - at);
+          assert.equal(queue.position, at);
+          checked++;
+        }
+        if (queue.length > 0) assert.equal(queue.peekUInt8(0), data[at], 'the next byte is the one after the reads');
+        queue.releaseConsumed();
+        queue.clear();
+      }
+    }
+  }
+  assert.ok(checked > 1000);
+  assert.equal(pool.outstanding, 0);
+});
+
 const indexOfCases: readonly { name: string; data: string; delimiter: string | number; from?: number; limit?: number; expected: number }[] = [
   { name: 'CRLF', data: 'ab\r\ncd', delimiter: '\r\n', expected: 2 },
   { name: 'a lone CR before CRLF', data: 'a\r\r\nb', delimiter: '\r\n', expected: 2 },
