@@ -351,10 +351,24 @@ export class ByteQueue implements ReadonlyByteQueue {
     const spent = this.#cur;
     if (spent === 0) return;
     const chunks = this.#chunks;
-    const done = spent === chunks.length ? chunks : chunks.slice(0, spent);
-    this.#chunks = spent === chunks.length ? [] : chunks.slice(spent);
     this.#cur = 0;
-    releaseAll(done);
+    if (spent < chunks.length) {
+      const done = chunks.slice(0, spent);
+      this.#chunks = chunks.slice(spent);
+      releaseAll(done);
+      return;
+    }
+    // All read (the usual case between messages): empty the array in place — popping keeps its backing
+    // store, where a fresh [] would grow again at the next append.
+    let first: unknown = null;
+    while (chunks.length > 0) {
+      try {
+        chunks.pop()!.buffer.release();
+      } catch (error) {
+        first ??= error;
+      }
+    }
+    if (first !== null) throw first;
   }
 
   /** Drop every byte, read or not, and release every buffer. The unread bytes count as consumed. */
