@@ -360,15 +360,11 @@ export class ByteQueue implements ReadonlyByteQueue {
     }
     // All read (the usual case between messages): empty the array in place — popping keeps its backing
     // store, where a fresh [] would grow again at the next append.
-    let first: unknown = null;
-    while (chunks.length > 0) {
-      try {
-        chunks.pop()!.buffer.release();
-      } catch (error) {
-        first ??= error;
-      }
+    try {
+      releaseAll(chunks);
+    } finally {
+      while (chunks.length > 0) chunks.pop();
     }
-    if (first !== null) throw first;
   }
 
   /** Drop every byte, read or not, and release every buffer. The unread bytes count as consumed. */

@@ -22,9 +22,9 @@ export function framingError(code: ErrorCode, message: string): PorticoError {
  */
 export function releaseAll(held: readonly { readonly buffer: PooledBuffer }[]): void {
   let first: unknown = null;
-  for (const { buffer } of held) {
+  for (let i = 0; i < held.length; i++) {
     try {
-      buffer.release();
+      held[i]!.buffer.release();
     } catch (error) {
       first ??= error;
     }

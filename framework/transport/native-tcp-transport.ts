@@ -372,14 +372,8 @@ export class NativeTcpTransport implements Transport {
 
   /** After writeBuffer/writev: complete now (the kernel took it all), later (libuv queued it), or fail. */
   #dispatch(req: WriteReq, err: number, done: WriteDone | null, dones: WriteDone[] | null): void {
-    if (err !== 0 || binding!.streamBaseState[binding!.kLastWriteWasAsync] !== 0) spareReq = null; // the request is the write's now
-    else {
-      // Written whole: the request stays the spare, holding nothing of this transport.
-      req.handle = null;
-      req.transport = null;
-      req.data = null;
-    }
     if (err !== 0) {
+      spareReq = null; // Node may have bound it before the write failed
       const error = errnoError(err, 'write');
       // Reported after the caller's write() returns, as net.Socket does.
       queueMicrotask(() => {
@@ -391,12 +385,17 @@ export class NativeTcpTransport implements Transport {
     }
     const b = binding!;
     if (b.streamBaseState[b.kLastWriteWasAsync] !== 0) {
+      spareReq = null; // the request is this write's until it completes
       req.async = true;
       const queue = (this.#dones ??= new Fifo<WriteDone>());
       if (done !== null) queue.push(done);
       else for (const d of dones!) queue.push(d);
       return;
     }
+    // Written whole: the request stays the spare, holding nothing of this transport.
+    req.handle = null;
+    req.transport = null;
+    req.data = null;
     const deferred = this.#deferred;
     if (deferred !== null) {
       if (done !== null) deferred.push(done);
