@@ -65,8 +65,12 @@ export async function readProcNetTcpAsync(): Promise<string[]> {
  * TIME_WAIT sockets whose local port (server's end) or remote port (clients' ends) is `port`. Only
  * the rows that mention `:PORT ` are parsed: on a busy host the tables hold tens of thousands of
  * other sockets, and parsing every row would stall the harness's event loop.
+ *
+ * A listening port can be handed out again while an earlier server's TIME_WAIT sockets on it still
+ * live (up to 60 s), and those count too. `peerPorts`, the clients' own ports, counts only the rows
+ * between the port and those clients.
  */
-export function countTimeWait(port: number, tables: readonly string[] = readProcNetTcp()): TimeWaitCounts {
+export function countTimeWait(port: number, tables: readonly string[] = readProcNetTcp(), peerPorts?: ReadonlySet<number>): TimeWaitCounts {
   let server = 0;
   let client = 0;
   const needle = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
@@ -79,8 +83,8 @@ export function countTimeWait(port: number, tables: readonly string[] = readProc
       const end = text.indexOf('\n', at);
       const [row] = parseProcNetTcp(text.slice(start, end < 0 ? undefined : end));
       if (row === undefined || row.state !== TCP_TIME_WAIT) continue;
-      if (row.localPort === port) server++;
-      if (row.remotePort === port) client++;
+      if (row.localPort === port && (peerPorts === undefined || peerPorts.has(row.remotePort))) server++;
+      if (row.remotePort === port && (peerPorts === undefined || peerPorts.has(row.localPort))) client++;
     }
   }
   return { server, client };

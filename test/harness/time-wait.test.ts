@@ -55,12 +55,32 @@ test('countTimeWait counts by side: local port = server, remote port = client', 
   assert.deepEqual(countTimeWait(8080, [capturedTcp, handTcp6]), { server: 1, client: 2 });
 });
 
-test('countTimeWait reads this machine\'s tables by default', async (t) => {
-  const server = net.createServer(() => {});
+test('countTimeWait with peerPorts: only the rows between the port and those clients', () => {
+  assert.deepEqual(countTimeWait(14312, [capturedTcp], new Set([0xc9de])), { server: 1, client: 0 });
+  assert.deepEqual(countTimeWait(14312, [capturedTcp], new Set([0xc9de, 0xd7e2])), { server: 2, client: 0 });
+  assert.deepEqual(countTimeWait(14312, [capturedTcp], new Set([0xe9ba])), { server: 0, client: 0 });
+  assert.deepEqual(countTimeWait(43915, [capturedTcp], new Set([0xe9ba, 0xe9c6])), { server: 0, client: 2 });
+  assert.deepEqual(countTimeWait(43915, [capturedTcp], new Set()), { server: 0, client: 0 });
+});
+
+test('countTimeWait reads this machine\'s tables by default: a client that closes first holds the TIME_WAIT', async (t) => {
+  let serverClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (serverClosed = resolve));
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on('end', () => socket.end());
+    socket.on('close', serverClosed);
+    socket.resume();
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => server.close());
   const { port } = server.address() as net.AddressInfo;
-  assert.deepEqual(countTimeWait(port), { server: 0, client: 0 });
+  const client = net.connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve) => client.on('connect', resolve));
+  const clientPort = client.localPort!;
+  client.end();
+  client.resume();
+  await Promise.all([closed, new Promise<void>((resolve) => client.on('close', () => resolve()))]);
+  assert.deepEqual(countTimeWait(port, undefined, new Set([clientPort])), { server: 0, client: 1 });
 });
 
 test('TimeWaitSampler: before, after, peak and timed samples from injected tables', () => {

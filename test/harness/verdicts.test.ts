@@ -128,6 +128,16 @@ test('clean exit: accepted codes, death by signal N as 128 + N, --accept-signal-
   assert.equal(runVerdict(unchecked, []), 'PASS');
 });
 
+test('TIME_WAIT budget: the server-side peak less what was on the port when the flood began', () => {
+  const s = scenario({ thresholds: { timeWaitBudget: 10 } });
+  const tw = (before: number, peak: number): RunFacts['timeWait'] => ({ port: 4000, before: { server: before, client: 0 }, after: { server: before, client: 0 }, peak: { server: peak, client: 3 }, samples: [], netns: false });
+  const verdict = (before: number, peak: number): string | undefined => byName(judgeRun(s, facts({ timeWait: tw(before, peak) })))['TIME_WAIT'];
+  assert.equal(verdict(0, 10), 'PASS: peak server-side 10, client-side 3 (host namespace); budget 10 server-side');
+  assert.equal(verdict(0, 11), 'FAIL: peak server-side 11, client-side 3 (host namespace); budget 10 server-side');
+  assert.equal(verdict(30, 40), 'PASS: peak server-side 40 (10 of this run\'s; 30 already on the port when the flood began, not counted), client-side 3 (host namespace); budget 10 server-side');
+  assert.equal(verdict(30, 41), 'FAIL: peak server-side 41 (11 of this run\'s; 30 already on the port when the flood began, not counted), client-side 3 (host namespace); budget 10 server-side');
+});
+
 test('unrequested checks never make a run INCOMPLETE; a run error always makes it FAIL', () => {
   const plain = judgeRun(scenario(), facts({ memory: { ...memory(), capBytes: null, method: 'none' } }));
   assert.deepEqual(
