@@ -114,6 +114,9 @@ test('haproxy balancing over two portico echo processes, PROXY v2 on traffic and
       '  default_backend be',
       'backend be',
       '  balance roundrobin',
+      // Without it the whole check must finish within `inter` (200 ms): one late answer on a loaded
+      // machine would mark a server DOWN.
+      '  timeout check 5s',
       // The check talks through the layer to the echo: PROXY v2 header, then PING echoed back.
       '  option tcp-check',
       '  tcp-check send PING\\n',

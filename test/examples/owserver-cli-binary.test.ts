@@ -43,7 +43,8 @@ test('--timeout 300ms gives up on a silent server after about 300 ms (exit 1, OW
   const took = performance.now() - started;
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /\[OW_ERR_TIMEOUT\]\n$/);
-  assert.ok(took < 3000, `gave up after ${took.toFixed(0)} ms`);
+  // Under the 5 s default by far (a node start under coverage on a loaded machine takes up to ~2 s).
+  assert.ok(took < 4000, `gave up after ${took.toFixed(0)} ms`);
 });
 
 test('usage errors exit 2 with one line on stderr naming the problem (bad --timeout values among them)', T, async () => {

@@ -57,13 +57,17 @@ test('concurrent callers: poolSize persistent connections, the rest single-shot 
 });
 
 test('an idle persistent connection the server closed is not reused: the client reconnects', T, async (t) => {
+  let firstClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (firstClosed = resolve));
   const server = await scriptedServer(t, (_n, sg, socket) => {
     socket.write(reply(sg, true)); // grants persistence...
     setTimeout(() => socket.end(), 20); // ...then closes the idle connection anyway
+    socket.on('close', firstClosed);
   });
   const client = new OwClient({ host: '127.0.0.1', port: server.port });
   assert.equal((await client.read('/settings/timeout/volatile')).toString(), '          15');
-  await new Promise((r) => setTimeout(r, 100));
+  // The server's socket closes once the client has answered its FIN: the client has seen the close.
+  await closed;
   assert.equal((await client.read('/settings/timeout/volatile')).toString(), '          15');
   assert.equal(client.stats.reused, 0);
   assert.equal(server.connections(), 2);

@@ -57,12 +57,14 @@ test('single-shot clients that close first leave no TIME_WAIT on the server', T,
 });
 
 test('a client that does not close is closed by the server after the grace; --close-grace 0 closes at once', T, async (t) => {
-  const graceful = await startPortico({ 'close-grace': '300ms' }, { t });
+  // A grace of 2 s: the client here shares the server's loop, and its answer and FIN are timed by
+  // that loop, which a loaded machine may hold up for a few hundred ms.
+  const graceful = await startPortico({ 'close-grace': '2s' }, { t });
   const waited = await singleShot(graceful.port, false);
-  assert.ok(waited >= 250 && waited < 1500, `server FIN ${waited.toFixed(0)} ms after the answer`);
+  assert.ok(waited >= 1500 && waited < 4000, `server FIN ${waited.toFixed(0)} ms after the answer`);
   const eager = await startPortico({ 'close-grace': 0 }, { t });
   const immediate = await singleShot(eager.port, false);
-  assert.ok(immediate >= 0 && immediate < 100, `server FIN ${immediate.toFixed(0)} ms after the answer`);
+  assert.ok(immediate >= 0 && immediate < 1000, `server FIN ${immediate.toFixed(0)} ms after the answer`);
   const ports = new Set<number>();
   for (let i = 0; i < 20; i++) await singleShot(eager.port, true, ports);
   await new Promise((r) => setTimeout(r, 100));

@@ -273,7 +273,15 @@ describe('owserver differential: the real owserver 3.2p4 and portico, one batter
         // A close that differs only in its timing bucket ("at once" is under 500 ms) may be a timer that
         // fired late on a loaded machine (seen: portico's 100 ms grace took 804 ms with twelve cases and
         // other suites on two cores). Run such a case again, alone: a real difference comes back.
-        for (let retry = 0; retry < 2 && timingOnly([...compareExchanges(theirs, ours), ...compareExchanges(theirs, oursNoGrace)], c.name); retry++) {
+        // So may a close-grace case where the default portico matched: the client's 50 ms step and the
+        // 100 ms grace run in this one loop, and after a stall past both the grace can fire first
+        // (timers run before I/O), so portico closed first as owserver does.
+        const timing = (): boolean => {
+          const diffs = compareExchanges(theirs, ours);
+          if (CLOSE_GRACE_WINDOW.has(c.name) && diffs.length === 0) return true;
+          return timingOnly([...diffs, ...compareExchanges(theirs, oursNoGrace)], c.name);
+        };
+        for (let retry = 0; retry < 2 && timing(); retry++) {
           theirs = await exchange(real.port, c.steps);
           ours = await exchange(portico.port, c.steps);
           oursNoGrace = await exchange(porticoNoGrace.port, c.steps);

@@ -261,13 +261,15 @@ describe('idle timeouts with low=2/high=3 clients and 2 s/6 s (the reference exp
     const wire = await OwWire.open(server.port);
     t.after(() => wire.close());
     let lastAnswer = 0;
-    for (let i = 1; i <= 4; i++) {
-      if (i > 1) await sleep(700);
+    // 0.3 s apart, not more: the server shares this loop, and a stalled loop runs its 1 s timer before
+    // reading the next request. Six requests still span 1.5 s, past the timeout.
+    for (let i = 1; i <= 6; i++) {
+      if (i > 1) await sleep(300);
       wire.send(persistentNop());
       await wire.waitReplies(i, 1000);
       lastAnswer = performance.now();
     }
-    assert.ok(!wire.ended, 'open after 2.1 s of requests 0.7 s apart, with a 1 s idle timeout');
+    assert.ok(!wire.ended, 'open after 1.5 s of requests 0.3 s apart, with a 1 s idle timeout');
     await wire.waitEnded(3000);
     assertNear(wire.endedAt! - lastAnswer, 1000, 'closed after the last request');
   });

@@ -100,15 +100,19 @@ test('backend down: the client is reset, stderr gets one JSON line saying refuse
   );
   // Still accepting: the next client meets the same fate, not a dead listener.
   assert.equal(await connectUntilDropped(proxy.port), 'reset');
-  await new Promise((r) => setTimeout(r, 100));
-  assert.equal(proxy.stderr.trim().split('\n').length, 2, proxy.stderr);
+  const lineCount = (): number => proxy.stderr.trim().split('\n').length;
+  for (const until = Date.now() + 5_000; lineCount() < 2 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(lineCount(), 2, proxy.stderr);
   assert.equal(await proxy.stop('SIGTERM'), 0, proxy.stderr);
 });
 
 test('SIGTERM lets a channel in flight finish (aborted 0), and refuses new clients meanwhile', T, async (t) => {
+  // The backend answers only when the test has seen the listener refuse: the order is fixed, not timed.
+  let answer!: () => void;
+  const answerNow = new Promise<void>((resolve) => (answer = resolve));
   const backend = await startBackend(t, (socket) => {
     socket.resume();
-    socket.on('end', () => setTimeout(() => socket.end('answer after 400 ms'), 400));
+    socket.on('end', () => void answerNow.then(() => socket.end('answer during the drain')));
   });
   const proxy = await spawnServer({ script: proxyBinary, args: ['--port', '0', '--backend', `127.0.0.1:${backend.port}`, '--drain-timeout', '5s'], t });
   const client = await connectTo(proxy.port, { allowHalfOpen: true });
@@ -120,8 +124,9 @@ test('SIGTERM lets a channel in flight finish (aborted 0), and refuses new clien
   // Draining: the listener is closed at once, while the channel goes on.
   await refusing(proxy.port);
   assert.equal(probe.received, 0, 'refused before the answer came');
+  answer();
   await probe.until(() => probe.ended, 5_000, 'the answer through a draining proxy');
-  assert.equal(probe.data.toString(), 'answer after 400 ms');
+  assert.equal(probe.data.toString(), 'answer during the drain');
   assert.equal(probe.error, null);
   assert.equal(await code, 0, proxy.stderr);
   assert.ok(proxy.stdoutLines.includes('{"event":"stopped","server":"proxy","aborted":0}'), JSON.stringify(proxy.stdoutLines));

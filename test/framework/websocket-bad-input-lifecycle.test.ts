@@ -73,7 +73,9 @@ describe('TCP edges', () => {
 
 describe('heartbeat', () => {
   test('a client that answers pings stays; a raw socket that never answers is terminated after about 2 intervals', T, async (t) => {
-    const INTERVAL = 250;
+    // Long enough that the answering client, in this same loop, always answers within one beat: after a
+    // stall the heartbeat's timer runs before the poll phase that would read its pong.
+    const INTERVAL = 1000;
     const rig = await startRig({ heartbeatMs: INTERVAL });
     t.after(() => rig.stop());
     const good = new WebSocketClient(`ws://127.0.0.1:${rig.port}/echo`, { perMessageDeflate: false });
@@ -88,8 +90,9 @@ describe('heartbeat', () => {
     assert.equal(first.payload.length, 0);
     await silent.expectRst(4 * INTERVAL);
     const elapsed = performance.now() - opened;
-    // Ping at 1 interval, terminated at the next beat (2 intervals), each up to a wheel tick (100 ms) late.
-    assert.ok(elapsed >= 2 * INTERVAL && elapsed < 2 * INTERVAL + 400, `terminated after ${Math.round(elapsed)} ms`);
+    // Ping at 1 interval, terminated at the next beat (2 intervals), each up to a wheel tick (100 ms) late
+    // (and a loaded machine's timers later still).
+    assert.ok(elapsed >= 2 * INTERVAL && elapsed < 3 * INTERVAL, `terminated after ${Math.round(elapsed)} ms`);
     const silentWs = rig.sockets.find((s) => s.user.port === silent.port)!;
     await waitFor(() => silentWs.user.closes.length === 1, 2000, 'onClose');
     assert.deepEqual(silentWs.user.closes, [{ code: 1006, reason: '', wasClean: false }]);
@@ -110,7 +113,7 @@ describe('heartbeat', () => {
 
 describe('server drain', () => {
   test('stop() sends 1001 to every open socket, waits for the close handshakes, and finishes', T, async () => {
-    const rig = await startRig({ closeTimeoutMs: 400 });
+    const rig = await startRig({ closeTimeoutMs: 2000 });
     const wsClient = new WebSocketClient(`ws://127.0.0.1:${rig.port}/echo`, { perMessageDeflate: false });
     await once(wsClient, 'open');
     const wsClosed = once(wsClient, 'close');
@@ -126,7 +129,7 @@ describe('server drain', () => {
     answering.write(rawFrame({ opcode: CLOSE, payload: Buffer.from([0x03, 0xe9]) }));
     await answering.expectFin();
     assert.deepEqual((await silent.nextFrame())?.raw, goingAway);
-    await silent.expectRst(2000);
+    await silent.expectRst(5000);
     const [code, reason] = (await wsClosed) as [number, Buffer];
     assert.equal(code, 1001);
     assert.equal(reason.toString(), 'server shutting down');
@@ -135,7 +138,7 @@ describe('server drain', () => {
     const result = await stopped;
     const elapsed = performance.now() - started;
     assert.deepEqual(result, { closedGracefully: 4, aborted: 0, forced: 0 });
-    assert.ok(elapsed < 1500, `stop() took ${Math.round(elapsed)} ms`);
+    assert.ok(elapsed < 4000, `stop() took ${Math.round(elapsed)} ms (the close timeout is 2 s, the deadline 3 s)`);
     assert.equal(rig.server.connections.size, 0);
     const closes = rig.sockets.map((s) => s.user.closes);
     assert.deepEqual(closes.map((c) => c.length), [1, 1, 1]);

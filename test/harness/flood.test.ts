@@ -191,7 +191,7 @@ test('REPLY_TIMEOUT and EARLY_CLOSE say how many replies are missing of those se
       serve: (socket) => socket.once('data', () => socket.write('pong')),
       pipelined: false,
       code: 'REPLY_TIMEOUT',
-      detail: '1 of 2 replies missing after 300 ms (2 sent, 1 received, 8 of 10 not sent yet): 0 of the 4 bytes expected arrived',
+      detail: '1 of 2 replies missing after 1500 ms (2 sent, 1 received, 8 of 10 not sent yet): 0 of the 4 bytes expected arrived',
     },
     {
       name: 'pipelined, seven replies and half of the eighth',
@@ -204,7 +204,7 @@ test('REPLY_TIMEOUT and EARLY_CLOSE say how many replies are missing of those se
       },
       pipelined: true,
       code: 'REPLY_TIMEOUT',
-      detail: '3 of 10 replies missing after 300 ms (10 sent, 7 received): 2 of the 4 bytes expected arrived',
+      detail: '3 of 10 replies missing after 1500 ms (10 sent, 7 received): 2 of the 4 bytes expected arrived',
     },
     {
       name: 'pipelined, seven replies and the server closes',
@@ -224,7 +224,7 @@ test('REPLY_TIMEOUT and EARLY_CLOSE say how many replies are missing of those se
     await t.test(c.name, async () => {
       const server = await startServer(c.serve);
       try {
-        const result = await runFlood(options(server.port, { protocol: 'raw', protocolOptions: raw, connections: 1, concurrency: 1, messages: 10, sendAfterReceive: !c.pipelined, connectionTimeoutMs: 300 }));
+        const result = await runFlood(options(server.port, { protocol: 'raw', protocolOptions: raw, connections: 1, concurrency: 1, messages: 10, sendAfterReceive: !c.pipelined, connectionTimeoutMs: 1500 }));
         assert.deepEqual(result.errors, { [c.code]: 1 });
         assert.equal(result.messagesReceived, c.pipelined ? 7 : 1);
         assert.equal(result.errorExamples[c.code], c.detail);

@@ -226,9 +226,12 @@ test('--warmup: what the warm-up exchanged is not in the counts or the latencies
   t.after(() => server.close());
   const result = await runFlood(options(server.port, { durationMs: 1000, warmupMs: 500, concurrency: 5, rate: 1000 }));
   assert.equal(result.connectionsInError, 0);
-  // 1.5 s at 1000/s: ~500 in the warm-up, ~1000 counted.
-  assert.ok(result.warmup.messagesReceived >= 450 && result.warmup.messagesReceived <= 550, `warm-up ${result.warmup.messagesReceived}`);
-  assert.ok(result.messagesReceived >= 900 && result.messagesReceived <= 1100, `counted ${result.messagesReceived}`);
+  // 1.5 s at 1000/s: ~500 in the warm-up, ~1000 counted. Together ±10 %; the split ±20 %, as a reply
+  // is counted by when it arrives, and a loaded machine may hold up the ones at the boundary.
+  const all = result.warmup.messagesReceived + result.messagesReceived;
+  assert.ok(all >= 1350 && all <= 1650, `warm-up ${result.warmup.messagesReceived} + counted ${result.messagesReceived}`);
+  assert.ok(result.warmup.messagesReceived >= 400 && result.warmup.messagesReceived <= 600, `warm-up ${result.warmup.messagesReceived}`);
+  assert.ok(result.messagesReceived >= 800 && result.messagesReceived <= 1200, `counted ${result.messagesReceived}`);
   assert.equal(result.latencyMs.count, result.messagesReceived);
   assert.equal(result.bytesReceived, result.messagesReceived * 64);
   assert.equal(result.warmup.bytesReceived, result.warmup.messagesReceived * 64);
@@ -291,7 +294,19 @@ async function measuredConnectRate(t: { after: (fn: () => unknown) => void }, co
   const result = await runFlood(options(server.port, { connections, concurrency: 10, messages: 1, connectRate, workers, durationMs: null }));
   assert.equal(result.connectionsInError, 0);
   assert.equal(accepts.length, connections);
-  return ((connections - 1) * 1000) / (accepts.at(-1)! - accepts[0]!);
+  // The least-squares slope of accept time over accept number, not the first-to-last span: one accept
+  // held up at either end by a loaded machine would skew the span (the schedule is absolute, so the
+  // ones after a hold-up catch up and the fitted line stays on it).
+  const n = accepts.length;
+  const meanX = (n - 1) / 2;
+  const meanY = accepts.reduce((sum, y) => sum + y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  accepts.forEach((y, x) => {
+    sxy += (x - meanX) * (y - meanY);
+    sxx += (x - meanX) ** 2;
+  });
+  return 1000 / (sxy / sxx);
 }
 
 test('--connect-rate 100 delivers 100/s ±10 % (an absolute schedule, not a chain of timers)', T, async (t) => {

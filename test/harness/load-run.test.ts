@@ -34,7 +34,10 @@ test('--rate 500 --warmup 500ms --duration 1s --workers 2: paced, warm-up left o
   const flood = run.report!.flood!;
   assert.deepEqual([flood.settings.rate, flood.settings.warmupMs, flood.settings.workers], [500, 500, 2]);
   assert.equal(flood.latencyCorrected, true);
-  assert.ok(flood.messagesReceived >= 450 && flood.messagesReceived <= 550, `${flood.messagesReceived} counted`);
+  // Together ±10 %; the split ±20 % (a reply counts by when it arrives; the boundary may be held up).
+  const all = flood.messagesReceived + flood.warmup.messagesReceived;
+  assert.ok(all >= 675 && all <= 825, `${flood.warmup.messagesReceived} in the warm-up + ${flood.messagesReceived} counted`);
+  assert.ok(flood.messagesReceived >= 400 && flood.messagesReceived <= 600, `${flood.messagesReceived} counted`);
   assert.ok(flood.warmup.messagesReceived >= 200 && flood.warmup.messagesReceived <= 300, `${flood.warmup.messagesReceived} in the warm-up`);
   assert.equal(flood.latencyMs.count, flood.messagesReceived);
   assert.match(run.stdout, /from intended send times at 500 msg\/s; service time p50 /);

@@ -42,7 +42,7 @@ test('stop signals: names with or without SIG; SIGKILL and SIGSTOP refused; SIGU
   assert.equal(leakCheckPossibility({ ...node, server: ['python3', 'x.py'] }).possible, false);
 });
 
-test('--stop-signal SIGUSR1: a server that stops on SIGUSR1 exits 0 and passes; sent SIGTERM it is SIGKILLed, and the harness exits within 1 s of its report', T, async (t) => {
+test('--stop-signal SIGUSR1: a server that stops on SIGUSR1 exits 0 and passes; sent SIGTERM it is SIGKILLed, and the harness exits within 3 s of its report', T, async (t) => {
   const usr1 = await runHarness(t, ['--server', signalEcho('SIGUSR1'), ...ready, '--stop-signal', 'SIGUSR1', ...small]);
   assertVerdicts(usr1, { result: 'PASS' });
   assert.equal(usr1.report!.exit!.stopSignal, 'SIGUSR1');
@@ -53,14 +53,15 @@ test('--stop-signal SIGUSR1: a server that stops on SIGUSR1 exits 0 and passes; 
   assertVerdicts(term, { fail: ['clean exit'], result: 'FAIL' });
   assert.equal(term.report!.exit!.killed, true);
   assert.match(checkOf(term.report, 'clean exit').detail, /still running 600 ms after SIGTERM; SIGKILLed/);
-  assert.ok(term.exitAfterReportMs !== null && term.exitAfterReportMs < 1000, `exited ${term.exitAfterReportMs} ms after writing its report`);
+  // The span holds the HTML report, the summary and c8's coverage write at exit; the bug was a 5 s hang.
+  assert.ok(term.exitAfterReportMs !== null && term.exitAfterReportMs < 3000, `exited ${term.exitAfterReportMs} ms after writing its report`);
 });
 
-test('the harness exits within 1 s of its report after SIGKILLing a node server too (leak preload in)', T, async (t) => {
+test('the harness exits within 3 s of its report after SIGKILLing a node server too (leak preload in)', T, async (t) => {
   const run = await runHarness(t, ['--server', `${broken} --leak-handle`, '--stop-deadline', '1500ms', ...small]);
   assertVerdicts(run, { fail: ['leaks', 'clean exit'], result: 'FAIL' });
   assert.equal(run.report!.exit!.killed, true);
-  assert.ok(run.exitAfterReportMs !== null && run.exitAfterReportMs < 1000, `exited ${run.exitAfterReportMs} ms after writing its report`);
+  assert.ok(run.exitAfterReportMs !== null && run.exitAfterReportMs < 3000, `exited ${run.exitAfterReportMs} ms after writing its report`);
 });
 
 test('--accept-exit-codes: exit 143 by itself fails by default and passes when accepted', T, async (t) => {

@@ -165,6 +165,9 @@ export async function stalled(read: () => number, quietMs: number, ms: number, w
   let since = Date.now();
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 20));
+    // After a stall the timers phase runs before the poll phase: let pending I/O move the count first,
+    // or a stalled loop would look like a stalled stream.
+    await new Promise((resolve) => setImmediate(resolve));
     const now = read();
     if (now !== last) {
       last = now;

@@ -214,6 +214,9 @@ export function exchange(port: number, steps: readonly Step[], options: Exchange
             write(step);
           } else {
             await sleep(step.waitMs);
+            // After a stall the timers phase runs before the poll phase: let a FIN or RST the kernel
+            // already holds for us be seen before the next step, as it would be on an idle machine.
+            await new Promise<void>((resolve) => setImmediate(resolve));
             const awaitEndUntil = performance.now() + (step.thenAwaitEndMs ?? 0);
             while (endAt === null && !settled && performance.now() < awaitEndUntil) await sleep(10);
           }
