@@ -558,8 +558,15 @@ describe('mass disconnect with compression in flight', () => {
     const gate = sharedZlibGate(concurrency);
     const s = await startServer({ concurrency });
     try {
-      await sleep(20);
-      const baseline = openZlibContexts();
+      // Contexts of earlier tests may still be closing (zlib closes after the threadpool job): take the
+      // baseline once the counts have held still for 200 ms.
+      let baseline = openZlibContexts();
+      for (let still = 0, until = Date.now() + 5000; still < 4 && Date.now() < until; ) {
+        await sleep(50);
+        const now = openZlibContexts();
+        still = now.deflate === baseline.deflate && now.inflate === baseline.inflate ? still + 1 : 0;
+        baseline = now;
+      }
       const clients = await Promise.all(Array.from({ length: 40 }, () => wsOpen(`ws://127.0.0.1:${s.port}/flood`, { perMessageDeflate: true })));
       let received = 0;
       for (const client of clients) {

@@ -63,6 +63,9 @@ export async function startHaproxy(t: AfterHook, config: readonly string[], fron
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+  // A port taken by another process between our pick and haproxy's bind accepts too: haproxy itself
+  // then exits saying it cannot bind. Say so here rather than test the other listener.
+  if (child.exitCode !== null || child.signalCode !== null || /cannot bind/i.test(output)) throw new Error(`haproxy is not the listener: ${output}`);
   return {
     child,
     get output() {
