@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { countTimeWait, parseProcNetTcp, TimeWaitSampler } from '../../harness/time-wait.js';
+import { assertNoTimeWaitOverflow, timeWaitOverflows } from '../helpers/tcp-states.js';
 
 /**
  * Real /proc/net/tcp rows from this machine: a server on 127.0.0.1:38545 (0x9691) holding two
@@ -81,6 +82,14 @@ test('countTimeWait reads this machine\'s tables by default: a client that close
   client.resume();
   await Promise.all([closed, new Promise<void>((resolve) => client.on('close', () => resolve()))]);
   assert.deepEqual(countTimeWait(port, undefined, new Set([clientPort])), { server: 0, client: 1 });
+});
+
+test('the test rigs\' TIME_WAIT overflow guard: reads the kernel\'s counter, throws only when it grew', () => {
+  const now = timeWaitOverflows();
+  assert.ok(now !== null && Number.isInteger(now) && now >= 0, `TCPTimeWaitOverflow ${now}`);
+  assert.throws(() => assertNoTimeWaitOverflow(now - 1, 'a case'), /a case: the kernel's TIME_WAIT table overflowed meanwhile/);
+  assert.doesNotThrow(() => assertNoTimeWaitOverflow(null, 'no reading at the start'));
+  assert.doesNotThrow(() => assertNoTimeWaitOverflow(Number.MAX_SAFE_INTEGER, 'not grown'));
 });
 
 test('TimeWaitSampler: before, after, peak and timed samples from injected tables', () => {

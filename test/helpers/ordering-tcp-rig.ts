@@ -16,7 +16,7 @@ import type { PeerSees } from './ordering-cases.js';
 import { instrumentWheel } from './ordering-coverage.js';
 import { LINGER_MS, LONG_DEADLINE_MS, type OpenRig, type OrderingRig, TICK_MS, sleep, turns, waitFor, within } from './ordering-harness.js';
 import { connectClient } from './tcp-client.js';
-import { connectionStatesAsync } from './tcp-states.js';
+import { assertNoTimeWaitOverflow, connectionStatesAsync, timeWaitOverflows } from './tcp-states.js';
 
 /** The rig on accepted connections as native handles (the default) or as `net.Socket`s (`nativeHandles: false`). */
 export const tcpRig = (nativeHandles: boolean): OpenRig => async ({ makeHandler, pool, log, idleMs }) => {
@@ -45,6 +45,7 @@ export const tcpRig = (nativeHandles: boolean): OpenRig => async ({ makeHandler,
     throw error;
   }
   const clientPort = client.localPort!;
+  const overflowsAtStart = timeWaitOverflows();
   // What the client sees, until it resets the connection itself.
   const seen = { bytes: '', fin: false, error: null as string | null };
   let frozen = false;
@@ -122,7 +123,9 @@ export const tcpRig = (nativeHandles: boolean): OpenRig => async ({ makeHandler,
         // Both sent FIN and Node closed the client (no probe possible): a graceful end leaves the end
         // that sent FIN first in TIME_WAIT; an RST leaves nothing. (Whether a FIN preceded that RST is
         // taken from 'end'; no case sends such a client bytes and an RST together.)
-        return { bytes, fin: true, rst: states.server !== 'TIME_WAIT' && states.client !== 'TIME_WAIT' };
+        const rst = states.server !== 'TIME_WAIT' && states.client !== 'TIME_WAIT';
+        if (rst) assertNoTimeWaitOverflow(overflowsAtStart, 'ordering case');
+        return { bytes, fin: true, rst };
       }
       if (states.client === 'CLOSE_WAIT') return { bytes, fin: true, rst: false };
       // The client's end was reset, but 'end' does not prove a FIN came: after a partial read with

@@ -20,7 +20,7 @@ import type { PeerSees } from './ordering-cases.js';
 import { instrumentWheel } from './ordering-coverage.js';
 import { LINGER_MS, type OpenRig, type OrderingRig, TICK_MS, sleep, turns, waitFor, within } from './ordering-harness.js';
 import { selfSignedCert } from './self-signed-cert.js';
-import { connectionStatesAsync } from './tcp-states.js';
+import { assertNoTimeWaitOverflow, connectionStatesAsync, timeWaitOverflows } from './tcp-states.js';
 
 let sharedContext: tls.SecureContext | null = null;
 
@@ -89,6 +89,7 @@ export const openTlsRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) =>
     throw new Error(`the server never established the connection${handshakeFailure !== null ? `: ${(handshakeFailure as Error).message}` : ''}`);
   }
   const clientPort = raw.localPort!;
+  const overflowsAtStart = timeWaitOverflows();
   await turns(3);
 
   let stopping: Promise<DrainResult> | null = null;
@@ -148,6 +149,7 @@ export const openTlsRig: OpenRig = async ({ makeHandler, pool, log, idleMs }) =>
         // write into the reset connection takes the error, and its read then finds end of stream. The
         // server knows: a FIN can only have gone out if its RST came after its shutdown.
         const rst = states.server !== 'TIME_WAIT' && states.client !== 'TIME_WAIT';
+        if (rst) assertNoTimeWaitOverflow(overflowsAtStart, 'ordering case (TLS)');
         const fin = serverReset === null || (serverReset as { afterFin: boolean }).afterFin;
         return { bytes, fin, rst };
       }

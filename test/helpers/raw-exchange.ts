@@ -9,6 +9,7 @@
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { TCP_TIME_WAIT, parseProcNetTcp, readProcNetTcp } from '../../harness/time-wait.js';
+import { assertNoTimeWaitOverflow, timeWaitOverflows } from './tcp-states.js';
 import { HEADER, decodeHeader, splitMessages } from './owserver-wire.js';
 
 /**
@@ -99,6 +100,7 @@ export function exchange(port: number, steps: readonly Step[], options: Exchange
     let boundTimer: NodeJS.Timeout | null = null;
     let settled = false;
     let clientPort = 0;
+    const overflowsAtStart = timeWaitOverflows();
 
     const finish = (): void => {
       if (settled) return;
@@ -111,6 +113,15 @@ export function exchange(port: number, steps: readonly Step[], options: Exchange
           for (let i = 0; i < 20 && !socket.writableFinished && !socket.destroyed; i++) await sleep(10);
           await sleep(30);
           end = closedWithFins(clientPort, port) ? 'fin' : 'rst';
+          if (end === 'rst') {
+            try {
+              assertNoTimeWaitOverflow(overflowsAtStart, 'raw exchange');
+            } catch (error) {
+              socket.destroy();
+              reject(error as Error);
+              return;
+            }
+          }
           socket.destroy();
           resolve(result());
         })();

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { parseProcNetTcp, readProcNetTcp } from '../../harness/time-wait.js';
 
 /** Kernel TCP states (include/net/tcp_states.h) the tests look for. */
@@ -18,6 +19,38 @@ export function connectionStates(serverPort: number, clientPort: number): { serv
     }
   }
   return { server, client };
+}
+
+/**
+ * The kernel's count of TIME_WAIT sockets it could not keep because its table was full
+ * (`net.ipv4.tcp_max_tw_buckets`; TcpExt TCPTimeWaitOverflow in /proc/net/netstat), or null where
+ * the counter is not there. While it grows, a graceful close may leave no TIME_WAIT either.
+ */
+export function timeWaitOverflows(): number | null {
+  let text: string;
+  try {
+    text = readFileSync('/proc/net/netstat', 'utf8');
+  } catch {
+    return null;
+  }
+  const lines = text.split('\n');
+  for (let i = 0; i + 1 < lines.length; i++) {
+    if (!lines[i]!.startsWith('TcpExt:') || !lines[i + 1]!.startsWith('TcpExt:')) continue;
+    const at = lines[i]!.split(/\s+/).indexOf('TCPTimeWaitOverflow');
+    return at < 0 ? null : Number(lines[i + 1]!.split(/\s+/)[at]);
+  }
+  return null;
+}
+
+/**
+ * Throws when the TIME_WAIT table overflowed since `before` (a `timeWaitOverflows()` reading): then
+ * "no TIME_WAIT on either end" does not tell an RST from FINs, and the case cannot be judged.
+ */
+export function assertNoTimeWaitOverflow(before: number | null, what: string): void {
+  const now = timeWaitOverflows();
+  if (before !== null && now !== null && now > before) {
+    throw new Error(`${what}: the kernel's TIME_WAIT table overflowed meanwhile (net.ipv4.tcp_max_tw_buckets), so no TIME_WAIT does not mean an RST; cannot judge this close`);
+  }
 }
 
 const ssNames: Readonly<Record<string, string>> = {
