@@ -154,7 +154,7 @@ for (const nativeHandles of [true, false]) {
     try {
       client.pause();
       client.write('go');
-      for (const until = Date.now() + 5000; sawQueued === 0 && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 20));
+      await until(() => sawQueued > 0, 5000, 'a write that went async');
       assert.ok(sawQueued > 0, 'the kernel buffers filled: a write went async');
       client.resume();
       const bytes = await readBytes(client, total, 10_000);

@@ -267,9 +267,7 @@ test('a peer that never reads cannot make the server buffer more than the high-w
     await new Promise((r) => setImmediate(r));
   }
   // Until the server has passed its high-water mark (bounded: the assertion below says if it never did).
-  for (const until = Date.now() + 5000; ((conn as Connection | null)?.stats.maxQueuedBytes ?? 0) <= highWaterMark && Date.now() < until; ) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(() => ((conn as Connection | null)?.stats.maxQueuedBytes ?? 0) > highWaterMark, 5000, 'the server past its high-water mark');
   await new Promise((r) => setTimeout(r, 100));
   const c = conn as Connection | null;
   assert.ok(c !== null);

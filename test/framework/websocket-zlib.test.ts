@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import * as zlib from 'node:zlib';
 import { DEFLATE_TAIL, ErrorCodes, ZlibGate, ZlibMessageStream, openZlibContexts, type PorticoError } from '../../framework/index.js';
+import { until } from '../helpers/memory-connection.js';
 
 const T = { timeout: 20_000 };
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -211,9 +212,7 @@ describe('ZlibMessageStream', () => {
     assert.equal(gate.waiting, 0, 'the waiting job started and left at once');
     // zlib closes the disposed context once the job on the threadpool is done: wait for that (a loaded
     // machine may take a while), then see that nothing was reported for it.
-    for (const until = Date.now() + 5000; JSON.stringify(openZlibContexts()) !== JSON.stringify(base) && Date.now() < until; ) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => openZlibContexts().deflate === base.deflate && openZlibContexts().inflate === base.inflate, 5000, 'the disposed contexts closed');
     await settle();
     assert.equal(reported, 0);
     assert.deepEqual(openZlibContexts(), base);
